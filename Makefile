@@ -1,0 +1,63 @@
+# skinrisk — the whole set-up is `make demo` and `make test`; both build what they need on first use.
+#
+# Two pinned environments (DESIGN.md "Two environments"), each installed with hashes from its lock:
+#   .venvs/airflow  orchestrator: Airflow 3.3, DVC (S3), boto3, MLflow client, pandas 3
+#   .venvs/ml       ml: TensorFlow 2.16.2, TFDV 1.16.1, MLflow 3, pandas 1.5, pyarrow 10, OpenCV
+# skinrisk is installed editable into both. Re-running `make setup` with unchanged locks is a no-op.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Both environments use CPython 3.11 (tensorflow-data-validation 1.16.1 has no wheel for newer).
+PYTHON ?= $(shell command -v python3.11 || ls $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n1)
+VENVS := .venvs
+UV := $(VENVS)/tools/bin/uv
+ML_PY := $(VENVS)/ml/bin/python
+AF_PY := $(VENVS)/airflow/bin/python
+export SKINRISK_HOME ?= $(CURDIR)/var
+
+.PHONY: help setup demo test test-unit lock bench clean-state clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(VENVS)/ml/.installed $(VENVS)/airflow/.installed  ## build both environments (idempotent)
+
+$(UV): requirements/tools.lock
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11 not found; install it or pass PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENVS)/tools
+	$(VENVS)/tools/bin/python -m pip install -q --require-hashes -r requirements/tools.lock
+	@touch $@
+
+# One rule per environment; the stamp is rewritten only after a complete install,
+# so an interrupted setup is simply redone.
+$(VENVS)/%/.installed: requirements/%.lock pyproject.toml | $(UV)
+	@rm -f $@
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(VENVS)/$*
+	$(UV) pip sync -q --python $(VENVS)/$*/bin/python --require-hashes requirements/$*.lock
+	$(UV) pip install -q --python $(VENVS)/$*/bin/python --no-deps -e .
+	@touch $@
+
+lock: $(UV)  ## re-resolve both locks from requirements/*.in (needs the package index)
+	for env in tools airflow ml; do \
+	  $(UV) pip compile -q --python-version 3.11 --generate-hashes requirements/$$env.in -o requirements/$$env.lock; \
+	done
+
+demo: setup  ## run the main job on the embedded defaults (state under $SKINRISK_HOME, default var/)
+	$(VENVS)/ml/bin/skinrisk demo
+
+test: setup  ## run the whole test suite in both environments
+	scripts/run-tests
+
+test-unit: setup  ## fast, pure tests only (both environments)
+	scripts/run-tests unit
+
+bench: setup  ## run benchmarks, write BENCHMARKS.md
+	$(ML_PY) -m bench
+
+clean-state:  ## remove local state ($SKINRISK_HOME); the environments stay
+	rm -rf -- "$(SKINRISK_HOME)"
+
+clean: clean-state  ## remove local state and both environments
+	rm -rf -- $(VENVS)

@@ -1,0 +1,47 @@
+"""The `skinrisk` command: every stage and tool as a subcommand (each also runs on its own)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pipelines import batch_check, demo, import_pad, synth, taxonomy
+from pipelines.common import out, run_app
+from skinrisk import __version__
+
+app = typer.Typer(
+    name="skinrisk", no_args_is_help=True, add_completion=False,
+    help="Keeps a skin-tumor risk grader current: ingest, validate, version, retrain, gate, audit.",
+)
+batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the landing zone.")
+app.add_typer(batch_app, name="batch")
+
+app.command("taxonomy")(taxonomy.command)
+app.command("synth")(synth.command)
+app.command("import-pad")(import_pad.command)
+app.command("demo")(demo.command)
+batch_app.command("check")(batch_check.command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"skinrisk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Exit codes: 0 ok, 1 failure, 2 usage error."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(app, argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

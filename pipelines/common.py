@@ -1,0 +1,84 @@
+"""What every command shares: params loading, consoles, and the error-to-exit-code contract.
+
+Exit codes: 0 ok, 1 failure (a SkinriskError is printed as its message, without a traceback),
+2 usage error (bad option or argument, as click reports it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+import yaml
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.text import Text
+
+from skinrisk.config import Params, parse_params
+from skinrisk.errors import SkinriskError
+
+out = Console()
+err = Console(stderr=True)
+
+PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="params.yaml to read.",
+                             dir_okay=False)
+
+
+def read_params_data(path: Path) -> dict[str, Any]:
+    """The raw YAML mapping (for commands that overlay command-line overrides before checking)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SkinriskError(f"{path}: params file not found; run from the repository root or "
+                            "pass --params PATH") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SkinriskError(f"{path}: not valid YAML: {exc}") from None
+    return data or {}
+
+
+def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None) -> Params:
+    data = read_params_data(path)
+    for section, values in (overrides or {}).items():
+        data[section] = {**(data.get(section) or {}), **values}
+    return parse_params(data, str(path))
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)], force=True)
+
+
+def fail(message: str) -> None:
+    err.print(Text("error: ", style="bold red") + Text(message))
+
+
+def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = None,
+            prog_name: str = "skinrisk") -> int:
+    """Run a Typer app (or a single command function) and map its outcome to an exit code."""
+    if not isinstance(app, typer.Typer):
+        single = typer.Typer(add_completion=False)
+        single.command()(app)
+        app = single
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=list(argv) if argv is not None else None,
+                              prog_name=prog_name, standalone_mode=False)
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:  # e.g. an unreadable file named on the command line
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        fail("aborted")
+        return 1
+    except SkinriskError as exc:
+        fail(str(exc))
+        return 1
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,48 @@
+"""`skinrisk demo`: the main job on the embedded defaults, with every stage that exists so far.
+
+Idempotent: a batch already complete in the landing zone is kept, not regenerated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.batch_check import check_batch_dir, stats_table
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.import_pad import command as import_pad
+from pipelines.import_pad import default_pad_dir
+from pipelines.synth import write_synth_batch
+from skinrisk.batch import READY_MARKER
+from skinrisk.layout import StateLayout
+
+
+def command(params_path: Path = PARAMS_OPTION) -> None:
+    """Produce the demo's hospital batches and check them (later stages join as they land)."""
+    params = load_params(params_path)
+    layout = StateLayout.from_env()
+    out.rule(f"skinrisk demo — state in {layout.home}")
+    synth_dir = layout.landing / f"synth-s{params.synth.seed}"
+    if (synth_dir / READY_MARKER).exists():
+        out.print(f"synth: {synth_dir} is already complete; kept")
+    else:
+        write_synth_batch(params.synth, synth_dir, layout.truth / f"{synth_dir.name}.csv")
+        out.print(f"synth: {params.synth.images} photos → {synth_dir}")
+    pad_dir = default_pad_dir()
+    if (layout.landing / "pad-ufes-20" / READY_MARKER).exists():
+        out.print("import-pad: landing/pad-ufes-20 is already complete; kept")
+    elif pad_dir is not None and (pad_dir / "metadata.csv").is_file():
+        import_pad(source=pad_dir, params_path=params_path)
+    else:
+        out.print(f"[yellow]import-pad: PAD-UFES-20 not found at {pad_dir}; set "
+                  "SKINRISK_PAD_DIR to include the real photos[/]")
+    batches = sorted(p.parent for p in layout.landing.glob(f"*/{READY_MARKER}"))
+    out.print(stats_table({b.name: check_batch_dir(b) for b in batches}))
+    out.print(f"Landing zone: {layout.landing}  ·  truth sidecars: {layout.truth}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk demo")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

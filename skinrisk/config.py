@@ -1,0 +1,117 @@
+"""params.yaml, validated once into frozen typed objects.
+
+The stage commands read params.yaml and call ``parse_params``; the library only ever sees the
+objects below. An unknown key is an error (a typo must not silently fall back to a default), and
+every message names the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from skinrisk.errors import SkinriskError
+from skinrisk.synth.spec import Defect
+from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
+
+_TYPE_KEYS = tuple(t.key for t in TUMOR_TYPES + OOD_TYPES)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SynthParams(_Params):
+    """The synthetic cohort generator (`skinrisk synth`): tests and the demo."""
+
+    images: int = Field(120, ge=1, le=1_000_000)
+    width: int = Field(160, ge=32, le=8192)
+    height: int = Field(120, ge=32, le=8192)
+    seed: int = 0
+    sources: tuple[str, ...] = ("hospital-a",)
+    # 0: each type has its own look; 1: types differ only in shape detail and per-photo noise.
+    difficulty: float = Field(0.3, ge=0.0, le=1.0)
+    lesions_per_patient: tuple[int, int] = (1, 2)
+    images_per_lesion: tuple[int, int] = (1, 3)
+    fitzpatrick_weights: tuple[float, float, float, float, float, float] = (
+        0.1, 0.2, 0.25, 0.2, 0.15, 0.1)
+    missing_fitzpatrick_rate: float = Field(0.0, ge=0.0, le=1.0)
+    tumor_types: tuple[str, ...] = tuple(t.key for t in TUMOR_TYPES)
+    defect_rates: dict[Defect, float] = Field(default_factory=dict)
+    image_format: Literal["jpeg", "png"] = "jpeg"
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(not s.strip() for s in value):
+            raise ValueError("list at least one non-empty source name")
+        return value
+
+    @field_validator("tumor_types")
+    @classmethod
+    def _tumor_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [t for t in value if t not in _TYPE_KEYS]
+        if unknown or not value:
+            raise ValueError(f"unknown tumor type(s) {unknown}; choose from {list(_TYPE_KEYS)}")
+        return value
+
+    @field_validator("defect_rates")
+    @classmethod
+    def _rates(cls, value: dict[Defect, float]) -> dict[Defect, float]:
+        bad = {k.value: v for k, v in value.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"rates must be between 0 and 1, got {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SynthParams:
+        for name in ("lesions_per_patient", "images_per_lesion"):
+            low, high = getattr(self, name)
+            if not 1 <= low <= high:
+                raise ValueError(f"{name} must be [min, max] with 1 <= min <= max, "
+                                 f"got [{low}, {high}]")
+        if sum(self.fitzpatrick_weights) <= 0 or min(self.fitzpatrick_weights) < 0:
+            raise ValueError("fitzpatrick_weights must be six non-negative weights, not all 0")
+        return self
+
+
+class ImportPadParams(_Params):
+    """`skinrisk import-pad`: the PAD-UFES-20 sample as a hospital batch."""
+
+    limit: int | None = Field(None, ge=1)  # first N images (sorted by file name); None: all
+
+
+class Params(_Params):
+    synth: SynthParams = SynthParams()
+    import_pad: ImportPadParams = ImportPadParams()
+
+
+class ParamsError(SkinriskError):
+    """params.yaml (or an override) does not validate."""
+
+
+def parse_params(data: Mapping[str, Any] | None, where: str = "params.yaml") -> Params:
+    """Validate the parsed YAML mapping; a missing section takes its defaults."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ParamsError(f"{where}: the top level must be a mapping of sections, "
+                          f"got {type(data).__name__}")
+    try:
+        return Params.model_validate(dict(data or {}))
+    except ValidationError as exc:
+        raise ParamsError(_explain(exc, where)) from None
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    lines = [f"{where} is not valid; fix these keys:"]
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  - {key}: unknown key; check its spelling against params.yaml in "
+                         "the repository (README.md, 'Configuration')")
+            continue
+        value = err.get("input")
+        shown = f" (got {value!r})" if not isinstance(value, Mapping) else ""
+        lines.append(f"  - {key}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    return "\n".join(lines)

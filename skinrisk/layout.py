@@ -1,0 +1,87 @@
+"""Where local state lives: one setting, SKINRISK_HOME, and a fixed layout below it.
+
+The embedded defaults (landing zone, raw zone, MLflow store, DVC and git remotes, ledger, Airflow's
+SQLite database) all sit under one folder, so `make demo` never writes outside it and
+`make clean-state` removes all of it. Production replaces these folders with S3, a tracking
+server and Postgres through their own settings; this module only knows the local ones.
+Nothing here touches the disk until a command asks for a folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from skinrisk.errors import SkinriskError
+
+HOME_VARIABLE = "SKINRISK_HOME"
+
+
+def project_root() -> Path | None:
+    """The source checkout skinrisk runs from (editable install), or None for a wheel install."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    """SKINRISK_HOME if set, else the checkout's var/ folder."""
+    env = os.environ if environ is None else environ
+    if env.get(HOME_VARIABLE):
+        return Path(env[HOME_VARIABLE]).expanduser().resolve()
+    root = project_root()
+    if root is None:
+        raise SkinriskError(
+            f"{HOME_VARIABLE} is not set and skinrisk is not running from a source checkout; "
+            f"set {HOME_VARIABLE} to the folder that should hold local state"
+        )
+    return root / "var"
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    home: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StateLayout:
+        return cls(state_home(environ))
+
+    @property
+    def landing(self) -> Path:
+        """Embedded landing zone: hospitals' batches, one folder each."""
+        return self.home / "landing"
+
+    @property
+    def raw(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def private(self) -> Path:
+        """Patient-id mapping: never versioned, logged or reported."""
+        return self.home / "private"
+
+    @property
+    def mlflow(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def dvc_remote(self) -> Path:
+        return self.home / "dvc-remote"
+
+    @property
+    def git_remote(self) -> Path:
+        return self.home / "git-remote.git"
+
+    @property
+    def ledger(self) -> Path:
+        return self.home / "ledger"
+
+    @property
+    def truth(self) -> Path:
+        """Synthetic cohorts' truth sidecars: kept out of the landing zone, for scoring filters."""
+        return self.home / "synth-truth"

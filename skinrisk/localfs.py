@@ -1,0 +1,42 @@
+"""Local-folder writes that a kill cannot leave half-done."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it.
+
+    A reader sees the old file or the whole new one, never a prefix; a killed writer leaves at
+    most a hidden temporary file, which the next write of the same path does not trip over.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def list_files(folder: Path) -> list[str]:
+    """Every regular file below ``folder`` as a POSIX path relative to it.
+
+    Only atomic_write's own temporaries are left out; any other stray file is listed, so that a
+    check can report it rather than overlook it.
+    """
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*")
+        if p.is_file() and not _is_temporary(p.name)
+    )
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")

@@ -1,0 +1,1 @@
+"""Synthetic hospital cohorts for tests and the demo (see cohort.py)."""
