@@ -298,17 +298,20 @@ def verify_batch(manifest_bytes: bytes, marker_bytes: bytes, present: Iterable[s
     """Check a complete batch: manifest, ready marker and the files present must all agree."""
     prefix = f"{where}/" if where else ""
     marker = parse_ready_marker(marker_bytes, prefix + READY_MARKER)
-    problems = []
     if hashlib.sha256(manifest_bytes).hexdigest() != marker.manifest_sha256:
-        problems.append(Problem(prefix + READY_MARKER, None, "manifest_sha256",
-                                "does not match manifest.csv; the manifest changed after the "
-                                "marker was written (resend the batch, marker last)"))
+        # Checked first: a manifest that changed after the marker is an upload still in
+        # progress or an edit, and its rows are not the batch the producer published.
+        raise BatchFormatError([Problem(prefix + READY_MARKER, None, "manifest_sha256",
+                                        "does not match manifest.csv; the manifest changed "
+                                        "after the marker was written (resend the batch, "
+                                        "marker last)")])
     try:
         text = manifest_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BatchFormatError([Problem(prefix + MANIFEST_NAME, None, None,
                                         f"is not UTF-8 ({exc}); save it as UTF-8 CSV")]) from None
     rows = parse_manifest(text, prefix + MANIFEST_NAME)
+    problems = []
     if marker.image_count != len(rows):
         problems.append(Problem(prefix + READY_MARKER, None, "image_count",
                                 f"says {marker.image_count} images, the manifest lists "

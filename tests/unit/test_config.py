@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skinrisk.config import ParamsError, SynthParams, parse_params
+from skinrisk.synth.spec import Defect
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_repository_params_file_validates() -> None:
+    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    assert params.synth.defect_rates[Defect.CORRUPT] > 0
+    assert params.synth.width == 160
+
+
+def test_missing_sections_take_defaults_and_objects_are_frozen() -> None:
+    params = parse_params({})
+    assert params.synth == SynthParams()
+    with pytest.raises(Exception, match="frozen"):
+        params.synth.images = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    ({"synth": {"imagez": 10}}, "synth.imagez: unknown key"),
+    ({"sytnh": {}}, "sytnh: unknown key"),
+    ({"synth": {"width": 8}}, "synth.width: Input should be greater than or equal to 32 (got 8)"),
+    ({"synth": {"difficulty": 1.5}}, "synth.difficulty"),
+    ({"synth": {"images_per_lesion": [3, 1]}}, "images_per_lesion must be [min, max]"),
+    ({"synth": {"tumor_types": ["wart"]}}, "unknown tumor type(s) ['wart']"),
+    ({"synth": {"defect_rates": {"smudge": 0.1}}}, "synth.defect_rates.smudge"),
+    ({"synth": {"defect_rates": {"blur": 2}}}, "rates must be between 0 and 1"),
+    ({"synth": {"image_format": "gif"}}, "synth.image_format"),
+    ({"import_pad": {"limit": 0}}, "import_pad.limit"),
+])
+def test_invalid_params_name_the_key_and_the_problem(data: dict, fragment: str) -> None:
+    with pytest.raises(ParamsError) as raised:
+        parse_params(data, "params.yaml")
+    assert str(raised.value).startswith("params.yaml is not valid")
+    assert fragment in str(raised.value)
+
+
+def test_the_top_level_must_be_a_mapping() -> None:
+    with pytest.raises(ParamsError, match="must be a mapping"):
+        parse_params(["synth"])  # type: ignore[arg-type]
