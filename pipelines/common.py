@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 import yaml
 from rich.console import Console
@@ -69,15 +68,12 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
     try:
         result = command.main(args=list(argv) if argv is not None else None,
                               prog_name=prog_name, standalone_mode=False)
-    except click.UsageError as exc:
-        exc.show()
-        return 2
-    except click.ClickException as exc:  # e.g. an unreadable file named on the command line
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
+    except typer.Abort:
         fail("aborted")
         return 1
+    except typer.TyperException as exc:  # usage errors (exit 2) and e.g. an unreadable file (1)
+        exc.show()
+        return exc.exit_code
     except SkinriskError as exc:
         fail(str(exc))
         return 1
