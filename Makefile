@@ -17,7 +17,7 @@ ML_PY := $(VENVS)/ml/bin/python
 AF_PY := $(VENVS)/airflow/bin/python
 export SKINRISK_HOME ?= $(CURDIR)/var
 
-.PHONY: help setup demo test test-unit lock bench clean-state clean
+.PHONY: help setup demo test test-unit lock lint bench clean-state clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,3 +61,6 @@ clean-state:  ## remove local state ($SKINRISK_HOME); the environments stay
 
 clean: clean-state  ## remove local state and both environments
 	rm -rf -- $(VENVS)
+
+lint: $(UV)  ## ruff on the code and tests
+	$(VENVS)/tools/bin/ruff check skinrisk pipelines dags tests bench

@@ -1,4 +1,4 @@
-"""Writing a batch into a local landing zone the way a hospital must: images, manifest, marker last."""
+"""Writing a batch to a local landing zone as a hospital must: images, manifest, marker last."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from pathlib import Path
 from rich.progress import Progress
 
 from pipelines.common import err
-from skinrisk.batch import (MANIFEST_NAME, READY_MARKER, ManifestRow, make_ready_marker,
-                            render_manifest)
+from skinrisk.batch import (
+    MANIFEST_NAME,
+    READY_MARKER,
+    ManifestRow,
+    make_ready_marker,
+    render_manifest,
+)
 from skinrisk.errors import SkinriskError
 from skinrisk.localfs import atomic_write
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer

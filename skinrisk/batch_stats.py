@@ -38,7 +38,7 @@ def summarize_rows(rows: Iterable[ManifestRow]) -> BatchStats:
         by_grade={g.value: grades.get(g.value, 0) for g in RiskGrade},
         by_fitzpatrick=dict(sorted(Counter(
             _ROMAN[r.fitzpatrick - 1] if r.fitzpatrick else "unknown" for r in rows).items(),
-            key=lambda kv: (_ROMAN + ("unknown",)).index(kv[0]))),
+            key=lambda kv: (*_ROMAN, "unknown").index(kv[0]))),
         by_source=dict(sorted(Counter(r.source for r in rows).items())),
         by_flag=dict(sorted(flags.items())),
         pathology_verified=sum(r.pathology_verified for r in rows),

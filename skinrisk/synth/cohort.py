@@ -1,8 +1,9 @@
 """A synthetic hospital cohort: patients with lesions, several photos each, some of them defective.
 
-``plan_cohort`` decides everything (who, which lesion, which defects) from the seed; ``render_cohort``
-draws and encodes each photo. Every photo has its own random stream derived from (seed, lesion,
-photo), so the same seed gives the same bytes whatever the order or count of photos rendered.
+``plan_cohort`` decides everything (who, which lesion, which defects) from the seed;
+``render_cohort`` draws and encodes each photo. Every photo has its own random stream derived
+from (seed, lesion, photo), so the same seed gives the same bytes whatever the order or count of
+photos rendered.
 The truth (tumor type, real skin type, defects) goes to a sidecar, never into the manifest.
 """
 
@@ -18,8 +19,16 @@ from PIL import Image
 from skinrisk.batch import ManifestRow
 from skinrisk.config import SynthParams
 from skinrisk.synth import defects as fx
-from skinrisk.synth.render import (STYLES, blend_style, draw_vessels, lesion_geometry,
-                                   lesion_mask, paint_lesion, render_skin, to_image)
+from skinrisk.synth.render import (
+    STYLES,
+    blend_style,
+    draw_vessels,
+    lesion_geometry,
+    lesion_mask,
+    paint_lesion,
+    render_skin,
+    to_image,
+)
 from skinrisk.synth.spec import Defect
 from skinrisk.taxonomy import resolve_diagnosis
 
@@ -62,7 +71,7 @@ class SynthPhoto:
 def plan_cohort(params: SynthParams) -> list[PlannedPhoto]:
     """Patients, lesions and photos up to ``params.images`` photos, duplicates included."""
     rng = np.random.default_rng(params.seed)
-    n_duplicates = int(round(params.images * params.defect_rates.get(Defect.DUPLICATE, 0.0)))
+    n_duplicates = round(params.images * params.defect_rates.get(Defect.DUPLICATE, 0.0))
     n_originals = max(1, params.images - n_duplicates)
     photos: list[PlannedPhoto] = []
     patient_ids: set[str] = set()

@@ -12,7 +12,6 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from skinrisk.synth.spec import Defect
 
-
 PIXEL_DEFECTS = (Defect.BLUR, Defect.DYE, Defect.HAIR, Defect.EXUDATE)
 
 DYES: dict[str, tuple[int, int, int]] = {

@@ -68,7 +68,7 @@ def blend_style(style: LesionStyle, difficulty: float) -> LesionStyle:
     def mix(value: float, mean: float) -> float:
         return value + (mean - value) * pull
 
-    primary = tuple(int(round(mix(c, m))) for c, m in zip(style.primary, _MEAN_PRIMARY))
+    primary = tuple(round(mix(c, m)) for c, m in zip(style.primary, _MEAN_PRIMARY, strict=True))
     return replace(style, primary=primary,  # type: ignore[arg-type]
                    irregularity=mix(style.irregularity, 0.1),
                    variegation=mix(style.variegation, 0.3))
@@ -121,7 +121,7 @@ def lesion_mask(size: tuple[int, int], style: LesionStyle, geometry: dict,
     else:
         theta = np.arctan2(dy, dx) - rotation
         wobble = sum(a * np.sin((k + 2) * theta + p) for k, (a, p) in
-                     enumerate(zip(geometry["amplitudes"], geometry["phases"])))
+                     enumerate(zip(geometry["amplitudes"], geometry["phases"], strict=True)))
         radius = geometry["radius"] * zoom * (1.0 + style.irregularity * wobble / 2.0)
         ex = dx * np.cos(rotation) + dy * np.sin(rotation)
         ey = (-dx * np.sin(rotation) + dy * np.cos(rotation)) / geometry["aspect"]

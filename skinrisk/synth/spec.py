@@ -1,4 +1,7 @@
-"""Names shared by the generator, its truth sidecar and the checks scored against it (no heavy imports)."""
+"""Names shared by the generator, its truth sidecar and the checks scored against it.
+
+No heavy imports: params validation uses these names.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The batch producers and `batch check`, run as commands on real files (and the real PAD sample)."""
+"""The batch producers and `batch check`, run as commands on real files and the real PAD sample."""
 
 import csv
 import hashlib

@@ -3,9 +3,18 @@ import json
 
 import pytest
 
-from skinrisk.batch import (COLUMN_NAMES, BatchFormatError, ManifestRow, check_batch_id,
-                            make_ready_marker, parse_manifest, parse_ready_marker, reconcile,
-                            render_manifest, verify_batch)
+from skinrisk.batch import (
+    COLUMN_NAMES,
+    BatchFormatError,
+    ManifestRow,
+    check_batch_id,
+    make_ready_marker,
+    parse_manifest,
+    parse_ready_marker,
+    reconcile,
+    render_manifest,
+    verify_batch,
+)
 from skinrisk.errors import SkinriskError
 
 HEADER = ",".join(COLUMN_NAMES)
@@ -120,9 +129,9 @@ def test_verify_batch_reconciles_manifest_marker_and_files() -> None:
     found = [str(p) for p in raised.value.problems]
     assert found == ["b1/images/b.jpg: listed in manifest.csv but not in the batch",
                      "b1/images/c.jpg: in the batch but not listed in manifest.csv"]
-    with pytest.raises(BatchFormatError, match="does not match manifest.csv"):
+    with pytest.raises(BatchFormatError, match=r"does not match manifest\.csv"):
         verify_batch(text + b"x", marker, ["images/a.jpg", "images/b.jpg"])
-    with pytest.raises(BatchFormatError, match="says 5 images, the manifest lists 2"):
+    with pytest.raises(BatchFormatError, match=r"says 5 images, the manifest lists 2"):
         verify_batch(text, make_ready_marker(text, 5), ["images/a.jpg", "images/b.jpg"])
 
 

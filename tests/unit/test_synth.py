@@ -14,6 +14,7 @@ from skinrisk.synth.defects import BACKGROUNDS, DYES
 from skinrisk.synth.spec import Defect
 from skinrisk.taxonomy import grade_diagnosis
 
+
 def small(**overrides: object) -> SynthParams:
     """A small, validated cohort spec."""
     return SynthParams(**{"images": 40, "width": 96, "height": 72, "seed": 3, **overrides})
@@ -31,7 +32,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
     again = [p.data for p in render_cohort(SMALL)]
     other = [p.data for p in render_cohort(small(seed=4))]
     assert first == again
-    assert sum(a != b for a, b in zip(first, other)) == len(first)
+    assert sum(a != b for a, b in zip(first, other, strict=True)) == len(first)
 
 
 def test_a_photo_does_not_depend_on_how_many_others_are_rendered() -> None:

@@ -3,8 +3,17 @@ import json
 import pytest
 
 from pipelines.cli import main
-from skinrisk.taxonomy import (OOD_TYPES, TUMOR_TYPES, Flag, RiskGrade, UnknownDiagnosisError,
-                               describe_taxonomy, grade_diagnosis, known_codes, resolve_diagnosis)
+from skinrisk.taxonomy import (
+    OOD_TYPES,
+    TUMOR_TYPES,
+    Flag,
+    RiskGrade,
+    UnknownDiagnosisError,
+    describe_taxonomy,
+    grade_diagnosis,
+    known_codes,
+    resolve_diagnosis,
+)
 
 # The paper's table (Zhao et al. 2019), written out independently of the module's own table.
 PAPER = {

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs them, prints a table and writes BENCHMARKS.md."""

@@ -1,0 +1,83 @@
+"""Run every benchmark, print a table, and rewrite BENCHMARKS.md with machine, versions, date.
+
+Figures are measured here and reported, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from skinrisk.batch import parse_manifest, render_manifest
+from skinrisk.config import SynthParams
+from skinrisk.synth.cohort import plan_cohort, render_cohort
+from skinrisk.synth.spec import Defect
+
+OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+
+
+def best_of(repeats: int, work: Callable[[], int]) -> float:
+    """Items per second of the fastest of ``repeats`` runs (least disturbed by other load)."""
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        items = work()
+        rates.append(items / (time.perf_counter() - start))
+    return max(rates)
+
+
+def bench_synth(width: int, height: int, images: int = 60) -> float:
+    params = SynthParams(images=images, width=width, height=height, seed=1,
+                         defect_rates={d: 0.05 for d in Defect})
+    return best_of(3, lambda: sum(1 for _ in render_cohort(params)))
+
+
+def bench_manifest(rows: int = 20_000) -> float:
+    text = render_manifest(p.row for p in plan_cohort(SynthParams(images=rows)))
+    return best_of(3, lambda: len(parse_manifest(text)))
+
+
+def main() -> None:
+    results = [
+        ("synth: render + encode 160x120 JPEG, 1 core", bench_synth(160, 120), "photos/s"),
+        ("synth: render + encode 640x480 JPEG, 1 core", bench_synth(640, 480, 20), "photos/s"),
+        ("batch format: parse + check a 20,000-row manifest", bench_manifest(), "rows/s"),
+    ]
+    table = Table(title="skinrisk benchmarks")
+    for column in ("benchmark", "rate", "unit"):
+        table.add_column(column)
+    for name, rate, unit in results:
+        table.add_row(name, f"{rate:,.0f}", unit)
+    Console().print(table)
+    OUT.write_text(render_markdown(results))
+
+
+def render_markdown(results: list[tuple[str, float, str]]) -> str:
+    packages = ", ".join(f"{p} {version(p)}" for p in ("numpy", "pillow", "pydantic"))
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/__main__.py); best of 3 runs each. Do not edit by hand.",
+        "",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        f"- Python {platform.python_version()}; {packages}",
+        "",
+        "| benchmark | rate | unit |",
+        "|---|---:|---|",
+        *(f"| {name} | {rate:,.0f} | {unit} |" for name, rate, unit in results),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
