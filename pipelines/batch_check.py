@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from pipelines.common import err, fail, out, run_app
-from skinrisk.batch import MANIFEST_NAME, READY_MARKER, verify_batch
+from skinrisk.batch import MANIFEST_NAME, READY_MARKER
+from skinrisk.batch_marker import verify_batch
 from skinrisk.batch_stats import BatchStats, summarize_rows
 from skinrisk.errors import SkinriskError
 from skinrisk.localfs import list_files

@@ -8,13 +8,8 @@ from pathlib import Path
 from rich.progress import Progress
 
 from pipelines.common import err
-from skinrisk.batch import (
-    MANIFEST_NAME,
-    READY_MARKER,
-    ManifestRow,
-    make_ready_marker,
-    render_manifest,
-)
+from skinrisk.batch import MANIFEST_NAME, READY_MARKER, ManifestRow, render_manifest
+from skinrisk.batch_marker import make_ready_marker
 from skinrisk.errors import SkinriskError
 from skinrisk.localfs import atomic_write
 

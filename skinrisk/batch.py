@@ -13,16 +13,16 @@ Parsing is pure (text in, rows out) so that the local and the S3 landing zones s
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
 from skinrisk.errors import SkinriskError
+from skinrisk.reasons import Reason
 from skinrisk.taxonomy import UnknownDiagnosisError, resolve_diagnosis
 
 FORMAT_VERSION = 1
@@ -32,6 +32,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MAX_REPORTED_PROBLEMS = 50
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
@@ -82,6 +83,7 @@ class Problem:
     line: int | None
     column: str | None
     message: str
+    reason: Reason | None = None  # set for row problems: what the row is quarantined for
 
     def __str__(self) -> str:
         place = self.where + (f" line {self.line}" if self.line else "")
@@ -113,31 +115,63 @@ def check_batch_id(batch_id: str) -> str:
     return batch_id
 
 
-def parse_manifest(text: str, where: str = MANIFEST_NAME) -> list[ManifestRow]:
-    """Parse and check a whole manifest; raise BatchFormatError naming every bad row and column."""
+@dataclass(frozen=True)
+class RejectedRow:
+    """A manifest row that cannot be accepted; ingest quarantines it (and its file) for reason."""
+
+    line: int
+    file_name: str  # as written, possibly unusable; "" when the column was empty
+    reason: Reason
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class ManifestReading:
+    rows: tuple[ManifestRow, ...]
+    rejected: tuple[RejectedRow, ...]
+
+
+def read_manifest(text: str, where: str = MANIFEST_NAME) -> ManifestReading:
+    """Every row, accepted or rejected with a reason. A broken header refuses the whole batch."""
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     header_problems = _check_header(reader.fieldnames, where)
     if header_problems:
         raise BatchFormatError(header_problems)
     rows: list[ManifestRow] = []
-    problems: list[Problem] = []
+    rejected: list[RejectedRow] = []
     for raw in reader:
         line = reader.line_num
         if None in raw or any(v is None for v in raw.values()):
-            problems.append(Problem(where, line, None,
-                                    f"has a different number of fields than the header "
-                                    f"({len(COLUMN_NAMES)}); check quoting of commas"))
+            problem = Problem(where, line, None, "has a different number of fields than the "
+                              f"header ({len(COLUMN_NAMES)}); check quoting of commas",
+                              Reason.BAD_VALUE)
+            rejected.append(RejectedRow(line, "", Reason.BAD_VALUE, (problem,)))
             continue
-        row, row_problems = _parse_row(raw, line, where)
-        problems += row_problems
+        row, problems = _parse_row(raw, line, where)
         if row is not None:
             rows.append(row)
-    problems += _duplicate_problems(rows, where)
-    if not rows and not problems:
-        problems.append(Problem(where, None, None, "has a header but no rows"))
-    if problems:
-        raise BatchFormatError(problems)
-    return rows
+        else:
+            reason = min((p.reason for p in problems if p.reason), key=_REASON_ORDER.index)
+            rejected.append(RejectedRow(line, (raw.get("file_name") or "").strip(), reason,
+                                        tuple(problems)))
+    rows, duplicates = _split_duplicates(rows, where)
+    if not rows and not rejected and not duplicates:
+        raise BatchFormatError([Problem(where, None, None, "has a header but no rows")])
+    return ManifestReading(tuple(rows), tuple(sorted(rejected + duplicates,
+                                                     key=lambda r: r.line)))
+
+
+def parse_manifest(text: str, where: str = MANIFEST_NAME) -> list[ManifestRow]:
+    """The strict reading: raise BatchFormatError naming every bad row and column."""
+    reading = read_manifest(text, where)
+    if reading.rejected:
+        raise BatchFormatError([p for r in reading.rejected for p in r.problems])
+    return list(reading.rows)
+
+
+# When a row has several problems, the first of these names its quarantine reason.
+_REASON_ORDER = (Reason.BAD_FILE_NAME, Reason.MISSING_REQUIRED, Reason.UNSAFE_VALUE,
+                 Reason.UNKNOWN_DIAGNOSIS, Reason.BAD_VALUE)
 
 
 def _check_header(fieldnames: Sequence[str] | None, where: str) -> list[Problem]:
@@ -164,22 +198,25 @@ def _parse_row(raw: dict[str, str], line: int, where: str
     values = {k: v.strip() for k, v in raw.items()}
     problems: list[Problem] = []
 
-    def bad(column: str, message: str) -> None:
-        problems.append(Problem(where, line, column, message))
+    def bad(column: str, message: str, reason: Reason = Reason.BAD_VALUE) -> None:
+        problems.append(Problem(where, line, column, message, reason))
 
     for column in COLUMNS:
         if column.required and not values[column.name]:
-            bad(column.name, "is empty; this column needs a value in every row")
-    file_name = values["file_name"]
-    if file_name:
-        for message in _file_name_problems(file_name):
-            bad("file_name", message)
+            bad(column.name, "is empty; this column needs a value in every row",
+                Reason.MISSING_REQUIRED)
+        elif _is_formula(raw[column.name]):
+            bad(column.name, "starts like a spreadsheet formula (=, +, @, -, tab); "
+                "remove the leading character", Reason.UNSAFE_VALUE)
+    if values["file_name"]:
+        for message in _file_name_problems(values["file_name"]):
+            bad("file_name", message, Reason.BAD_FILE_NAME)
     if values["diagnosis"]:
         try:
             resolve_diagnosis(values["diagnosis"])
         except UnknownDiagnosisError:
             bad("diagnosis", f"unknown diagnosis code {values['diagnosis']!r}; "
-                "`skinrisk taxonomy` lists the known codes")
+                "`skinrisk taxonomy` lists the known codes", Reason.UNKNOWN_DIAGNOSIS)
     verified = _parse_bool(values["pathology_verified"])
     if values["pathology_verified"] and verified is None:
         bad("pathology_verified", f"{values['pathology_verified']!r} is not true/false")
@@ -192,7 +229,7 @@ def _parse_row(raw: dict[str, str], line: int, where: str
     if problems:
         return None, problems
     return ManifestRow(
-        line=line, file_name=file_name, patient_id=values["patient_id"],
+        line=line, file_name=values["file_name"], patient_id=values["patient_id"],
         lesion_id=values["lesion_id"], diagnosis=values["diagnosis"],
         pathology_verified=bool(verified), body_site=values["body_site"].lower() or None,
         fitzpatrick=fitzpatrick, ethnicity=values["ethnicity"] or None,
@@ -201,10 +238,26 @@ def _parse_row(raw: dict[str, str], line: int, where: str
     ), []
 
 
+def _is_formula(value: str) -> bool:
+    """A value a spreadsheet would run if a report were opened in one (CSV injection)."""
+    if value[:1] in ("\t", "\r"):
+        return True
+    text = value.strip()
+    if text[:1] in ("=", "+", "@"):
+        return True
+    return text.startswith("-") and not _NUMBER.match(text)
+
+
 def _file_name_problems(file_name: str) -> list[str]:
     path = PurePosixPath(file_name)
     if "\\" in file_name or path.is_absolute() or ".." in path.parts:
         return [f"{file_name!r} must be a relative path inside the batch, with '/' separators"]
+    if any(unicodedata.category(c).startswith("C") for c in file_name):
+        # NUL, other control characters, zero-width and bidirectional-override characters:
+        # ways to make one name look like another.
+        return [f"{file_name!r} contains control or invisible characters"]
+    if unicodedata.normalize("NFC", file_name) != file_name:
+        return [f"{file_name!r} is not in Unicode NFC form; save names in NFC"]
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return [f"{file_name!r} is not an image file name (expected {', '.join(IMAGE_SUFFIXES)})"]
     return []
@@ -222,17 +275,20 @@ def _parse_fitzpatrick(text: str) -> int | None:
     return int(up) if up.isdigit() and 1 <= int(up) <= 6 else None
 
 
-def _duplicate_problems(rows: Iterable[ManifestRow], where: str) -> list[Problem]:
-    first_line: dict[str, int] = {}
-    problems = []
+def _split_duplicates(rows: list[ManifestRow], where: str
+                      ) -> tuple[list[ManifestRow], list[RejectedRow]]:
+    """Rows naming the same file are all rejected: which row's metadata is right is unknowable."""
+    lines: dict[str, list[int]] = {}
     for row in rows:
-        if row.file_name in first_line:
-            problems.append(Problem(where, row.line, "file_name",
-                                    f"{row.file_name!r} is listed again (first on line "
-                                    f"{first_line[row.file_name]}); list each image once"))
-        else:
-            first_line[row.file_name] = row.line
-    return problems
+        lines.setdefault(row.file_name, []).append(row.line)
+    keep = [r for r in rows if len(lines[r.file_name]) == 1]
+    rejected = [
+        RejectedRow(r.line, r.file_name, Reason.DUPLICATE_ROW, (Problem(
+            where, r.line, "file_name",
+            f"{r.file_name!r} is listed on lines {', '.join(map(str, lines[r.file_name]))}; "
+            "list each image once", Reason.DUPLICATE_ROW),))
+        for r in rows if len(lines[r.file_name]) > 1]
+    return keep, rejected
 
 
 def render_manifest(rows: Iterable[ManifestRow]) -> str:
@@ -245,82 +301,3 @@ def render_manifest(rows: Iterable[ManifestRow]) -> str:
         record["pathology_verified"] = "true" if row.pathology_verified else "false"
         writer.writerow({k: "" if v is None else v for k, v in record.items()})
     return out.getvalue()
-
-
-@dataclass(frozen=True)
-class ReadyMarker:
-    format_version: int
-    manifest_sha256: str
-    image_count: int
-
-
-def make_ready_marker(manifest_bytes: bytes, image_count: int) -> bytes:
-    marker = ReadyMarker(FORMAT_VERSION, hashlib.sha256(manifest_bytes).hexdigest(), image_count)
-    return (json.dumps(asdict(marker), indent=2) + "\n").encode()
-
-
-def parse_ready_marker(data: bytes, where: str = READY_MARKER) -> ReadyMarker:
-    try:
-        record = json.loads(data)
-        marker = ReadyMarker(**{f.name: record[f.name] for f in fields(ReadyMarker)})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BatchFormatError([Problem(where, None, None, (
-            f"is not a valid ready marker ({exc}); a producer writes it last, as JSON with "
-            "format_version, manifest_sha256 and image_count"))]) from exc
-    if marker.format_version != FORMAT_VERSION:
-        raise BatchFormatError([Problem(where, None, "format_version", (
-            f"batch format {marker.format_version} is not supported (this skinrisk reads "
-            f"format {FORMAT_VERSION})"))])
-    return marker
-
-
-@dataclass(frozen=True)
-class Reconciliation:
-    """How the manifest's rows and the files actually present in a batch agree."""
-
-    missing: tuple[str, ...]  # listed in the manifest, not present
-    extra: tuple[str, ...]  # present, not listed
-
-    @property
-    def ok(self) -> bool:
-        return not self.missing and not self.extra
-
-
-def reconcile(rows: Iterable[ManifestRow], present: Iterable[str]) -> Reconciliation:
-    listed = {r.file_name for r in rows}
-    files = {p for p in present if p not in (MANIFEST_NAME, READY_MARKER)}
-    return Reconciliation(missing=tuple(sorted(listed - files)),
-                          extra=tuple(sorted(files - listed)))
-
-
-def verify_batch(manifest_bytes: bytes, marker_bytes: bytes, present: Iterable[str],
-                 where: str = "") -> list[ManifestRow]:
-    """Check a complete batch: manifest, ready marker and the files present must all agree."""
-    prefix = f"{where}/" if where else ""
-    marker = parse_ready_marker(marker_bytes, prefix + READY_MARKER)
-    if hashlib.sha256(manifest_bytes).hexdigest() != marker.manifest_sha256:
-        # Checked first: a manifest that changed after the marker is an upload still in
-        # progress or an edit, and its rows are not the batch the producer published.
-        raise BatchFormatError([Problem(prefix + READY_MARKER, None, "manifest_sha256",
-                                        "does not match manifest.csv; the manifest changed "
-                                        "after the marker was written (resend the batch, "
-                                        "marker last)")])
-    try:
-        text = manifest_bytes.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BatchFormatError([Problem(prefix + MANIFEST_NAME, None, None,
-                                        f"is not UTF-8 ({exc}); save it as UTF-8 CSV")]) from None
-    rows = parse_manifest(text, prefix + MANIFEST_NAME)
-    problems = []
-    if marker.image_count != len(rows):
-        problems.append(Problem(prefix + READY_MARKER, None, "image_count",
-                                f"says {marker.image_count} images, the manifest lists "
-                                f"{len(rows)}"))
-    check = reconcile(rows, present)
-    problems += [Problem(prefix + name, None, None, "listed in manifest.csv but not in the batch")
-                 for name in check.missing]
-    problems += [Problem(prefix + name, None, None, "in the batch but not listed in manifest.csv")
-                 for name in check.extra]
-    if problems:
-        raise BatchFormatError(problems)
-    return rows

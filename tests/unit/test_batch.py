@@ -8,14 +8,13 @@ from skinrisk.batch import (
     BatchFormatError,
     ManifestRow,
     check_batch_id,
-    make_ready_marker,
     parse_manifest,
-    parse_ready_marker,
-    reconcile,
+    read_manifest,
     render_manifest,
-    verify_batch,
 )
+from skinrisk.batch_marker import make_ready_marker, parse_ready_marker, reconcile, verify_batch
 from skinrisk.errors import SkinriskError
+from skinrisk.reasons import Reason
 
 HEADER = ",".join(COLUMN_NAMES)
 GOOD = "images/a.jpg,MRN1,L1,MEL,true,back,II,,2025-03-14,Pixel 7,hospital-a"
@@ -86,9 +85,38 @@ def test_an_unknown_column_is_refused_so_identifiers_cannot_ride_along() -> None
     assert any("column 'patient_name'" in p and "unknown column" in p for p in found)
 
 
-def test_a_file_listed_twice_is_refused() -> None:
-    (problem,) = problems_of(manifest(GOOD, GOOD))
-    assert "line 3" in problem and "listed again (first on line 2)" in problem
+def test_a_file_listed_twice_rejects_every_row_naming_it() -> None:
+    found = problems_of(manifest(GOOD, GOOD.replace("MRN1", "MRN2")))
+    assert [p.split(":")[0] for p in found] == ["manifest.csv line 2, column 'file_name'",
+                                                "manifest.csv line 3, column 'file_name'"]
+    assert all("listed on lines 2, 3" in p for p in found)
+
+
+@pytest.mark.parametrize(("row", "reason"), [
+    (GOOD.replace(",MEL,", ",XYZ,"), Reason.UNKNOWN_DIAGNOSIS),
+    (GOOD.replace(",MRN1,", ",,"), Reason.MISSING_REQUIRED),
+    (GOOD.replace(",II,", ",VII,"), Reason.BAD_VALUE),
+    (GOOD.replace("images/a.jpg", "../a.jpg"), Reason.BAD_FILE_NAME),
+    (GOOD.replace("images/a.jpg", "images/a\x00.jpg"), Reason.BAD_FILE_NAME),
+    (GOOD.replace("images/a.jpg", "images/a\u202egpj.png"), Reason.BAD_FILE_NAME),  # RTL override
+    (GOOD.replace("images/a.jpg", "images/e\u0301.jpg"), Reason.BAD_FILE_NAME),  # not NFC
+    (GOOD.replace("Pixel 7", "=cmd|' /C calc'!A0"), Reason.UNSAFE_VALUE),
+    (GOOD.replace("back", "@SUM(1+1)"), Reason.UNSAFE_VALUE),
+    (GOOD.replace("L1", "-L1"), Reason.UNSAFE_VALUE),
+    (GOOD.replace(",XYZ", "") + ",extra", Reason.BAD_VALUE),
+])
+def test_reading_keeps_good_rows_and_gives_each_bad_row_a_reason(row: str, reason: Reason
+                                                                 ) -> None:
+    other = GOOD.replace("a.jpg", "ok.jpg")
+    reading = read_manifest(manifest(other, row))
+    assert [r.file_name for r in reading.rows] == ["images/ok.jpg"]
+    (rejected,) = reading.rejected
+    assert rejected.line == 3 and rejected.reason is reason
+
+
+def test_a_negative_number_is_not_a_formula() -> None:
+    (row,) = parse_manifest(manifest(GOOD.replace("L1", "-12")))
+    assert row.lesion_id == "-12"
 
 
 def test_a_row_with_extra_fields_is_refused() -> None:

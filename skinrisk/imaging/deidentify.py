@@ -1,0 +1,171 @@
+"""One received image -> the bytes the raw zone stores: upright, 8-bit RGB, no metadata.
+
+Policy (README, "Ingest"):
+- 8-bit RGB JPEG: metadata segments dropped, image data untouched; a non-upright EXIF
+  orientation is applied losslessly with jpegtran, else by decode + re-encode (recorded).
+- grayscale or CMYK JPEG: converted to RGB and re-encoded (quality ``jpeg_quality``).
+- 8-bit RGB PNG: metadata chunks dropped; every other PNG (grayscale, palette, 16-bit, opaque
+  alpha) is converted to 8-bit RGB and re-encoded losslessly.
+- refused: empty, over the byte or pixel cap (checked from the header, before any decoding),
+  truncated or corrupt, animated, with transparent pixels, or neither JPEG nor PNG.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from skinrisk.imaging.errors import ImageRejected
+from skinrisk.imaging.jpeg import is_jpeg, strip_jpeg_metadata
+from skinrisk.imaging.jpegtran import transform_losslessly
+from skinrisk.imaging.png import is_png, read_png_header, strip_png_metadata
+from skinrisk.reasons import Reason
+
+_ORIENTATION_TAG = 0x0112
+_SIGNATURES = {b"GIF8": "GIF", b"RIFF": "WebP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+               b"BM": "BMP"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+    jpeg_quality: int = 95
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    data: bytes
+    format: str  # "jpeg" | "png"
+    width: int  # upright
+    height: int
+    orientation: int  # EXIF orientation as received (1 = upright)
+    transform: str  # "none" | "lossless" (jpegtran) | "reencoded"
+    converted_from: str | None  # original pixel mode when converted to 8-bit RGB
+
+
+def deidentify_image(data: bytes, limits: Limits) -> StoredImage:
+    if not data:
+        raise ImageRejected(Reason.EMPTY_FILE, "the file is empty")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(Reason.TOO_LARGE, f"{len(data):,} bytes, cap {limits.max_bytes:,}")
+    if is_jpeg(data):
+        return _jpeg(data, limits)
+    if is_png(data):
+        return _png(data, limits)
+    kind = next((name for sig, name in _SIGNATURES.items() if data.startswith(sig)), "unknown")
+    raise ImageRejected(Reason.UNSUPPORTED_FORMAT, f"content is {kind}, not JPEG or PNG")
+
+
+def _jpeg(data: bytes, limits: Limits) -> StoredImage:
+    img = _open(data)
+    _check_pixels(img.width, img.height, limits)
+    orientation = _orientation(img)
+    _decode_reduced(img)
+    if img.mode != "RGB":
+        if img.mode not in ("L", "CMYK"):
+            raise ImageRejected(Reason.UNSUPPORTED_MODE, f"JPEG mode {img.mode}")
+        pixels = ImageOps.exif_transpose(_open(data).convert("RGB"))  # type: ignore[arg-type]
+        return _encoded(pixels, "jpeg", orientation, "reencoded", img.mode, limits)
+    if orientation == 1:
+        return _stored(strip_jpeg_metadata(data), "jpeg", img.size, 1, "none", None)
+    upright = transform_losslessly(data, orientation)
+    if upright is not None:
+        size = img.size[::-1] if orientation >= 5 else img.size
+        return _stored(strip_jpeg_metadata(upright), "jpeg", size, orientation, "lossless", None)
+    pixels = ImageOps.exif_transpose(_open(data))
+    return _encoded(pixels, "jpeg", orientation, "reencoded", None, limits)
+
+
+def _png(data: bytes, limits: Limits) -> StoredImage:
+    header = read_png_header(data)
+    _check_pixels(header.width, header.height, limits)
+    stripped, chunk_types = strip_png_metadata(data)
+    if b"acTL" in chunk_types:
+        raise ImageRejected(Reason.ANIMATED, "animated PNG")
+    img = _open(data)
+    orientation = _orientation(img)
+    try:
+        img.load()  # PNG has no reduced decode; its chunks' CRCs passed, now the pixel stream
+    except (OSError, ValueError) as exc:
+        raise ImageRejected(Reason.UNREADABLE, f"PNG pixel data does not decode ({exc})") from None
+    if header.plain_rgb8 and orientation == 1:
+        return _stored(stripped, "png", img.size, 1, "none", None)
+    rgb, converted_from = _to_rgb8(img)
+    upright = ImageOps.exif_transpose(rgb) if orientation != 1 else rgb
+    transform = "lossless" if orientation != 1 else "none"  # PNG re-encoding loses nothing
+    return _encoded(upright, "png", orientation, transform, converted_from, limits)
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(Reason.TOO_MANY_PIXELS, str(exc)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(Reason.UNREADABLE, f"header does not parse ({exc})") from None
+
+
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageRejected(Reason.UNREADABLE, f"image size {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise ImageRejected(Reason.TOO_MANY_PIXELS,
+                            f"{width}x{height} pixels, cap {limits.max_pixels:,}")
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(_ORIENTATION_TAG, 1)
+    except (OSError, ValueError, SyntaxError):  # unreadable EXIF: it is dropped anyway
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _decode_reduced(img: Image.Image) -> None:
+    """Decode at 1/8 scale (JPEG DCT scaling): catches corrupt data for a fraction of the cost."""
+    try:
+        img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+        img.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageRejected(Reason.UNREADABLE, f"JPEG data does not decode ({exc})") from None
+
+
+def _to_rgb8(img: Image.Image) -> tuple[Image.Image, str | None]:
+    mode = img.mode
+    if mode == "RGB":
+        return img, None
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        scaled = (np.asarray(img, dtype=np.uint32) >> 8).astype(np.uint8)  # 16-bit -> 8-bit
+        return Image.fromarray(scaled, "L").convert("RGB"), mode
+    if mode in ("1", "L"):
+        return img.convert("RGB"), mode
+    if mode in ("P", "LA", "PA", "RGBA"):
+        rgba = img.convert("RGBA")
+        if rgba.getchannel("A").getextrema()[0] < 255:
+            raise ImageRejected(Reason.TRANSPARENCY, f"{mode} image with transparent pixels")
+        return rgba.convert("RGB"), mode
+    raise ImageRejected(Reason.UNSUPPORTED_MODE, f"PNG mode {mode}")
+
+
+def _encoded(img: Image.Image, fmt: str, orientation: int, transform: str,
+             converted_from: str | None, limits: Limits) -> StoredImage:
+    img = img.copy()
+    img.info = {}  # Pillow would otherwise write the source's EXIF and text back out
+    out = io.BytesIO()
+    if fmt == "jpeg":
+        img.save(out, format="JPEG", quality=limits.jpeg_quality, subsampling=0)
+    else:
+        img.save(out, format="PNG", compress_level=3)
+    return _stored(out.getvalue(), fmt, img.size, orientation, transform, converted_from)
+
+
+def _stored(data: bytes, fmt: str, size: tuple[int, int], orientation: int, transform: str,
+            converted_from: str | None) -> StoredImage:
+    return StoredImage(data, fmt, size[0], size[1], orientation, transform, converted_from)

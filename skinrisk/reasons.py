@@ -1,0 +1,62 @@
+"""Reason codes: why an input ended in quarantine instead of the dataset.
+
+One code per cause, each with what the sender should do. The codes appear in quarantine tables,
+reports, the ledger and MLflow; they never change meaning once released.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # the manifest row
+    BAD_FILE_NAME = "bad_file_name"
+    MISSING_REQUIRED = "missing_required"
+    UNKNOWN_DIAGNOSIS = "unknown_diagnosis"
+    BAD_VALUE = "bad_value"
+    UNSAFE_VALUE = "unsafe_value"
+    DUPLICATE_ROW = "duplicate_row"
+    MISSING_FILE = "missing_file"
+    NOT_IN_MANIFEST = "not_in_manifest"
+    # the file
+    EMPTY_FILE = "empty_file"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    UNREADABLE = "unreadable"
+    ANIMATED = "animated"
+    TRANSPARENCY = "transparency"
+    UNSUPPORTED_MODE = "unsupported_mode"
+    # the dataset
+    DUPLICATE_IMAGE = "duplicate_image"
+    CONFLICTING_PATIENT = "conflicting_patient"
+
+    @property
+    def advice(self) -> str:
+        return ADVICE[self]
+
+
+ADVICE: dict[Reason, str] = {
+    Reason.BAD_FILE_NAME: "use a relative path inside the batch with '/' separators, no '..', "
+                          "no control or invisible characters, and a .jpg/.jpeg/.png extension",
+    Reason.MISSING_REQUIRED: "fill in every required column (README, 'The hospital-batch format')",
+    Reason.UNKNOWN_DIAGNOSIS: "use a code that `skinrisk taxonomy` lists",
+    Reason.BAD_VALUE: "correct the value as the message says",
+    Reason.UNSAFE_VALUE: "values must not start with =, +, @ or a tab (spreadsheet formulas); "
+                         "or '-' unless a number",
+    Reason.DUPLICATE_ROW: "list each image once; resend with one row per file",
+    Reason.MISSING_FILE: "include the image in the batch, or remove its row",
+    Reason.NOT_IN_MANIFEST: "add a row for the file, or leave it out of the batch",
+    Reason.EMPTY_FILE: "resend the image; the file has no bytes",
+    Reason.TOO_LARGE: "resend a smaller file (the cap is ingest.max_file_mb)",
+    Reason.UNSUPPORTED_FORMAT: "send JPEG or PNG photos",
+    Reason.TOO_MANY_PIXELS: "resend at a lower resolution (the cap is ingest.max_megapixels)",
+    Reason.UNREADABLE: "the file is truncated or corrupt; resend it",
+    Reason.ANIMATED: "send a single still photo per file",
+    Reason.TRANSPARENCY: "send the photo as taken, without transparent (cut-out) areas",
+    Reason.UNSUPPORTED_MODE: "send 8-bit RGB, grayscale or CMYK photos",
+    Reason.DUPLICATE_IMAGE: "nothing to do: the dataset already holds these exact bytes",
+    Reason.CONFLICTING_PATIENT: "the same photo is filed under two patients; correct the "
+                                "patient id at the source and resend",
+}

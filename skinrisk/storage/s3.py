@@ -1,0 +1,115 @@
+"""The landing zone on S3 (AWS, or MinIO and other S3 APIs through an endpoint URL).
+
+Endpoint, region and credentials come from the environment as boto3 reads them
+(AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, ... or an
+instance role); an Airflow task passes its connection's values the same way. Nothing is read
+from files in the repository. Retries use botocore's standard mode with backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from skinrisk.batch import READY_MARKER
+from skinrisk.errors import SkinriskError
+from skinrisk.storage.landing import FileInfo, Received
+
+CHUNK = 1 << 20
+READ_ATTEMPTS = 3
+
+
+class TransferError(SkinriskError):
+    """A download that stayed damaged after retries; the batch is left for a later run."""
+
+
+def make_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10,
+                    read_timeout=60, request_checksum_calculation="when_required",
+                    response_checksum_validation="when_supported")
+    return boto3.client("s3", config=config)
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise SkinriskError(f"{uri!r} has no bucket; write s3://bucket/prefix/")
+    return bucket, (prefix.rstrip("/") + "/") if prefix.strip("/") else ""
+
+
+class S3Landing:
+    def __init__(self, bucket: str, prefix: str, client: Any) -> None:
+        self.bucket, self.prefix, self.client = bucket, prefix, client
+        self.uri = f"s3://{bucket}/{prefix}"
+
+    @classmethod
+    def from_uri(cls, uri: str, client: Any | None = None) -> S3Landing:
+        bucket, prefix = split_uri(uri)
+        return cls(bucket, prefix, client or make_client())
+
+    def batch_ids(self) -> list[tuple[str, bool]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix, Delimiter="/")
+        ids = [p["Prefix"][len(self.prefix):].rstrip("/")
+               for page in pages for p in page.get("CommonPrefixes", [])]
+        return sorted((i, self._exists(f"{self.prefix}{i}/{READY_MARKER}")) for i in ids)
+
+    def _exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def open_batch(self, batch_id: str) -> S3Batch:
+        return S3Batch(self.client, self.bucket, f"{self.prefix}{batch_id}/", batch_id)
+
+
+class S3Batch:
+    def __init__(self, client: Any, bucket: str, prefix: str, batch_id: str) -> None:
+        self.client, self.bucket, self.prefix, self.batch_id = client, bucket, prefix, batch_id
+
+    def files(self) -> dict[str, FileInfo]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix)
+        return {obj["Key"][len(self.prefix):]: FileInfo(int(obj["Size"]))
+                for page in pages for obj in page.get("Contents", [])
+                if not obj["Key"].endswith("/")}
+
+    def read(self, name: str) -> Received:
+        """The object's bytes, checked against the SHA-256 S3 stored for it when there is one."""
+        for _attempt in range(READ_ATTEMPTS):
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name,
+                                              ChecksumMode="ENABLED")
+            data = response["Body"].read()
+            digest = hashlib.sha256(data)
+            stored = response.get("ChecksumSHA256")
+            # A multipart upload's checksum is a checksum of part checksums ("...-N"):
+            # not comparable with the whole object's; botocore checks the parts.
+            if not stored or "-" in stored or base64.b64encode(digest.digest()).decode() == stored:
+                return Received(data, digest.hexdigest())
+        raise TransferError(f"s3://{self.bucket}/{self.prefix}{name}: SHA-256 differs from the "
+                            f"checksum S3 stored, {READ_ATTEMPTS} times; the object or the "
+                            "network is damaged. Nothing was ingested from this batch; rerun "
+                            "later or ask the sender to upload the file again")
+
+    def copy_to(self, name: str, target: Path) -> str:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)
+        digest = hashlib.sha256()
+        tmp = target.with_name(f".{target.name}.tmp")
+        with tmp.open("wb") as dst:
+            for chunk in iter(lambda: response["Body"].read(CHUNK), b""):
+                digest.update(chunk)
+                dst.write(chunk)
+        tmp.replace(target)
+        return digest.hexdigest()
