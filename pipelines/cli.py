@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines import batch_check, demo, import_pad, synth, taxonomy
+from pipelines import batch_check, demo, import_pad, ingest, synth, taxonomy
 from pipelines.common import out, run_app
 from skinrisk import __version__
 
@@ -21,6 +21,7 @@ app.add_typer(batch_app, name="batch")
 app.command("taxonomy")(taxonomy.command)
 app.command("synth")(synth.command)
 app.command("import-pad")(import_pad.command)
+app.command("ingest")(ingest.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
 

@@ -83,9 +83,20 @@ class ImportPadParams(_Params):
     limit: int | None = Field(None, ge=1)  # first N images (sorted by file name); None: all
 
 
+class IngestParams(_Params):
+    """`skinrisk ingest`: caps checked before any image is decoded, and the re-encode quality."""
+
+    max_file_mb: float = Field(50.0, gt=0, le=2048)
+    max_megapixels: float = Field(64.0, gt=0, le=1000)
+    # Used only where pixels must change (grayscale/CMYK JPEG, or an orientation jpegtran
+    # cannot apply losslessly); most photos are stored with their image data untouched.
+    jpeg_quality: int = Field(95, ge=75, le=100)
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
+    ingest: IngestParams = IngestParams()
 
 
 class ParamsError(SkinriskError):

@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from skinrisk.identity import normalise_source_id
+from skinrisk.ingest.identity import normalise_source_id
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (

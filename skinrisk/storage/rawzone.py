@@ -1,0 +1,117 @@
+"""The raw zone: de-identified images by content, and one committed record per ingested batch.
+
+    raw/images/<id[:2]>/<id>.<jpg|png>       content-addressed, written once, never changed
+    raw/batches/<batch>/images.parquet       the accepted images (records.ImageRecord)
+    raw/batches/<batch>/quarantine.parquet   the refused rows and files (records.QuarantineRecord)
+    raw/batches/<batch>/report.json          written last: the batch is ingested iff it exists
+    quarantine/<batch>/<quarantine id>.<ext> the refused files, kept as received
+
+A killed ingest leaves at most image files no committed batch refers to: invisible, and
+rewritten identically by the rerun. Readers only ever see committed batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+import typing
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from skinrisk.ingest.records import ImageRecord, QuarantineRecord
+from skinrisk.localfs import atomic_write
+
+REPORT = "report.json"
+IMAGES_TABLE = "images.parquet"
+QUARANTINE_TABLE = "quarantine.parquet"
+SUFFIX = {"jpeg": ".jpg", "png": ".png"}
+
+
+class RawZone:
+    def __init__(self, root: Path, quarantine_root: Path) -> None:
+        self.root = root
+        self.quarantine_root = quarantine_root
+
+    def batch_dir(self, batch_id: str) -> Path:
+        return self.root / "batches" / batch_id
+
+    def report(self, batch_id: str) -> dict[str, Any] | None:
+        path = self.batch_dir(batch_id) / REPORT
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def committed_batches(self) -> list[str]:
+        return sorted(p.parent.name for p in (self.root / "batches").glob(f"*/{REPORT}"))
+
+    def image_path(self, image_id: str, fmt: str) -> Path:
+        return self.root / "images" / image_id[:2] / f"{image_id}{SUFFIX[fmt]}"
+
+    def store_image(self, image_id: str, fmt: str, data: bytes) -> None:
+        path = self.image_path(image_id, fmt)
+        # Same content, same name: an intact file from an earlier (perhaps killed) run is kept.
+        if path.is_file() and path.stat().st_size == len(data):
+            return
+        atomic_write(path, data, durable=False)
+
+    def keep_quarantined(self, batch_id: str, quarantine_id: str, suffix: str,
+                         data: bytes) -> str:
+        relative = f"{batch_id}/{quarantine_id}{suffix}"
+        atomic_write(self.quarantine_root / relative, data, durable=False)
+        return relative
+
+    def quarantine_target(self, batch_id: str, quarantine_id: str, suffix: str
+                          ) -> tuple[Path, str]:
+        relative = f"{batch_id}/{quarantine_id}{suffix}"
+        return self.quarantine_root / relative, relative
+
+    def known_images(self) -> dict[str, str]:
+        """image_id -> surrogate patient, over every committed batch."""
+        known: dict[str, str] = {}
+        for batch_id in self.committed_batches():
+            table = read_table(self.batch_dir(batch_id) / IMAGES_TABLE, ["image_id", "patient"])
+            known.update(zip(table["image_id"], table["patient"], strict=True))
+        return known
+
+    def commit(self, batch_id: str, accepted: list[ImageRecord],
+               quarantined: list[QuarantineRecord], report: dict[str, Any]) -> None:
+        os.sync()  # every image and quarantined file reaches the disk before anything names it
+        folder = self.batch_dir(batch_id)
+        write_table(folder / IMAGES_TABLE, accepted, ImageRecord)
+        write_table(folder / QUARANTINE_TABLE, quarantined, QuarantineRecord)
+        atomic_write(folder / REPORT, (json.dumps(report, indent=2, sort_keys=True) + "\n")
+                     .encode())
+
+
+def _arrow_type(hint: Any) -> Any:
+    import pyarrow as pa
+
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+    return {str: pa.string(), int: pa.int64(), bool: pa.bool_(), float: pa.float64()}[base]
+
+
+def schema_of(record_type: type) -> Any:
+    import pyarrow as pa
+
+    hints = typing.get_type_hints(record_type)
+    return pa.schema([(f.name, _arrow_type(hints[f.name])) for f in fields(record_type)])
+
+
+def write_table(path: Path, records: list[Any], record_type: type) -> None:
+    """Records -> Parquet with the dataclass's schema (so an empty table still has columns)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([asdict(r) for r in records], schema=schema_of(record_type))
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    atomic_write(path, sink.getvalue())
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> dict[str, list[Any]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=columns).to_pydict()
