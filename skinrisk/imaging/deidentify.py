@@ -63,7 +63,8 @@ def deidentify_image(data: bytes, limits: Limits) -> StoredImage:
 
 def _jpeg(data: bytes, limits: Limits) -> StoredImage:
     img = _open(data)
-    _check_pixels(img.width, img.height, limits)
+    size = img.size  # before draft(): a reduced decode changes it
+    _check_pixels(*size, limits)
     orientation = _orientation(img)
     _decode_reduced(img)
     if img.mode != "RGB":
@@ -72,10 +73,10 @@ def _jpeg(data: bytes, limits: Limits) -> StoredImage:
         pixels = ImageOps.exif_transpose(_open(data).convert("RGB"))  # type: ignore[arg-type]
         return _encoded(pixels, "jpeg", orientation, "reencoded", img.mode, limits)
     if orientation == 1:
-        return _stored(strip_jpeg_metadata(data), "jpeg", img.size, 1, "none", None)
+        return _stored(strip_jpeg_metadata(data), "jpeg", size, 1, "none", None)
     upright = transform_losslessly(data, orientation)
     if upright is not None:
-        size = img.size[::-1] if orientation >= 5 else img.size
+        size = size[::-1] if orientation >= 5 else size
         return _stored(strip_jpeg_metadata(upright), "jpeg", size, orientation, "lossless", None)
     pixels = ImageOps.exif_transpose(_open(data))
     return _encoded(pixels, "jpeg", orientation, "reencoded", None, limits)

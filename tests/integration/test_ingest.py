@@ -1,0 +1,264 @@
+"""`skinrisk ingest` from a local landing zone, for real: files, Parquet, SQLite, processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from pipelines.cli import main
+from skinrisk.storage.private import PrivateStore
+from tests.conftest import REPO, VENVS
+from tests.helpers import images
+from tests.helpers.batches import manifest_row, write_batch
+
+PARAMS = ["--params", str(REPO / "params.yaml")]
+
+
+def ingest(landing: Path, *extra: str) -> int:
+    return main(["ingest", "--landing", str(landing), *PARAMS, *extra])
+
+
+def table(home: Path, batch: str, name: str) -> list[dict]:
+    return pq.read_table(home / "raw" / "batches" / batch / f"{name}.parquet").to_pylist()
+
+
+def report(home: Path, batch: str) -> dict:
+    return json.loads((home / "raw" / "batches" / batch / "report.json").read_text())
+
+
+def synth_batch(landing: Path, batch_id: str, images_: int = 40, **defects: float) -> Path:
+    argv = ["synth", "--out", str(landing / batch_id), "--truth",
+            str(landing.parent / f"{batch_id}.truth.csv"), "--images", str(images_),
+            "--size", "64x48", *PARAMS]
+    for name, rate in defects.items():
+        argv += ["--defect", f"{name}={rate}"]
+    assert main(argv) == 0
+    return landing / batch_id
+
+
+def test_a_synthetic_batch_reconciles_and_is_stored_by_content(tmp_path: Path, state_home: Path
+                                                               ) -> None:
+    landing = tmp_path / "landing"
+    synth_batch(landing, "b1", 40, corrupt=0.1, duplicate=0.1)
+    assert ingest(landing) == 0
+    r = report(state_home, "b1")
+    assert r["files_in"] == 40 == r["accepted"] + r["quarantined_files"]
+    assert r["rows_in"] == 40 == r["accepted"] + r["quarantined_rows"]
+    assert r["by_reason"].get("unreadable", 0) >= 1
+    for record in table(state_home, "b1", "images"):
+        stored = state_home / "raw" / "images" / record["image_id"][:2] / f"{record['image_id']}.jpg"
+        assert stored.is_file()
+        import hashlib
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == record["image_id"]
+        assert record["patient"].startswith("P-") and record["lesion"].startswith("L-")
+        assert record["capture_month"] is None or len(record["capture_month"]) == 7
+    # The landing zone is left exactly as it was: nothing is moved or deleted.
+    assert len(list((landing / "b1" / "images").iterdir())) == 40
+
+
+def test_bad_inputs_each_end_in_quarantine_with_their_reason(tmp_path: Path, state_home: Path
+                                                             ) -> None:
+    files = {
+        "ok.jpg": images.jpeg(images.photo(seed=1)),
+        "png_named.jpg": images.png(images.photo(seed=2)),
+        "cmyk.jpg": images.jpeg(images.photo(seed=3).convert("CMYK")),
+        "gray.png": images.png(images.photo(seed=4).convert("L")),
+        "truncated.jpg": images.jpeg(images.photo(seed=5))[:400],
+        "truncated.png": images.png(images.photo(seed=6))[:-30],
+        "empty.jpg": b"",
+        "gif.jpg": b"GIF89a" + bytes(64),
+        "bomb.png": images.png_header_only(30_000, 30_000),
+        "animated.png": images.animated_png(),
+        "cutout.png": images.png(Image.new("RGBA", (16, 16), (1, 2, 3, 0))),
+        "dup_a.jpg": images.jpeg(images.photo(seed=7)),
+        "dup_b.jpg": images.jpeg(images.photo(seed=7)),
+        "twins_a.jpg": images.jpeg(images.photo(seed=8)),
+        "twins_b.jpg": images.jpeg(images.photo(seed=8)),
+        "twice.jpg": images.jpeg(images.photo(seed=9)),
+        "unlisted.jpg": images.jpeg(images.photo(seed=10)),
+        "notes.txt": b"not an image",
+    }
+    rows = [manifest_row(n) for n in files if n not in ("unlisted.jpg", "notes.txt",
+                                                        "twins_b.jpg", "twice.jpg")]
+    rows += [manifest_row("twins_b.jpg", patient="MRN0002"),
+             manifest_row("twice.jpg"), manifest_row("twice.jpg", patient="MRN0003"),
+             manifest_row("../escape.jpg"), manifest_row("gone.jpg"),
+             manifest_row("nul\x00.jpg"), manifest_row("formula.jpg", device="=cmd|' /C calc'!A0"),
+             manifest_row("unknown.jpg", diagnosis="WART")]
+    write_batch(tmp_path / "landing", "bad", files, rows)
+    assert ingest(tmp_path / "landing") == 0
+    accepted = {r["received_sha256"] for r in table(state_home, "bad", "images")}
+    quarantined = table(state_home, "bad", "quarantine")
+    with PrivateStore(state_home / "private" / "identity.sqlite") as private:
+        where = {f["file_name"]: f for f in private.files_of("bad")}
+    outcome = {name: (f["outcome"], f["reason"]) for name, f in where.items()}
+    assert outcome == {
+        "ok.jpg": ("accepted", None), "png_named.jpg": ("accepted", None),
+        "cmyk.jpg": ("accepted", None), "gray.png": ("accepted", None),
+        "dup_a.jpg": ("accepted", None),
+        "dup_b.jpg": ("quarantined", "duplicate_image"),
+        "twins_a.jpg": ("quarantined", "conflicting_patient"),
+        "twins_b.jpg": ("quarantined", "conflicting_patient"),
+        "truncated.jpg": ("quarantined", "unreadable"),
+        "truncated.png": ("quarantined", "unreadable"),
+        "empty.jpg": ("quarantined", "empty_file"),
+        "gif.jpg": ("quarantined", "unsupported_format"),
+        "bomb.png": ("quarantined", "too_many_pixels"),
+        "animated.png": ("quarantined", "animated"),
+        "cutout.png": ("quarantined", "transparency"),
+        "twice.jpg": ("quarantined", "duplicate_row"),
+        "unlisted.jpg": ("quarantined", "not_in_manifest"),
+        "notes.txt": ("quarantined", "not_in_manifest"),
+    }
+    assert len(accepted) == 5
+    row_reasons = sorted(q["reason"] for q in quarantined if q["stored_as"] is None)
+    assert row_reasons == ["bad_file_name", "bad_file_name", "duplicate_row", "missing_file",
+                           "unknown_diagnosis", "unsafe_value"]
+    # Every quarantined file is kept, byte for byte as received.
+    for q in quarantined:
+        if q["stored_as"]:
+            kept = (state_home / "quarantine" / q["stored_as"]).read_bytes()
+            import hashlib
+            assert hashlib.sha256(kept).hexdigest() == q["received_sha256"]
+    r = report(state_home, "bad")
+    assert r["files_in"] == len(files) == r["accepted"] + r["quarantined_files"]
+    assert r["rows_in"] == len(rows) == r["accepted"] + r["quarantined_rows"]
+
+
+def test_exif_gps_and_serial_numbers_are_gone_from_the_stored_bytes(tmp_path: Path,
+                                                                   state_home: Path) -> None:
+    files = {f"o{k}.jpg": images.jpeg(images.photo(64, 48, seed=k), orientation=k)
+             for k in range(1, 9)}
+    write_batch(tmp_path / "landing", "exif", files,
+                [manifest_row(n, patient=f"MRN{i}") for i, n in enumerate(files)])
+    assert ingest(tmp_path / "landing") == 0
+    stored = list((state_home / "raw" / "images").rglob("*.jpg"))
+    assert len(stored) == 8
+    sizes = []
+    for path in stored:
+        data = path.read_bytes()
+        assert images.SERIAL.encode() not in data and b"MRN0042" not in data
+        img = Image.open(path)
+        assert dict(img.getexif()) == {}
+        sizes.append(img.size)
+    # Orientations 5-8 turn the 64x48 sensor image a quarter: upright it is 48x64.
+    assert sorted(sizes) == [(48, 64)] * 4 + [(64, 48)] * 4
+
+
+def test_a_rerun_is_a_no_op_and_a_changed_resend_is_refused(tmp_path: Path, state_home: Path,
+                                                            capsys: pytest.CaptureFixture
+                                                            ) -> None:
+    landing = tmp_path / "landing"
+    synth_batch(landing, "b1", 12)
+    assert ingest(landing) == 0
+    before = {p: p.stat().st_mtime_ns for p in (state_home / "raw").rglob("*") if p.is_file()}
+    assert ingest(landing) == 0
+    assert "unchanged" in capsys.readouterr().out
+    after = {p: p.stat().st_mtime_ns for p in (state_home / "raw").rglob("*") if p.is_file()}
+    assert after == before
+    # The hospital re-sends b1 with different content under the same id.
+    manifest = landing / "b1" / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace("hospital-a", "hospital-z"))
+    (landing / "b1" / "_READY").unlink()
+    from skinrisk.batch_marker import make_ready_marker
+    (landing / "b1" / "_READY").write_bytes(make_ready_marker(manifest.read_bytes(), 12))
+    assert ingest(landing) == 1
+    assert "new batch id" in capsys.readouterr().err
+    after = {p: p.stat().st_mtime_ns for p in (state_home / "raw").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_batch_without_its_marker_is_left_alone(tmp_path: Path, state_home: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    write_batch(tmp_path / "landing", "uploading", {"a.jpg": images.jpeg()},
+                [manifest_row("a.jpg")], ready=False)
+    assert ingest(tmp_path / "landing") == 0
+    assert "waiting for 1 batch(es) without _READY: uploading" in capsys.readouterr().err
+    assert not (state_home / "raw" / "batches" / "uploading").exists()
+
+
+def test_same_patient_gets_the_same_surrogate_across_batches(tmp_path: Path, state_home: Path
+                                                            ) -> None:
+    landing = tmp_path / "landing"
+    write_batch(landing, "b1", {"a.jpg": images.jpeg(images.photo(seed=1))},
+                [manifest_row("a.jpg", patient="MRN0012345")])
+    write_batch(landing, "b2", {"a.jpg": images.jpeg(images.photo(seed=2)),
+                                "b.jpg": images.jpeg(images.photo(seed=3))},
+                [manifest_row("a.jpg", patient=" mrn12345"),
+                 manifest_row("b.jpg", patient="MRN0012346")])
+    assert ingest(landing) == 0
+    first = table(state_home, "b1", "images")[0]["patient"]
+    second = [r["patient"] for r in table(state_home, "b2", "images")]
+    assert second[0] == first and second[1] != first
+
+
+def _run_ingest(home: Path, landing: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(VENVS / "ml" / "bin" / "skinrisk"), "ingest", "--landing",
+                             str(landing), *PARAMS], env={**os.environ, "SKINRISK_HOME": str(home)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _state(home: Path) -> dict:
+    """What a reader can see: committed tables (timestamps aside) and their images."""
+    seen = {}
+    for batch in sorted((home / "raw" / "batches").iterdir()):
+        rows = [{k: v for k, v in r.items() if k not in ("ingested_at", "quarantined_at",
+                                                          "patient", "lesion")}
+                for name in ("images", "quarantine") for r in table(home, batch.name, name)]
+        seen[batch.name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+    return seen
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_then_rerun_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    synth_batch(landing, "big", 150, corrupt=0.05)
+    synth_batch(landing, "small", 10)
+    clean = tmp_path / "clean"
+    assert _run_ingest(clean, landing).wait(timeout=300) == 0
+    killed = tmp_path / "killed"
+    proc = _run_ingest(killed, landing)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((killed / "raw").rglob("*.jpg"))) < 40:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "raw" / "batches" / "big" / "report.json").exists(), "killed too late"
+    assert _run_ingest(killed, landing).wait(timeout=300) == 0
+    assert _state(killed) == _state(clean)
+
+
+@pytest.mark.slow
+def test_two_ingests_of_the_same_batch_at_once_commit_it_once(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    synth_batch(landing, "b1", 60)
+    home = tmp_path / "state"
+    first, second = _run_ingest(home, landing), _run_ingest(home, landing)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0]
+    statuses = sorted("ingested" if "ingested" in out else "unchanged" for out, _ in outputs)
+    assert statuses == ["ingested", "unchanged"]
+    assert len(table(home, "b1", "images")) == report(home, "b1")["accepted"]
+
+
+def test_the_real_pad_sample_end_to_end(tmp_path: Path, state_home: Path, pad_dir: Path) -> None:
+    landing = tmp_path / "landing"
+    assert main(["import-pad", "--source", str(pad_dir), "--out", str(landing / "pad"),
+                 *PARAMS]) == 0
+    assert ingest(landing) == 0
+    r = report(state_home, "pad")
+    assert r["files_in"] == 516 == r["accepted"] + r["quarantined_files"]
+    rows = table(state_home, "pad", "images")
+    assert {row["format"] for row in rows} == {"png"}
+    assert sum(row["fitzpatrick"] is None for row in rows) > 100  # kept as unknown, not dropped
+    scc = [row for row in rows if row["diagnosis"] == "PAD:SCC"]
+    assert scc and all(row["grade"] == "dangerous" and "graded-conservatively" in row["flags"]
+                       for row in scc)

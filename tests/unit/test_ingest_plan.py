@@ -1,0 +1,56 @@
+"""Deciding a batch's fate from manifest and listing, and the patient-id normalisation."""
+
+import pytest
+
+from skinrisk.batch import COLUMN_NAMES, read_manifest
+from skinrisk.ingest.identity import normalise_source_id
+from skinrisk.ingest.plan import plan_batch
+from skinrisk.reasons import Reason
+
+HEADER = ",".join(COLUMN_NAMES)
+
+
+def row(name: str, patient: str = "MRN1", diagnosis: str = "MEL") -> str:
+    return f"{name},{patient},L1,{diagnosis},true,,,,,,h"
+
+
+def plan(rows: list[str], present: dict[str, int], cap: int = 1000):
+    return plan_batch(read_manifest("\n".join([HEADER, *rows])), present, cap)
+
+
+def test_every_present_file_is_claimed_exactly_once() -> None:
+    p = plan([row("a.jpg"), row("b.jpg", diagnosis="??"), row("c.jpg"), row("c.jpg"),
+              row("gone.jpg"), row("big.jpg")],
+             {"a.jpg": 10, "b.jpg": 10, "c.jpg": 10, "stray.png": 10, "big.jpg": 5000})
+    assert [t.row.file_name for t in p.tasks] == ["a.jpg"]
+    outcome = {(r.line, r.file_name): r.reason for r in p.refusals}
+    assert outcome == {
+        (3, "b.jpg"): Reason.UNKNOWN_DIAGNOSIS,
+        (4, "c.jpg"): Reason.DUPLICATE_ROW,  # the first duplicate row keeps the file
+        (5, None): Reason.DUPLICATE_ROW,
+        (6, None): Reason.MISSING_FILE,
+        (7, "big.jpg"): Reason.TOO_LARGE,
+        (None, "stray.png"): Reason.NOT_IN_MANIFEST,
+    }
+    kept = [r.file_name for r in p.refusals if r.file_name] + [t.row.file_name for t in p.tasks]
+    assert sorted(kept) == sorted(["a.jpg", "b.jpg", "c.jpg", "stray.png", "big.jpg"])
+    assert (p.files_in, p.rows_in) == (5, 6)
+
+
+def test_refusal_details_never_quote_file_names() -> None:
+    p = plan([row("PAT_77_1.jpg", diagnosis="??"), row("PAT_77_1.jpg"), row("../PAT_77_2.jpg")],
+             {"PAT_77_1.jpg": 10})
+    assert all("PAT_77" not in r.detail for r in p.refusals)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("MRN0012345", "mrn12345"), (" MRN 12345 ", "MRN12345"), ("00042", "42"),
+    ("ＭＲＮ１２３", "MRN123"),  # full-width forms, as some systems export them
+])
+def test_patient_ids_that_differ_only_in_form_normalise_alike(a: str, b: str) -> None:
+    assert normalise_source_id(a) == normalise_source_id(b)
+
+
+def test_different_patients_stay_different() -> None:
+    assert normalise_source_id("MRN123") != normalise_source_id("MRN1230")
+    assert normalise_source_id("0") == "0"
