@@ -17,12 +17,23 @@ ML_PY := $(VENVS)/ml/bin/python
 AF_PY := $(VENVS)/airflow/bin/python
 export SKINRISK_HOME ?= $(CURDIR)/var
 
-.PHONY: help setup demo test test-unit lock lint bench clean-state clean
+.PHONY: help setup system-packages demo test test-unit lock lint bench clean-state clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(VENVS)/ml/.installed $(VENVS)/airflow/.installed  ## build both environments (idempotent)
+setup: system-packages $(VENVS)/ml/.installed $(VENVS)/airflow/.installed  ## build both environments (idempotent)
+
+# Debian packages the code calls: jpegtran (libjpeg-turbo-progs) rotates JPEGs losslessly at
+# ingest. Installed with apt-get when running as root (CI, fresh machines), else explained.
+system-packages:
+	@command -v jpegtran >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing libjpeg-turbo-progs (jpegtran)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-turbo-progs >/dev/null; \
+	  else \
+	    echo "make: jpegtran is missing; install Debian's libjpeg-turbo-progs (or your system's libjpeg-turbo tools)" >&2; exit 1; \
+	  fi; }
 
 $(UV): requirements/tools.lock
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 not found; install it or pass PYTHON=/path/to/python3.11" >&2; exit 1; }

@@ -46,7 +46,10 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
+    from bench import ingest
+
     results = [
+        *ingest.run(),
         ("synth: render + encode 160x120 JPEG, 1 core", bench_synth(160, 120), "photos/s"),
         ("synth: render + encode 640x480 JPEG, 1 core", bench_synth(640, 480, 20), "photos/s"),
         ("batch format: parse + check a 20,000-row manifest", bench_manifest(), "rows/s"),
@@ -55,9 +58,13 @@ def main() -> None:
     for column in ("benchmark", "rate", "unit"):
         table.add_column(column)
     for name, rate, unit in results:
-        table.add_row(name, f"{rate:,.0f}", unit)
+        table.add_row(name, _fmt(rate), unit)
     Console().print(table)
     OUT.write_text(render_markdown(results))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
 
 
 def render_markdown(results: list[tuple[str, float, str]]) -> str:
@@ -73,7 +80,7 @@ def render_markdown(results: list[tuple[str, float, str]]) -> str:
         "",
         "| benchmark | rate | unit |",
         "|---|---:|---|",
-        *(f"| {name} | {rate:,.0f} | {unit} |" for name, rate, unit in results),
+        *(f"| {name} | {_fmt(rate)} | {unit} |" for name, rate, unit in results),
         "",
     ]
     return "\n".join(lines)

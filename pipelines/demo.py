@@ -11,13 +11,15 @@ from pipelines.batch_check import check_batch_dir, stats_table
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
+from pipelines.ingest import command as ingest
 from pipelines.synth import write_synth_batch
 from skinrisk.batch import READY_MARKER
+from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
-    """Produce the demo's hospital batches and check them (later stages join as they land)."""
+    """Produce the demo's hospital batches, check them, ingest them (later stages follow)."""
     params = load_params(params_path)
     layout = StateLayout.from_env()
     out.rule(f"skinrisk demo — state in {layout.home}")
@@ -37,7 +39,11 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
                   "SKINRISK_PAD_DIR to include the real photos[/]")
     batches = sorted(p.parent for p in layout.landing.glob(f"*/{READY_MARKER}"))
     out.print(stats_table({b.name: check_batch_dir(b) for b in batches}))
-    out.print(f"Landing zone: {layout.landing}  ·  truth sidecars: {layout.truth}")
+    out.rule("ingest")
+    if ingest(landing=str(layout.landing), params_path=params_path) != 0:
+        raise SkinriskError("ingest refused a batch; see the message above")
+    out.print(f"landing zone {layout.landing} · raw zone {layout.raw} · quarantine "
+              f"{layout.quarantine} · truth sidecars {layout.truth}")
 
 
 def main(argv: list[str] | None = None) -> int:

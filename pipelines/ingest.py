@@ -77,15 +77,15 @@ def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
 
 
 def _table(outcomes: list[BatchOutcome], uri: str) -> Table:
+    """The reconciliation: every file in ends accepted or quarantined."""
     table = Table(title=f"ingest from {uri}")
-    for column in ("batch", "status", "files in", "accepted", "quarantined", "rows in",
-                   "quarantine reasons"):
-        table.add_column(column, justify="right" if column[0] in "faqr" else "left")
+    for column in ("batch", "status", "files in = accepted + quarantined", "quarantine reasons"):
+        table.add_column(column)
     for o in outcomes:
         r = o.report
-        table.add_row(o.batch_id, o.status, str(r.get("files_in", "")), str(r.get("accepted", "")),
-                      str(r.get("quarantined_files", "")), str(r.get("rows_in", "")),
-                      ", ".join(f"{k} {v}" for k, v in r.get("by_reason", {}).items()) or "—")
+        counts = (f"{r['files_in']} = {r['accepted']} + {r['quarantined_files']}" if r else "—")
+        reasons = "\n".join(f"{k} {v}" for k, v in r.get("by_reason", {}).items()) or "—"
+        table.add_row(o.batch_id, o.status, counts, reasons)
     return table
 
 

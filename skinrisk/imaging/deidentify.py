@@ -7,7 +7,8 @@ Policy (README, "Ingest"):
 - 8-bit RGB PNG: metadata chunks dropped; every other PNG (grayscale, palette, 16-bit, opaque
   alpha) is converted to 8-bit RGB and re-encoded losslessly.
 - refused: empty, over the byte or pixel cap (checked from the header, before any decoding),
-  truncated or corrupt, animated, with transparent pixels, or neither JPEG nor PNG.
+  truncated or structurally broken, animated, with transparent pixels, or neither JPEG nor PNG.
+  An RGB JPEG's pixels are not decoded here (the quality stage decodes each image once).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def _jpeg(data: bytes, limits: Limits) -> StoredImage:
     size = img.size  # before draft(): a reduced decode changes it
     _check_pixels(*size, limits)
     orientation = _orientation(img)
-    _decode_reduced(img)
+    # No pixel decode here: strip_jpeg_metadata walks every segment to the end-of-image
+    # marker, which catches truncation; the quality stage decodes each image once (at reduced
+    # size) and quarantines what does not decode. Decoding here too would double the cost.
     if img.mode != "RGB":
         if img.mode not in ("L", "CMYK"):
             raise ImageRejected(Reason.UNSUPPORTED_MODE, f"JPEG mode {img.mode}")
@@ -127,15 +130,6 @@ def _orientation(img: Image.Image) -> int:
     except (OSError, ValueError, SyntaxError):  # unreadable EXIF: it is dropped anyway
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _decode_reduced(img: Image.Image) -> None:
-    """Decode at 1/8 scale (JPEG DCT scaling): catches corrupt data for a fraction of the cost."""
-    try:
-        img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
-        img.load()
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageRejected(Reason.UNREADABLE, f"JPEG data does not decode ({exc})") from None
 
 
 def _to_rgb8(img: Image.Image) -> tuple[Image.Image, str | None]:

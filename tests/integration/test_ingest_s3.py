@@ -1,0 +1,85 @@
+"""Ingest from an S3 landing zone, over HTTP, against moto's standalone server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.cli import main
+from tests.conftest import REPO
+from tests.helpers.s3 import CREDENTIALS, moto_server, upload_batch
+
+PARAMS = ["--params", str(REPO / "params.yaml")]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> str:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture()
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    """A client and a fresh bucket; the environment set the way production sets it."""
+    for key, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3")
+    bucket = f"landing-{len(client.list_buckets()['Buckets'])}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
+def _rows(home: Path, batch: str) -> list[dict]:
+    rows = pq.read_table(home / "raw" / "batches" / batch / "images.parquet").to_pylist()
+    return sorted(({k: v for k, v in r.items() if k not in ("ingested_at", "patient", "lesion")}
+                   for r in rows), key=lambda r: r["image_id"])
+
+
+def test_s3_and_local_landing_give_the_same_raw_zone(tmp_path: Path, s3,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    client, bucket = s3
+    batch = tmp_path / "local" / "hosp-2026-11"
+    assert main(["synth", "--out", str(batch), "--truth", str(tmp_path / "t.csv"),
+                 "--images", "20", "--size", "64x48", "--defect", "corrupt=0.1",
+                 *PARAMS]) == 0
+    upload_batch(client, batch, bucket, "drops/")
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "from-s3"))
+    assert main(["ingest", "--landing", f"s3://{bucket}/drops/", *PARAMS]) == 0
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "from-folder"))
+    assert main(["ingest", "--landing", str(tmp_path / "local"), *PARAMS]) == 0
+    from_s3 = _rows(tmp_path / "from-s3", "hosp-2026-11")
+    assert from_s3 == _rows(tmp_path / "from-folder", "hosp-2026-11")
+    assert len(from_s3) >= 15
+    report = json.loads((tmp_path / "from-s3" / "raw" / "batches" / "hosp-2026-11" /
+                         "report.json").read_text())
+    assert report["landing"] == f"s3://{bucket}/drops/"
+    assert report["files_in"] == 20 == report["accepted"] + report["quarantined_files"]
+
+
+def test_an_s3_batch_without_its_marker_is_left_alone(tmp_path: Path, s3,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    client, bucket = s3
+    batch = tmp_path / "local" / "half-uploaded"
+    assert main(["synth", "--out", str(batch), "--truth", str(tmp_path / "t.csv"),
+                 "--images", "4", "--size", "64x48", *PARAMS]) == 0
+    upload_batch(client, batch, bucket, "", with_marker=False)
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "state"))
+    assert main(["ingest", "--landing", f"s3://{bucket}", *PARAMS]) == 0
+    assert "without _READY: half-uploaded" in capsys.readouterr().err
+    assert not (tmp_path / "state" / "raw" / "batches" / "half-uploaded").exists()
+    before = client.list_objects_v2(Bucket=bucket)["KeyCount"]
+    assert before == 5  # nothing in the landing zone was touched
+
+
+def test_an_unknown_batch_id_on_s3_is_an_error_naming_it(tmp_path: Path, s3,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    _, bucket = s3
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "state"))
+    assert main(["ingest", "--landing", f"s3://{bucket}/x/", "--batch", "nope", *PARAMS]) == 1
+    assert "batch 'nope' is not in s3://" in capsys.readouterr().err
