@@ -13,7 +13,8 @@ HEADER = ",".join(COLUMN_NAMES)
 def manifest_row(name: str, patient: str = "MRN0001", lesion: str = "L1",
                  diagnosis: str = "MEL", fitzpatrick: str = "3", date: str = "2025-03-14",
                  source: str = "hospital-a", device: str = "Pixel 7") -> str:
-    return f"{name},{patient},{lesion},{diagnosis},true,back,{fitzpatrick},,{date},{device},{source}"
+    return ",".join([name, patient, lesion, diagnosis, "true", "back", fitzpatrick, "", date,
+                     device, source])
 
 
 def write_batch(landing: Path, batch_id: str, files: dict[str, bytes], rows: list[str],

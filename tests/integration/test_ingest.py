@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from pipelines.cli import main
+from skinrisk.batch_marker import make_ready_marker
 from skinrisk.storage.private import PrivateStore
 from tests.conftest import REPO, VENVS
 from tests.helpers import images
@@ -54,9 +56,9 @@ def test_a_synthetic_batch_reconciles_and_is_stored_by_content(tmp_path: Path, s
     assert r["rows_in"] == 40 == r["accepted"] + r["quarantined_rows"]
     assert r["by_reason"].get("unreadable", 0) >= 1
     for record in table(state_home, "b1", "images"):
-        stored = state_home / "raw" / "images" / record["image_id"][:2] / f"{record['image_id']}.jpg"
+        image_id = record["image_id"]
+        stored = state_home / "raw" / "images" / image_id[:2] / f"{image_id}.jpg"
         assert stored.is_file()
-        import hashlib
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == record["image_id"]
         assert record["patient"].startswith("P-") and record["lesion"].startswith("L-")
         assert record["capture_month"] is None or len(record["capture_month"]) == 7
@@ -126,7 +128,6 @@ def test_bad_inputs_each_end_in_quarantine_with_their_reason(tmp_path: Path, sta
     for q in quarantined:
         if q["stored_as"]:
             kept = (state_home / "quarantine" / q["stored_as"]).read_bytes()
-            import hashlib
             assert hashlib.sha256(kept).hexdigest() == q["received_sha256"]
     r = report(state_home, "bad")
     assert r["files_in"] == len(files) == r["accepted"] + r["quarantined_files"]
@@ -168,7 +169,6 @@ def test_a_rerun_is_a_no_op_and_a_changed_resend_is_refused(tmp_path: Path, stat
     manifest = landing / "b1" / "manifest.csv"
     manifest.write_text(manifest.read_text().replace("hospital-a", "hospital-z"))
     (landing / "b1" / "_READY").unlink()
-    from skinrisk.batch_marker import make_ready_marker
     (landing / "b1" / "_READY").write_bytes(make_ready_marker(manifest.read_bytes(), 12))
     assert ingest(landing) == 1
     assert "new batch id" in capsys.readouterr().err

@@ -45,7 +45,7 @@ def test_refusal_details_never_quote_file_names() -> None:
 
 @pytest.mark.parametrize(("a", "b"), [
     ("MRN0012345", "mrn12345"), (" MRN 12345 ", "MRN12345"), ("00042", "42"),
-    ("ＭＲＮ１２３", "MRN123"),  # full-width forms, as some systems export them
+    ("\uff2d\uff32\uff2e\uff11\uff12\uff13", "MRN123"),  # full-width forms
 ])
 def test_patient_ids_that_differ_only_in_form_normalise_alike(a: str, b: str) -> None:
     assert normalise_source_id(a) == normalise_source_id(b)
