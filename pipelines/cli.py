@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines import batch_check, demo, import_pad, ingest, synth, taxonomy
+from pipelines import batch_check, demo, import_pad, ingest, quality, synth, taxonomy
 from pipelines.common import out, run_app
 from skinrisk import __version__
 
@@ -22,6 +22,7 @@ app.command("taxonomy")(taxonomy.command)
 app.command("synth")(synth.command)
 app.command("import-pad")(import_pad.command)
 app.command("ingest")(ingest.command)
+app.command("quality")(quality.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
 

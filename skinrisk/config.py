@@ -93,10 +93,28 @@ class IngestParams(_Params):
     jpeg_quality: int = Field(95, ge=75, le=100)
 
 
+class QualityParams(_Params):
+    """`skinrisk quality`: thresholds for every check (calibration: README, "Quality")."""
+
+    min_side_px: int = Field(100, ge=1)
+    min_sharpness: float = Field(4.5, ge=0)  # 90th-percentile tile Laplacian variance
+    max_dark_fraction: float = Field(0.5, gt=0, le=1)
+    max_bright_fraction: float = Field(0.5, gt=0, le=1)
+    min_skin_fraction: float = Field(0.17, ge=0, le=1)
+    max_dye_fraction: float = Field(0.0005, ge=0, le=1)
+    max_hair_fraction: float = Field(0.068, ge=0, le=1)
+    max_gloss_fraction: float = Field(0.0005, ge=0, le=1)
+    block_faces: bool = True  # a recognisable face is a privacy block, not a quality grade
+    # Hamming distance between 63-bit perceptual hashes at or below which photos are
+    # near-duplicates (kept together by the split; later copies quarantined).
+    near_duplicate_distance: int = Field(6, ge=0, le=20)
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
     ingest: IngestParams = IngestParams()
+    quality: QualityParams = QualityParams()
 
 
 class ParamsError(SkinriskError):

@@ -61,6 +61,16 @@ class StateLayout:
         return self.home / "quarantine"
 
     @property
+    def curated(self) -> Path:
+        """The curated dataset: accepted images with quality scores, and what left it."""
+        return self.home / "curated"
+
+    @property
+    def cache(self) -> Path:
+        """Derived values computed once per image (quality scores); safe to delete."""
+        return self.home / "cache"
+
+    @property
     def private(self) -> Path:
         """Patient-id mapping: never versioned, logged or reported."""
         return self.home / "private"

@@ -31,6 +31,17 @@ class Reason(StrEnum):
     # the dataset
     DUPLICATE_IMAGE = "duplicate_image"
     CONFLICTING_PATIENT = "conflicting_patient"
+    # quality (the image stays in the raw zone; only the curated dataset leaves it out)
+    LOW_RESOLUTION = "low_resolution"
+    BLUR = "blur"
+    UNDEREXPOSED = "underexposed"
+    OVEREXPOSED = "overexposed"
+    BACKGROUND_DOMINANT = "background_dominant"
+    DYE = "dye"
+    HAIR = "hair"
+    EXUDATE = "exudate"
+    FACE_VISIBLE = "face_visible"
+    NEAR_DUPLICATE = "near_duplicate"
 
     @property
     def advice(self) -> str:
@@ -59,4 +70,15 @@ ADVICE: dict[Reason, str] = {
     Reason.DUPLICATE_IMAGE: "nothing to do: the dataset already holds these exact bytes",
     Reason.CONFLICTING_PATIENT: "the same photo is filed under two patients; correct the "
                                 "patient id at the source and resend",
+    Reason.LOW_RESOLUTION: "send the photo at a higher resolution (quality.min_side_px)",
+    Reason.BLUR: "retake the photo in focus",
+    Reason.UNDEREXPOSED: "retake the photo with more light",
+    Reason.OVEREXPOSED: "retake the photo with less light or no flash glare",
+    Reason.BACKGROUND_DOMINANT: "frame the lesion so skin fills most of the photo (paper's "
+                                "filter: small sites such as finger tips)",
+    Reason.DYE: "photograph the lesion before marking or staining it (paper's filter)",
+    Reason.HAIR: "photograph after trimming hair over the lesion (paper's filter)",
+    Reason.EXUDATE: "photograph after cleaning exudate from the lesion (paper's filter)",
+    Reason.FACE_VISIBLE: "crop the photo to the lesion: a recognisable face is identifying",
+    Reason.NEAR_DUPLICATE: "nothing to do: the dataset has a near-identical photo already",
 }

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import types
-import typing
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from skinrisk.ingest.records import ImageRecord, QuarantineRecord
 from skinrisk.localfs import atomic_write
+from skinrisk.storage.tables import read_table, write_table
 
 REPORT = "report.json"
 IMAGES_TABLE = "images.parquet"
@@ -81,37 +79,3 @@ class RawZone:
         write_table(folder / QUARANTINE_TABLE, quarantined, QuarantineRecord)
         atomic_write(folder / REPORT, (json.dumps(report, indent=2, sort_keys=True) + "\n")
                      .encode())
-
-
-def _arrow_type(hint: Any) -> Any:
-    import pyarrow as pa
-
-    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-    return {str: pa.string(), int: pa.int64(), bool: pa.bool_(), float: pa.float64()}[base]
-
-
-def schema_of(record_type: type) -> Any:
-    import pyarrow as pa
-
-    hints = typing.get_type_hints(record_type)
-    return pa.schema([(f.name, _arrow_type(hints[f.name])) for f in fields(record_type)])
-
-
-def write_table(path: Path, records: list[Any], record_type: type) -> None:
-    """Records -> Parquet with the dataclass's schema (so an empty table still has columns)."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pylist([asdict(r) for r in records], schema=schema_of(record_type))
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    atomic_write(path, sink.getvalue())
-
-
-def read_table(path: Path, columns: list[str] | None = None) -> dict[str, list[Any]]:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path, columns=columns).to_pydict()

@@ -79,9 +79,9 @@ def apply_exudate(rng: np.random.Generator, img: Image.Image, center: tuple[floa
     for _ in range(int(rng.integers(10, 22))):
         x, y = cx + rng.normal(0, r * 0.45), cy + rng.normal(0, r * 0.45)
         d = max(2.0, radius_px * rng.uniform(0.06, 0.15))
-        draw.ellipse((x - d, y - d, x + d, y + d), fill=(255, 255, 250, 245))
-    glossy = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
-    return glossy.filter(ImageFilter.GaussianBlur(0.6))
+        draw.ellipse((x - d, y - d, x + d, y + d), fill=(255, 255, 255, 255))
+    # Specular highlights clip to pure white, as a phone camera records them.
+    return Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
 
 
 def place_on_background(rng: np.random.Generator, photo: Image.Image) -> Image.Image:
