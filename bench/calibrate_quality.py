@@ -92,7 +92,7 @@ def main(per_size: int = 300) -> None:
         f"Rejected by any check: {rejected} ({rejected / total:.1%}).", "",
         "| reason | photos | share |", "|---|---:|---:|",
         *(f"| {r} | {n} | {n / total:.1%} |" for r, n in sorted(reasons.items())),
-        "", f"Contact sheets per reason: `$SKINRISK_HOME/calibration/pad-<reason>.png`.", "",
+        "", "Contact sheets per reason: `$SKINRISK_HOME/calibration/pad-<reason>.png`.", "",
     ]
     atomic_write(REPO / "docs" / "quality-calibration.md", "\n".join(lines).encode())
     print("\n".join(lines))

@@ -20,7 +20,7 @@ _TYPE_KEYS = tuple(t.key for t in TUMOR_TYPES + OOD_TYPES)
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class SynthParams(_Params):
@@ -110,11 +110,54 @@ class QualityParams(_Params):
     near_duplicate_distance: int = Field(6, ge=0, le=20)
 
 
+class DriftThreshold(_Params):
+    """One drift comparator (TFDV): Jensen-Shannon divergence or L-infinity distance."""
+
+    jensen_shannon: float | None = Field(None, gt=0, le=1)
+    infinity_norm: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> DriftThreshold:
+        if (self.jensen_shannon is None) == (self.infinity_norm is None):
+            raise ValueError("give exactly one of jensen_shannon or infinity_norm")
+        return self
+
+
+class ValidateParams(_Params):
+    """`skinrisk validate`: TFDV schema and drift gates per new batch."""
+
+    schema_path: str = "schema/schema.pbtxt"  # curated by hand, relative to the repository
+    on_anomaly: Literal["fail", "warn"] = "fail"  # schema anomalies (domains, ranges, presence)
+    on_drift: Literal["fail", "warn"] = "warn"  # drift against the dataset validated so far
+    drift: dict[str, DriftThreshold] = Field(default_factory=lambda: {
+        "tumor_type": DriftThreshold(jensen_shannon=0.3),
+        "grade": DriftThreshold(jensen_shannon=0.2),
+        "fitzpatrick_group": DriftThreshold(jensen_shannon=0.3),
+        "source": DriftThreshold(infinity_norm=1.0),
+    })
+    slice_by: tuple[str, ...] = ("source", "fitzpatrick_group")
+    # Beam pipeline options, e.g. ["--runner=FlinkRunner", "--flink_master=host:8081"];
+    # empty: Beam's DirectRunner on this machine.
+    beam_args: tuple[str, ...] = ()
+
+    @field_validator("drift")
+    @classmethod
+    def _features(cls, value: dict[str, DriftThreshold]) -> dict[str, DriftThreshold]:
+        from skinrisk.validation.features import FEATURES
+
+        unknown = sorted(set(value) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"no such feature(s) {unknown}; choose from {list(FEATURES)}")
+        return value
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
     ingest: IngestParams = IngestParams()
     quality: QualityParams = QualityParams()
+    # "validate" is the stage's name everywhere; pydantic models own a `validate` method.
+    validation: ValidateParams = Field(ValidateParams(), alias="validate")
 
 
 class ParamsError(SkinriskError):

@@ -1,0 +1,93 @@
+"""`skinrisk validate`: each new curated batch against the schema, and for drift."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout, project_root
+from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.quality.runner import MANIFEST, QUARANTINE
+from skinrisk.storage.rawzone import RawZone
+from skinrisk.storage.tables import read_table
+from skinrisk.validation.features import validation_rows
+from skinrisk.validation.report import render_report
+from skinrisk.validation.tfdv_check import Verdict, validate_rows
+
+VERDICT = "verdict.json"
+
+
+def command(
+    batch: Annotated[list[str] | None, typer.Option(help="Validate these batches again "
+                     "(repeatable) [default: every curated batch without a verdict].")] = None,
+    params_path: Path = PARAMS_OPTION,
+) -> int:
+    """Validate new batches with TFDV; exit 1 if a batch fails."""
+    params = load_params(params_path).validation
+    layout = StateLayout.from_env()
+    schema = (project_root() or Path.cwd()) / params.schema_path
+    if not schema.is_file():
+        raise SkinriskError(f"schema {schema} not found (params.yaml validate.schema_path)")
+    if not (layout.curated / MANIFEST).is_file():
+        raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
+    rows = _table(layout.curated / MANIFEST)
+    quality = Counter((q["batch_id"], r) for q in _table(layout.curated / QUARANTINE)
+                      for r in q["reasons"].split(";"))
+    raw = RawZone(layout.raw, layout.quarantine)
+    order = [b for b in sorted(raw.committed_batches(),
+                               key=lambda b: (raw.report(b)["ingested_at"], b))]  # type: ignore
+    root = layout.curated / "validation"
+    verdicts: list[Verdict] = []
+    with exclusive_lock(layout.curated / ".validate.lock"):
+        baseline: list[dict[str, Any]] = []
+        for batch_id in order:
+            mine = [r for r in rows if r["batch_id"] == batch_id]
+            previous = root / batch_id / VERDICT
+            if previous.is_file() and batch_id not in (batch or []):
+                status = json.loads(previous.read_text())["status"]
+            else:
+                verdict = validate_rows(batch_id, validation_rows(mine),
+                                        validation_rows(baseline), schema, params,
+                                        root / batch_id)
+                reasons = {r: n for (b, r), n in quality.items() if b == batch_id}
+                atomic_write(root / batch_id / "report.md", render_report(
+                    verdict, raw.report(batch_id) or {}, reasons).encode())
+                atomic_write(previous, (json.dumps(asdict(verdict), indent=2) + "\n").encode())
+                verdicts.append(verdict)
+                status = verdict.status
+            if status != "failed":  # a failed batch is no one's baseline
+                baseline += mine
+    out.print(_summary(verdicts, root))
+    return 1 if any(v.status == "failed" for v in verdicts) else 0
+
+
+def _table(path: Path) -> list[dict[str, Any]]:
+    table = read_table(path)
+    return [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
+
+
+def _summary(verdicts: list[Verdict], root: Path) -> Table:
+    table = Table(title=f"validate ({len(verdicts)} batch(es) this run) — reports in {root}")
+    for column in ("batch", "status", "images", "baseline", "anomalies", "drift above"):
+        table.add_column(column)
+    for v in verdicts:
+        table.add_row(v.batch_id, v.status, str(v.rows), str(v.baseline_rows or "none"),
+                      str(sum(f.kind == "schema" for f in v.findings)),
+                      ", ".join(d.feature for d in v.drift if d.value > d.threshold) or "—")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk validate")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
