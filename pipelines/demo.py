@@ -12,6 +12,8 @@ from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
 from pipelines.ingest import command as ingest
+from pipelines.quality import command as quality
+from pipelines.validate import command as validate
 from pipelines.synth import write_synth_batch
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
@@ -19,7 +21,7 @@ from skinrisk.layout import StateLayout
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
-    """Produce the demo's hospital batches, check them, ingest them (later stages follow)."""
+    """Produce hospital batches, then ingest, quality and validate (later stages follow)."""
     params = load_params(params_path)
     layout = StateLayout.from_env()
     out.rule(f"skinrisk demo — state in {layout.home}")
@@ -42,8 +44,14 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     out.rule("ingest")
     if ingest(landing=str(layout.landing), params_path=params_path) != 0:
         raise SkinriskError("ingest refused a batch; see the message above")
+    out.rule("quality")
+    quality(params_path=params_path)
+    out.rule("validate")
+    if validate(params_path=params_path) != 0:
+        raise SkinriskError("a batch failed validation; its report says why")
     out.print(f"landing zone {layout.landing} · raw zone {layout.raw} · quarantine "
-              f"{layout.quarantine} · truth sidecars {layout.truth}")
+              f"{layout.quarantine} · curated dataset and reports {layout.curated} · truth "
+              f"sidecars {layout.truth}")
 
 
 def main(argv: list[str] | None = None) -> int:

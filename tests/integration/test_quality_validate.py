@@ -1,0 +1,140 @@
+"""The quality and validate stages on real ingested data: files, Parquet, TFDV on Beam."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.cli import main
+from skinrisk.config import ValidateParams
+from skinrisk.validation.tfdv_check import validate_rows
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.ml
+PARAMS = ["--params", str(REPO / "params.yaml")]
+SCHEMA = REPO / "schema" / "schema.pbtxt"
+
+
+def synth(landing: Path, batch: str, *args: str) -> None:
+    assert main(["synth", "--out", str(landing / batch), "--truth",
+                 str(landing.parent / f"{batch}.csv"), "--size", "160x120", *PARAMS,
+                 *args]) == 0
+
+
+def rows(path: Path) -> list[dict]:
+    return pq.read_table(path).to_pylist()
+
+
+def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
+        tmp_path: Path, state_home: Path, capsys: pytest.CaptureFixture) -> None:
+    landing = tmp_path / "landing"
+    synth(landing, "b1", "--images", "60", "--seed", "1", "--defect", "duplicate=0.15",
+          "--defect", "blur=0.1", "--defect", "tiny_lesion=0.1")
+    assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
+    assert main(["quality", *PARAMS]) == 0
+    curated = state_home / "curated"
+    accepted, quarantined = rows(curated / "manifest.parquet"), rows(
+        curated / "quality_quarantine.parquet")
+    ingested = rows(state_home / "raw" / "batches" / "b1" / "images.parquet")
+    assert len(accepted) + len(quarantined) == len(ingested)
+    assert {r["image_id"] for r in accepted} | {r["image_id"] for r in quarantined} == {
+        r["image_id"] for r in ingested}
+    reasons = {r for q in quarantined for r in q["reasons"].split(";")}
+    assert {"blur", "background_dominant", "near_duplicate"} <= reasons
+    # A near-duplicate shares its group with the photo it repeats: the split keeps them together.
+    groups = {r["dup_group"] for r in accepted}
+    assert all(q["near_duplicate_of"] in groups for q in quarantined if q["near_duplicate_of"])
+    assert (curated / "contact_sheets" / "blur.png").is_file()
+    report = json.loads((curated / "quality_report.json").read_text())
+    assert report["scored_this_run"] == len(ingested)
+
+    # A rerun decodes nothing; a grown dataset decodes only the new images.
+    assert main(["quality", *PARAMS]) == 0
+    assert json.loads((curated / "quality_report.json").read_text())["scored_this_run"] == 0
+    synth(landing, "b2", "--images", "12", "--seed", "2")
+    assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
+    assert main(["quality", *PARAMS]) == 0
+    assert json.loads((curated / "quality_report.json").read_text())["scored_this_run"] == 12
+
+
+def _row(**overrides) -> dict:
+    row = {"diagnosis": "MEL", "grade": "dangerous", "tumor_type": "malignant_melanoma",
+           "source": "hospital-a", "fitzpatrick_group": "III", "body_site": "back",
+           "format": "jpeg", "pathology_verified": 1, "width": 640, "height": 480,
+           "bytes": 50_000, "sharpness": 30.0, "skin_fraction": 0.9, "dye_fraction": 0.0,
+           "hair_fraction": 0.0, "gloss_fraction": 0.0, "dark_fraction": 0.0,
+           "bright_fraction": 0.0}
+    return {**row, **overrides}
+
+
+def _mixed(n: int, shift: bool = False) -> list[dict]:
+    grades = [("MEL", "dangerous", "malignant_melanoma"), ("BCC", "high-risk",
+              "basal_cell_carcinoma"), ("SK", "low-risk", "seborrheic_keratosis")]
+    out = []
+    for i in range(n):
+        code, grade, kind = grades[0] if shift else grades[i % 3]
+        fitz = "VI" if shift else ["I", "II", "III", "IV", "V", "VI"][i % 6]
+        out.append(_row(diagnosis=code, grade=grade, tumor_type=kind, fitzpatrick_group=fitz,
+                        width=600 + i % 50))
+    return out
+
+
+def test_tfdv_flags_an_unknown_diagnosis_and_an_out_of_range_size(tmp_path: Path) -> None:
+    batch = _mixed(30) + [_row(diagnosis="WART"), _row(width=50_000)]
+    verdict = validate_rows("b", batch, [], SCHEMA, ValidateParams(), tmp_path / "v")
+    schema_findings = {f.feature for f in verdict.findings if f.kind == "schema"}
+    assert {"diagnosis", "width"} <= schema_findings
+    assert verdict.status == "failed"
+    assert verdict.drift == [] and verdict.baseline_rows == 0  # first batch: no baseline
+    assert (tmp_path / "v" / "statistics.tfrecord").is_file()
+    assert (tmp_path / "v" / "anomalies.pbtxt").is_file()
+
+
+def test_drift_is_found_on_a_shifted_batch_and_not_on_a_similar_one(tmp_path: Path) -> None:
+    baseline = _mixed(120)
+    similar = validate_rows("s", _mixed(60), baseline, SCHEMA, ValidateParams(), tmp_path / "s")
+    assert similar.status == "passed"
+    assert all(d.value <= d.threshold for d in similar.drift)
+    shifted = validate_rows("d", _mixed(60, shift=True), baseline, SCHEMA, ValidateParams(),
+                            tmp_path / "d")
+    above = {d.feature for d in shifted.drift if d.value > d.threshold}
+    assert {"grade", "fitzpatrick_group", "tumor_type"} <= above
+    assert shifted.status == "warned"  # params: drift warns, schema anomalies fail
+    strict = ValidateParams(on_drift="fail")
+    assert validate_rows("d", _mixed(60, shift=True), baseline, SCHEMA, strict,
+                         tmp_path / "d2").status == "failed"
+    assert shifted.slices["fitzpatrick_group_VI"] == 60
+
+
+def test_validate_command_reports_each_batch_once(tmp_path: Path, state_home: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    landing = tmp_path / "landing"
+    synth(landing, "b1", "--images", "30", "--seed", "3")
+    assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
+    assert main(["quality", *PARAMS]) == 0
+    assert main(["validate", *PARAMS]) == 0
+    report = (state_home / "curated" / "validation" / "b1" / "report.md").read_text()
+    assert "**passed**" in report and "no baseline" in report
+    assert "source_hospital-a" in report
+    capsys.readouterr()
+    assert main(["validate", *PARAMS]) == 0
+    assert "0 batch(es) this run" in capsys.readouterr().out
+
+
+def test_a_batch_from_an_unregistered_source_fails_validation(tmp_path: Path, state_home: Path,
+                                                              capsys: pytest.CaptureFixture
+                                                              ) -> None:
+    landing = tmp_path / "landing"
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text().replace(
+        "sources: [hospital-a, hospital-b]", "sources: [hospital-zz]"))
+    assert main(["synth", "--out", str(landing / "new"), "--truth", str(tmp_path / "t.csv"),
+                 "--size", "160x120", "--images", "20", "--params", str(params)]) == 0
+    assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
+    assert main(["quality", *PARAMS]) == 0
+    assert main(["validate", *PARAMS]) == 1
+    report = (state_home / "curated" / "validation" / "new" / "report.md").read_text()
+    assert "**failed**" in report and "hospital-zz" in report
