@@ -17,7 +17,7 @@ ML_PY := $(VENVS)/ml/bin/python
 AF_PY := $(VENVS)/airflow/bin/python
 export SKINRISK_HOME ?= $(CURDIR)/var
 
-.PHONY: help setup system-packages demo test test-unit lock lint bench clean-state clean
+.PHONY: help setup system-packages demo test test-unit lock lint bench calibrate clean-state clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ test-unit: setup  ## fast, pure tests only (both environments)
 
 bench: setup  ## run benchmarks, write BENCHMARKS.md
 	$(ML_PY) -m bench
+
+calibrate: setup  ## quality checks vs synthetic truth and PAD-UFES-20: docs/quality-calibration.md
+	$(ML_PY) -m bench.calibrate_quality
 
 clean-state:  ## remove local state ($SKINRISK_HOME); the environments stay
 	rm -rf -- "$(SKINRISK_HOME)"

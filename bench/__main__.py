@@ -46,10 +46,18 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
-    from bench import ingest
+    from bench import ingest, quality
 
+    ingest_results = ingest.run()
+    quality_results = quality.run()
+    full, ingest_rate, quality_rate = (ingest_results[0][1], ingest_results[2][1],
+                                       quality_results[0][1])
+    combined = 1 / (1 / ingest_rate + 1 / quality_rate)
     results = [
-        *ingest.run(),
+        *ingest_results,
+        *quality_results,
+        ("ingest + quality, one image after the other, 1 core", combined, "images/s"),
+        ("(ingest + quality) / full decode", combined / full, "ratio"),
         ("synth: render + encode 160x120 JPEG, 1 core", bench_synth(160, 120), "photos/s"),
         ("synth: render + encode 640x480 JPEG, 1 core", bench_synth(640, 480, 20), "photos/s"),
         ("batch format: parse + check a 20,000-row manifest", bench_manifest(), "rows/s"),
