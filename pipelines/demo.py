@@ -13,8 +13,8 @@ from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
 from pipelines.ingest import command as ingest
 from pipelines.quality import command as quality
-from pipelines.validate import command as validate
 from pipelines.synth import write_synth_batch
+from pipelines.validate import command as validate
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout

@@ -17,7 +17,7 @@ from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write, exclusive_lock
 from skinrisk.quality.runner import MANIFEST, QUARANTINE
 from skinrisk.storage.rawzone import RawZone
-from skinrisk.storage.tables import read_table
+from skinrisk.storage.tables import read_rows
 from skinrisk.validation.features import validation_rows
 from skinrisk.validation.report import render_report
 from skinrisk.validation.tfdv_check import Verdict, validate_rows
@@ -38,8 +38,8 @@ def command(
         raise SkinriskError(f"schema {schema} not found (params.yaml validate.schema_path)")
     if not (layout.curated / MANIFEST).is_file():
         raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
-    rows = _table(layout.curated / MANIFEST)
-    quality = Counter((q["batch_id"], r) for q in _table(layout.curated / QUARANTINE)
+    rows = read_rows(layout.curated / MANIFEST)
+    quality = Counter((q["batch_id"], r) for q in read_rows(layout.curated / QUARANTINE)
                       for r in q["reasons"].split(";"))
     raw = RawZone(layout.raw, layout.quarantine)
     order = [b for b in sorted(raw.committed_batches(),
@@ -67,11 +67,6 @@ def command(
                 baseline += mine
     out.print(_summary(verdicts, root))
     return 1 if any(v.status == "failed" for v in verdicts) else 0
-
-
-def _table(path: Path) -> list[dict[str, Any]]:
-    table = read_table(path)
-    return [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
 
 
 def _summary(verdicts: list[Verdict], root: Path) -> Table:

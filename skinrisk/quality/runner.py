@@ -23,7 +23,7 @@ from skinrisk.quality.neardup import group_near_duplicates
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
-from skinrisk.storage.tables import joined_schema, read_table, write_rows, write_table
+from skinrisk.storage.tables import joined_schema, read_rows, write_rows, write_table
 
 log = logging.getLogger(__name__)
 SCORES = "quality_scores.parquet"
@@ -47,9 +47,7 @@ def dataset_images(raw: RawZone) -> list[dict[str, Any]]:
                      key=lambda b: (raw.report(b)["ingested_at"], b))  # type: ignore[index]
     rows: list[dict[str, Any]] = []
     for batch_id in batches:
-        table = read_table(raw.batch_dir(batch_id) / IMAGES_TABLE)
-        rows += [dict(zip(table, values, strict=True)) for values in zip(*table.values(),
-                                                                         strict=True)]
+        rows += read_rows(raw.batch_dir(batch_id) / IMAGES_TABLE)
     return rows
 
 
@@ -66,10 +64,7 @@ def load_scores(cache: Path) -> dict[str, ScoreRecord]:
     path = cache / SCORES
     if not path.is_file():
         return {}
-    table = read_table(path)
-    return {row["image_id"]: ScoreRecord(**row) for row in
-            (dict(zip(table, values, strict=True)) for values in zip(*table.values(),
-                                                                     strict=True))}
+    return {row["image_id"]: ScoreRecord(**row) for row in read_rows(path)}
 
 
 def run_quality(raw: RawZone, cache: Path, curated: Path, params: QualityParams,

@@ -42,6 +42,13 @@ def write_table(path: Path, records: list[Any], record_type: type) -> None:
     atomic_write(path, sink.getvalue())
 
 
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """A Parquet table as a list of row dicts."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
 def read_table(path: Path, columns: list[str] | None = None) -> dict[str, list[Any]]:
     import pyarrow.parquet as pq
 
