@@ -83,7 +83,7 @@ def _mixed(n: int, shift: bool = False) -> list[dict]:
 
 
 def test_tfdv_flags_an_unknown_diagnosis_and_an_out_of_range_size(tmp_path: Path) -> None:
-    batch = _mixed(30) + [_row(diagnosis="WART"), _row(width=50_000)]
+    batch = [*_mixed(30), _row(diagnosis="WART"), _row(width=50_000)]
     verdict = validate_rows("b", batch, [], SCHEMA, ValidateParams(), tmp_path / "v")
     schema_findings = {f.feature for f in verdict.findings if f.kind == "schema"}
     assert {"diagnosis", "width"} <= schema_findings
