@@ -26,10 +26,10 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         task = progress.add_task("quality", total=len(dataset_images(raw)))
         outcome = run_quality(raw, layout.cache, layout.curated, params,
                               lambda: progress.advance(task))
-        formats = {r["image_id"]: r["format"] for r in dataset_images(raw)}
+        where = {r["image_id"]: (r["batch_id"], r["format"]) for r in dataset_images(raw)}
         for reason, png in sheets_by_reason(
                 outcome.quarantined,
-                lambda image_id: raw.image_path(image_id, formats[image_id]).read_bytes()).items():
+                lambda i: raw.image_path(where[i][0], i, where[i][1]).read_bytes()).items():
             atomic_write(layout.curated / "contact_sheets" / f"{reason}.png", png)
         report = _report(outcome, params.model_dump())
         atomic_write(layout.curated / "quality_report.json",

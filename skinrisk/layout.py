@@ -53,8 +53,18 @@ class StateLayout:
         return self.home / "landing"
 
     @property
+    def workspace(self) -> Path:
+        """The pipeline's own clone of the data repository (git + DVC); never a person's."""
+        return self.home / "workspace"
+
+    @property
+    def data(self) -> Path:
+        """Everything DVC versions: raw zone, curated dataset, splits."""
+        return self.workspace / "data"
+
+    @property
     def raw(self) -> Path:
-        return self.home / "raw"
+        return self.data / "raw"
 
     @property
     def quarantine(self) -> Path:
@@ -63,7 +73,12 @@ class StateLayout:
     @property
     def curated(self) -> Path:
         """The curated dataset: accepted images with quality scores, and what left it."""
-        return self.home / "curated"
+        return self.data / "curated"
+
+    @property
+    def splits(self) -> Path:
+        """Train / held-out / cross-ethnic / OOD assignment of the curated images."""
+        return self.data / "splits"
 
     @property
     def cache(self) -> Path:

@@ -14,6 +14,11 @@ VENVS = REPO / ".venvs"
 ENVIRONMENTS = ("airflow", "ml")
 
 
+def data_dir(home: Path) -> Path:
+    """What DVC versions, under a SKINRISK_HOME: raw zone, curated dataset, splits."""
+    return home / "workspace" / "data"
+
+
 def env_python(name: str) -> Path:
     path = VENVS / name / "bin" / "python"
     if not path.exists():

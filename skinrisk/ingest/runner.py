@@ -123,7 +123,7 @@ def _ingest_file(run: _Run, task: FileTask, limits: Limits, conflicts: set[str])
         run.quarantine(row.line, row.file_name, reason, f"same image as {image_id}", patient,
                        received.data)
         return
-    run.raw.store_image(image_id, stored.format, stored.data)
+    run.raw.store_image(run.batch.batch_id, image_id, stored.format, stored.data)
     lesion = run.private.surrogate_lesion(row.source, row.patient_id, row.lesion_id)
     run.accepted.append(image_record(row, stored, image_id, received.sha256, run.batch.batch_id,
                                      patient, lesion, run.now))

@@ -73,7 +73,7 @@ def run_quality(raw: RawZone, cache: Path, curated: Path, params: QualityParams,
     scores = load_scores(cache)
     new = [r for r in images if r["image_id"] not in scores]
     for row in new:
-        data = raw.image_path(row["image_id"], row["format"]).read_bytes()
+        data = raw.image_path(row["batch_id"], row["image_id"], row["format"]).read_bytes()
         scores[row["image_id"]] = score_bytes(row["image_id"], data)
         advance()
     if new:

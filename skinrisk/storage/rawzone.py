@@ -1,10 +1,13 @@
 """The raw zone: de-identified images by content, and one committed record per ingested batch.
 
-    raw/images/<id[:2]>/<id>.<jpg|png>       content-addressed, written once, never changed
-    raw/batches/<batch>/images.parquet       the accepted images (records.ImageRecord)
-    raw/batches/<batch>/quarantine.parquet   the refused rows and files (records.QuarantineRecord)
-    raw/batches/<batch>/report.json          written last: the batch is ingested iff it exists
-    quarantine/<batch>/<quarantine id>.<ext> the refused files, kept as received
+    raw/<batch>/images/<id>.<jpg|png>        content-addressed, written once, never changed
+    raw/<batch>/images.parquet               the accepted images (records.ImageRecord)
+    raw/<batch>/quarantine.parquet           the refused rows and files (records.QuarantineRecord)
+    raw/<batch>/report.json                  written last: the batch is ingested iff it exists
+    quarantine/<batch>/<quarantine id>.<ext> the refused files, kept as received (not versioned)
+
+One folder per batch, so DVC versions each batch as one immutable entry (an image is accepted
+in one batch only: a repeat is quarantined as duplicate_image).
 
 A killed ingest leaves at most image files no committed batch refers to: invisible, and
 rewritten identically by the rerun. Readers only ever see committed batches.
@@ -33,20 +36,20 @@ class RawZone:
         self.quarantine_root = quarantine_root
 
     def batch_dir(self, batch_id: str) -> Path:
-        return self.root / "batches" / batch_id
+        return self.root / batch_id
 
     def report(self, batch_id: str) -> dict[str, Any] | None:
         path = self.batch_dir(batch_id) / REPORT
         return json.loads(path.read_text()) if path.is_file() else None
 
     def committed_batches(self) -> list[str]:
-        return sorted(p.parent.name for p in (self.root / "batches").glob(f"*/{REPORT}"))
+        return sorted(p.parent.name for p in self.root.glob(f"*/{REPORT}"))
 
-    def image_path(self, image_id: str, fmt: str) -> Path:
-        return self.root / "images" / image_id[:2] / f"{image_id}{SUFFIX[fmt]}"
+    def image_path(self, batch_id: str, image_id: str, fmt: str) -> Path:
+        return self.batch_dir(batch_id) / "images" / f"{image_id}{SUFFIX[fmt]}"
 
-    def store_image(self, image_id: str, fmt: str, data: bytes) -> None:
-        path = self.image_path(image_id, fmt)
+    def store_image(self, batch_id: str, image_id: str, fmt: str, data: bytes) -> None:
+        path = self.image_path(batch_id, image_id, fmt)
         # Same content, same name: an intact file from an earlier (perhaps killed) run is kept.
         if path.is_file() and path.stat().st_size == len(data):
             return

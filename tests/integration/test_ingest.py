@@ -17,7 +17,7 @@ from PIL import Image
 from pipelines.cli import main
 from skinrisk.batch_marker import make_ready_marker
 from skinrisk.storage.private import PrivateStore
-from tests.conftest import REPO, VENVS
+from tests.conftest import REPO, VENVS, data_dir
 from tests.helpers import images
 from tests.helpers.batches import manifest_row, write_batch
 
@@ -29,11 +29,11 @@ def ingest(landing: Path, *extra: str) -> int:
 
 
 def table(home: Path, batch: str, name: str) -> list[dict]:
-    return pq.read_table(home / "raw" / "batches" / batch / f"{name}.parquet").to_pylist()
+    return pq.read_table(data_dir(home) / "raw" / batch / f"{name}.parquet").to_pylist()
 
 
 def report(home: Path, batch: str) -> dict:
-    return json.loads((home / "raw" / "batches" / batch / "report.json").read_text())
+    return json.loads((data_dir(home) / "raw" / batch / "report.json").read_text())
 
 
 def synth_batch(landing: Path, batch_id: str, images_: int = 40, **defects: float) -> Path:
@@ -57,7 +57,7 @@ def test_a_synthetic_batch_reconciles_and_is_stored_by_content(tmp_path: Path, s
     assert r["by_reason"].get("unreadable", 0) >= 1
     for record in table(state_home, "b1", "images"):
         image_id = record["image_id"]
-        stored = state_home / "raw" / "images" / image_id[:2] / f"{image_id}.jpg"
+        stored = data_dir(state_home) / "raw" / "b1" / "images" / f"{image_id}.jpg"
         assert stored.is_file()
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == record["image_id"]
         assert record["patient"].startswith("P-") and record["lesion"].startswith("L-")
@@ -141,7 +141,7 @@ def test_exif_gps_and_serial_numbers_are_gone_from_the_stored_bytes(tmp_path: Pa
     write_batch(tmp_path / "landing", "exif", files,
                 [manifest_row(n, patient=f"MRN{i}") for i, n in enumerate(files)])
     assert ingest(tmp_path / "landing") == 0
-    stored = list((state_home / "raw" / "images").rglob("*.jpg"))
+    stored = list((data_dir(state_home) / "raw").rglob("*.jpg"))
     assert len(stored) == 8
     sizes = []
     for path in stored:
@@ -154,16 +154,20 @@ def test_exif_gps_and_serial_numbers_are_gone_from_the_stored_bytes(tmp_path: Pa
     assert sorted(sizes) == [(48, 64)] * 4 + [(64, 48)] * 4
 
 
+def _mtimes(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
 def test_a_rerun_is_a_no_op_and_a_changed_resend_is_refused(tmp_path: Path, state_home: Path,
                                                             capsys: pytest.CaptureFixture
                                                             ) -> None:
     landing = tmp_path / "landing"
     synth_batch(landing, "b1", 12)
     assert ingest(landing) == 0
-    before = {p: p.stat().st_mtime_ns for p in (state_home / "raw").rglob("*") if p.is_file()}
+    before = _mtimes(data_dir(state_home) / "raw")
     assert ingest(landing) == 0
     assert "unchanged" in capsys.readouterr().out
-    after = {p: p.stat().st_mtime_ns for p in (state_home / "raw").rglob("*") if p.is_file()}
+    after = _mtimes(data_dir(state_home) / "raw")
     assert after == before
     # The hospital re-sends b1 with different content under the same id.
     manifest = landing / "b1" / "manifest.csv"
@@ -172,7 +176,7 @@ def test_a_rerun_is_a_no_op_and_a_changed_resend_is_refused(tmp_path: Path, stat
     (landing / "b1" / "_READY").write_bytes(make_ready_marker(manifest.read_bytes(), 12))
     assert ingest(landing) == 1
     assert "new batch id" in capsys.readouterr().err
-    after = {p: p.stat().st_mtime_ns for p in (state_home / "raw").rglob("*") if p.is_file()}
+    after = _mtimes(data_dir(state_home) / "raw")
     assert after == before
 
 
@@ -182,7 +186,7 @@ def test_a_batch_without_its_marker_is_left_alone(tmp_path: Path, state_home: Pa
                 [manifest_row("a.jpg")], ready=False)
     assert ingest(tmp_path / "landing") == 0
     assert "waiting for 1 batch(es) without _READY: uploading" in capsys.readouterr().err
-    assert not (state_home / "raw" / "batches" / "uploading").exists()
+    assert not (data_dir(state_home) / "raw" / "uploading").exists()
 
 
 def test_same_patient_gets_the_same_surrogate_across_batches(tmp_path: Path, state_home: Path
@@ -209,7 +213,7 @@ def _run_ingest(home: Path, landing: Path) -> subprocess.Popen:
 def _state(home: Path) -> dict:
     """What a reader can see: committed tables (timestamps aside) and their images."""
     seen = {}
-    for batch in sorted((home / "raw" / "batches").iterdir()):
+    for batch in sorted(p for p in (data_dir(home) / "raw").iterdir() if p.is_dir()):
         rows = [{k: v for k, v in r.items() if k not in ("ingested_at", "quarantined_at",
                                                           "patient", "lesion")}
                 for name in ("images", "quarantine") for r in table(home, batch.name, name)]
@@ -227,11 +231,11 @@ def test_kill_9_mid_ingest_then_rerun_ends_like_an_uninterrupted_run(tmp_path: P
     killed = tmp_path / "killed"
     proc = _run_ingest(killed, landing)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((killed / "raw").rglob("*.jpg"))) < 40:
+    while time.monotonic() < deadline and len(list((data_dir(killed) / "raw").rglob("*.jpg"))) < 40:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "raw" / "batches" / "big" / "report.json").exists(), "killed too late"
+    assert not (data_dir(killed) / "raw" / "big" / "report.json").exists(), "killed too late"
     assert _run_ingest(killed, landing).wait(timeout=300) == 0
     assert _state(killed) == _state(clean)
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, data_dir
 from tests.helpers.s3 import CREDENTIALS, moto_server, upload_batch
 
 PARAMS = ["--params", str(REPO / "params.yaml")]
@@ -34,7 +34,7 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
 
 
 def _rows(home: Path, batch: str) -> list[dict]:
-    rows = pq.read_table(home / "raw" / "batches" / batch / "images.parquet").to_pylist()
+    rows = pq.read_table(data_dir(home) / "raw" / batch / "images.parquet").to_pylist()
     return sorted(({k: v for k, v in r.items() if k not in ("ingested_at", "patient", "lesion")}
                    for r in rows), key=lambda r: r["image_id"])
 
@@ -54,7 +54,7 @@ def test_s3_and_local_landing_give_the_same_raw_zone(tmp_path: Path, s3,
     from_s3 = _rows(tmp_path / "from-s3", "hosp-2026-11")
     assert from_s3 == _rows(tmp_path / "from-folder", "hosp-2026-11")
     assert len(from_s3) >= 15
-    report = json.loads((tmp_path / "from-s3" / "raw" / "batches" / "hosp-2026-11" /
+    report = json.loads((data_dir(tmp_path / "from-s3") / "raw" / "hosp-2026-11" /
                          "report.json").read_text())
     assert report["landing"] == f"s3://{bucket}/drops/"
     assert report["files_in"] == 20 == report["accepted"] + report["quarantined_files"]
@@ -71,7 +71,7 @@ def test_an_s3_batch_without_its_marker_is_left_alone(tmp_path: Path, s3,
     monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "state"))
     assert main(["ingest", "--landing", f"s3://{bucket}", *PARAMS]) == 0
     assert "without _READY: half-uploaded" in capsys.readouterr().err
-    assert not (tmp_path / "state" / "raw" / "batches" / "half-uploaded").exists()
+    assert not (data_dir(tmp_path / "state") / "raw" / "half-uploaded").exists()
     before = client.list_objects_v2(Bucket=bucket)["KeyCount"]
     assert before == 5  # nothing in the landing zone was touched
 

@@ -11,7 +11,7 @@ import pytest
 from pipelines.cli import main
 from skinrisk.config import ValidateParams
 from skinrisk.validation.tfdv_check import validate_rows
-from tests.conftest import REPO
+from tests.conftest import REPO, data_dir
 
 pytestmark = pytest.mark.ml
 PARAMS = ["--params", str(REPO / "params.yaml")]
@@ -35,10 +35,10 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
           "--defect", "blur=0.1", "--defect", "tiny_lesion=0.1")
     assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
     assert main(["quality", *PARAMS]) == 0
-    curated = state_home / "curated"
+    curated = data_dir(state_home) / "curated"
     accepted, quarantined = rows(curated / "manifest.parquet"), rows(
         curated / "quality_quarantine.parquet")
-    ingested = rows(state_home / "raw" / "batches" / "b1" / "images.parquet")
+    ingested = rows(data_dir(state_home) / "raw" / "b1" / "images.parquet")
     assert len(accepted) + len(quarantined) == len(ingested)
     assert {r["image_id"] for r in accepted} | {r["image_id"] for r in quarantined} == {
         r["image_id"] for r in ingested}
@@ -116,7 +116,7 @@ def test_validate_command_reports_each_batch_once(tmp_path: Path, state_home: Pa
     assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
     assert main(["quality", *PARAMS]) == 0
     assert main(["validate", *PARAMS]) == 0
-    report = (state_home / "curated" / "validation" / "b1" / "report.md").read_text()
+    report = (data_dir(state_home) / "curated" / "validation" / "b1" / "report.md").read_text()
     assert "**passed**" in report and "no baseline" in report
     assert "source_hospital-a" in report
     capsys.readouterr()
@@ -136,5 +136,5 @@ def test_a_batch_from_an_unregistered_source_fails_validation(tmp_path: Path, st
     assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
     assert main(["quality", *PARAMS]) == 0
     assert main(["validate", *PARAMS]) == 1
-    report = (state_home / "curated" / "validation" / "new" / "report.md").read_text()
+    report = (data_dir(state_home) / "curated" / "validation" / "new" / "report.md").read_text()
     assert "**failed**" in report and "hospital-zz" in report
