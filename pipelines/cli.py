@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from pipelines import batch_check, demo, import_pad, ingest, quality, synth, taxonomy, validate
+from pipelines import (
+    batch_check,
+    demo,
+    import_pad,
+    ingest,
+    quality,
+    split,
+    synth,
+    taxonomy,
+    validate,
+)
 from pipelines.common import out, run_app
 from skinrisk import __version__
 
@@ -25,6 +35,7 @@ app.command("import-pad")(import_pad.command)
 app.command("ingest")(ingest.command)
 app.command("quality")(quality.command)
 app.command("validate")(validate.command)
+app.command("split")(split.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
 

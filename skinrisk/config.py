@@ -151,11 +151,23 @@ class ValidateParams(_Params):
         return value
 
 
+class SplitParams(_Params):
+    """`skinrisk split`: the frozen patient-level rule, and the sets never trained on."""
+
+    test_fraction: float = Field(0.25, gt=0, lt=1)  # the paper: 1/4
+    # Changing the salt or the fraction re-draws every patient: a new split, not a new version.
+    salt: str = Field("skinrisk-split-v1", min_length=1)
+    # Sources from other populations (e.g. Atlas Derm, DermIS, Derm101 in the paper), with
+    # skin-type labels: the cross-ethnic test set. Never used for training.
+    cross_ethnic_sources: tuple[str, ...] = ()
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
     ingest: IngestParams = IngestParams()
     quality: QualityParams = QualityParams()
+    split: SplitParams = SplitParams()
     # "validate" is the stage's name everywhere; pydantic models own a `validate` method.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
 

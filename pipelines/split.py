@@ -1,0 +1,64 @@
+"""`skinrisk split`: assign every curated image to train / held-out / cross-ethnic / OOD."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.localfs import atomic_write
+from skinrisk.quality.runner import MANIFEST
+from skinrisk.splitting.assign import SPLITS, SplitRule, assign_all, summarize
+from skinrisk.storage.tables import read_rows, write_rows
+
+ASSIGNMENTS = "assignments.parquet"
+SUMMARY = "summary.json"
+
+
+def command(params_path: Path = PARAMS_OPTION) -> None:
+    """Split by patient (frozen forever by a salted hash); stop on any leakage."""
+    params = load_params(params_path).split
+    layout = StateLayout.from_env()
+    manifest = layout.curated / MANIFEST
+    if not manifest.is_file():
+        raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
+    rule = SplitRule(params.test_fraction, params.salt, params.cross_ethnic_sources)
+    rows = assign_all(read_rows(manifest), rule)
+    summary = summarize(rows, rule)
+    write_rows(layout.splits / ASSIGNMENTS, rows, _schema())
+    atomic_write(layout.splits / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    out.print(_table(summary))
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.string()) for name in (
+        "image_id", "batch_id", "patient", "lesion", "dup_group", "grade", "source")]
+        + [("fitzpatrick", pa.int64()), ("split", pa.string())])
+
+
+def _table(summary: dict) -> Table:
+    table = Table(title="split (patient-level, frozen)")
+    table.add_column("split")
+    table.add_column("images", justify="right")
+    table.add_column("patients", justify="right")
+    table.add_column("low / high / dangerous", justify="right")
+    for split in SPLITS:
+        grades = summary["by_grade"][split]
+        table.add_row(split, str(summary["images"][split]), str(summary["patients"][split]),
+                      " / ".join(str(grades.get(g, 0)) for g in ("low-risk", "high-risk",
+                                                                 "dangerous")))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk split")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Splits: patient-level, deterministic, frozen as the dataset grows; leakage checked."""
