@@ -10,6 +10,7 @@ import typer
 
 from pipelines import (
     batch_check,
+    data_status,
     demo,
     import_pad,
     ingest,
@@ -18,6 +19,7 @@ from pipelines import (
     synth,
     taxonomy,
     validate,
+    version,
 )
 from pipelines.common import out, run_app
 from skinrisk import __version__
@@ -28,6 +30,8 @@ app = typer.Typer(
 )
 batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the landing zone.")
 app.add_typer(batch_app, name="batch")
+data_app = typer.Typer(no_args_is_help=True, help="Dataset versions.")
+app.add_typer(data_app, name="data")
 
 app.command("taxonomy")(taxonomy.command)
 app.command("synth")(synth.command)
@@ -36,6 +40,8 @@ app.command("ingest")(ingest.command)
 app.command("quality")(quality.command)
 app.command("validate")(validate.command)
 app.command("split")(split.command)
+app.command("version")(version.command)
+data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
 

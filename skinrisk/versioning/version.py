@@ -1,0 +1,113 @@
+"""`skinrisk version`: one dataset version = DVC-tracked data + a git commit + tag data-vN.
+
+Tracked, each as one DVC entry: every committed raw batch (immutable), the curated dataset and
+the splits. A version is made only when something changed; the push (DVC objects first, then
+the commit and tag) runs every time, so an interrupted push completes on the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.storage.rawzone import RawZone
+from skinrisk.versioning.tools import dvc, git
+from skinrisk.versioning.workspace import BRANCH, ensure_workspace
+
+TAG = re.compile(r"^data-v(\d+)$")
+LOCK_WAIT_S = 600
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    tag: str
+    created: bool  # False: nothing changed, the latest version stands
+    commit: str
+
+
+def targets(layout: StateLayout) -> list[Path]:
+    raw = RawZone(layout.raw, layout.quarantine)
+    if not (layout.splits / "summary.json").is_file():
+        raise SkinriskError("no split yet: run `skinrisk split` before `skinrisk version`")
+    # Only committed batches: a folder a killed ingest left behind has no report.json.
+    return [raw.batch_dir(b) for b in raw.committed_batches()] + [layout.curated, layout.splits]
+
+
+def make_version(layout: StateLayout) -> VersionResult:
+    workspace = ensure_workspace(layout)
+    with _workspace_lock(workspace):
+        paths = [str(p.relative_to(workspace)) for p in targets(layout)]
+        dvc(workspace, "add", "--quiet", *paths)
+        git(workspace, "add", "--all", "data")
+        tags = _data_tags(workspace)
+        changed = bool(git(workspace, "status", "--porcelain", "--", "data"))
+        if changed or not tags:
+            tag = f"data-v{(max(tags) if tags else 0) + 1}"
+            git(workspace, "commit", "-q", "-m", f"{tag}: {_headline(layout)}")
+            git(workspace, "tag", "-a", tag, "-m", _tag_message(tag, layout, workspace, paths))
+        else:
+            tag = f"data-v{max(tags)}"
+        dvc(workspace, "push", "--quiet")
+        git(workspace, "push", "-q", "origin", BRANCH, "--follow-tags")
+        return VersionResult(tag, changed or not tags, git(workspace, "rev-parse", "HEAD"))
+
+
+def _data_tags(workspace: Path) -> list[int]:
+    names = git(workspace, "tag", "--list", "data-v*").split()
+    return [int(m.group(1)) for n in names if (m := TAG.match(n))]
+
+
+def _headline(layout: StateLayout) -> str:
+    summary = json.loads((layout.splits / "summary.json").read_text())
+    return ", ".join(f"{k} {v}" for k, v in summary["images"].items())
+
+
+def _tag_message(tag: str, layout: StateLayout, workspace: Path, paths: list[str]) -> str:
+    summary = json.loads((layout.splits / "summary.json").read_text())
+    lines = [f"{tag}", "", "images: " + _headline(layout),
+             "patients: " + ", ".join(f"{k} {v}" for k, v in summary["patients"].items()),
+             "held-out share by grade: " + json.dumps(summary["heldout_share_by_grade"]),
+             f"split rule: {json.dumps(summary['rule'])}", "", "dvc:"]
+    for path in paths:
+        out = yaml.safe_load((workspace / f"{path}.dvc").read_text())["outs"][0]
+        lines.append(f"  {path}: md5 {out['md5']} ({out.get('nfiles', 1)} files, "
+                     f"{out.get('size', 0)} bytes)")
+    return "\n".join(lines)
+
+
+class _workspace_lock:
+    """One writer per workspace (DVC is not safe for concurrent writers); others wait, then
+    give up with a message that says who holds it."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.path = workspace / ".git" / "skinrisk-version.lock"
+
+    def __enter__(self) -> None:
+        self.handle = self.path.open("a+")
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise SkinriskError(
+                        f"another `skinrisk version` has held {self.path} for over "
+                        f"{LOCK_WAIT_S} s; wait for it to finish, then rerun") from None
+                time.sleep(0.5)
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"held since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        self.handle.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+        self.handle.close()

@@ -1,0 +1,75 @@
+"""The pipeline's workspace: a clone of the data repository, never a person's checkout.
+
+Bootstrap (first use): the git remote (SKINRISK_GIT_REMOTE, default a bare repository under
+SKINRISK_HOME) gets this checkout's HEAD as branch ``data``; the workspace becomes a clone of
+that branch in place, so data the stages already wrote there stays (it is git-ignored and
+DVC-tracked). The DVC remote (SKINRISK_DVC_REMOTE: a folder or s3://bucket/prefix, default a
+folder under SKINRISK_HOME) goes into the workspace's local DVC config, never into git; S3
+credentials and endpoint come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout, project_root
+from skinrisk.versioning.tools import dvc, git
+
+BRANCH = "data"
+GIT_REMOTE_VARIABLE = "SKINRISK_GIT_REMOTE"
+DVC_REMOTE_VARIABLE = "SKINRISK_DVC_REMOTE"
+
+
+def git_remote(layout: StateLayout) -> str:
+    return os.environ.get(GIT_REMOTE_VARIABLE) or str(layout.git_remote)
+
+
+def dvc_remote(layout: StateLayout) -> str:
+    return os.environ.get(DVC_REMOTE_VARIABLE) or str(layout.dvc_remote)
+
+
+def ensure_workspace(layout: StateLayout, source: Path | None = None) -> Path:
+    """Create the remotes and the workspace on first use; afterwards just return it."""
+    workspace = layout.workspace
+    remote = git_remote(layout)
+    if not (workspace / ".git").is_dir():
+        _seed_remote(remote, source or project_root())
+        workspace.mkdir(parents=True, exist_ok=True)
+        git(workspace, "init", "-q", "-b", BRANCH)
+        git(workspace, "remote", "add", "origin", remote)
+        git(workspace, "fetch", "-q", "origin", BRANCH)
+        git(workspace, "checkout", "-q", "-B", BRANCH, "--track", f"origin/{BRANCH}")
+        # Versions are made by the pipeline, and say so.
+        git(workspace, "config", "user.name", "skinrisk pipeline")
+        git(workspace, "config", "user.email", "skinrisk-pipeline@localhost")
+    _configure_dvc(workspace, dvc_remote(layout))
+    return workspace
+
+
+def _seed_remote(remote: str, source: Path | None) -> None:
+    if "://" in remote or ":" in remote.split("/")[0]:
+        return  # a server the organisation runs: it already has the branch
+    path = Path(remote)
+    if (path / "HEAD").is_file():
+        return
+    if source is None:
+        raise SkinriskError(f"the data repository {remote} does not exist and skinrisk is not "
+                            f"running from a checkout to seed it; set {GIT_REMOTE_VARIABLE}")
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "--bare")
+    # The code the workspace runs comes from this checkout's last commit, never its edits.
+    git(source, "push", "-q", str(path), f"HEAD:refs/heads/{BRANCH}")
+
+
+def _configure_dvc(workspace: Path, remote: str) -> None:
+    if not (workspace / ".dvc").is_dir():
+        raise SkinriskError(f"{workspace} has no .dvc folder: the data branch must come from a "
+                            "commit that has `dvc init` in it")
+    dvc(workspace, "remote", "add", "--local", "--force", "--default", "storage", remote)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if remote.startswith("s3://") and endpoint:
+        dvc(workspace, "remote", "modify", "--local", "storage", "endpointurl", endpoint)
+    # Hard links: the versioned raw zone cannot be edited in place, and takes no second copy.
+    dvc(workspace, "config", "--local", "cache.type", "hardlink,copy")
