@@ -27,7 +27,7 @@ def command() -> int:
     for column in ("tag", "made", "what"):
         versions.add_column(column)
     for line in tags:
-        tag, made, subject = (line.split(" ", 2) + ["", ""])[:3]
+        tag, made, subject = [*line.split(" ", 2), "", ""][:3]
         versions.add_row(tag, made, subject)
     out.print(versions)
     summary = json.loads((layout.splits / "summary.json").read_text())
@@ -53,7 +53,7 @@ def _counts(summary: dict) -> Table:
     for section in ("by_grade", "by_source", "by_fitzpatrick"):
         keys = sorted({k for s in splits for k in summary[section][s]})
         for key in keys:
-            table.add_row(f"{section[3:]} {key}",
+            table.add_row(f"{section[3:]} {'unknown' if key == 'None' else key}",
                           *(str(summary[section][s].get(key, 0)) for s in splits))
     return table
 

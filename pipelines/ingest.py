@@ -39,7 +39,7 @@ def command(
     raw = RawZone(layout.raw, layout.quarantine)
     # One writer of the raw zone at a time: a second ingest (an Airflow retry, a person)
     # waits here, then finds the batches committed and does nothing.
-    with exclusive_lock(layout.raw / ".ingest.lock"), PrivateStore(layout.private /
+    with exclusive_lock(layout.locks / "ingest.lock"), PrivateStore(layout.private /
                                                                    "identity.sqlite") as private:
         outcomes = [_one(zone, raw, private, batch_id, params)
                     for batch_id in _ready(zone, batch)]

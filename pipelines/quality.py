@@ -21,7 +21,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     params = load_params(params_path).quality
     layout = StateLayout.from_env()
     raw = RawZone(layout.raw, layout.quarantine)
-    with exclusive_lock(layout.curated / ".quality.lock"), \
+    with exclusive_lock(layout.locks / "quality.lock"), \
             Progress(console=err, transient=True) as progress:
         task = progress.add_task("quality", total=len(dataset_images(raw)))
         outcome = run_quality(raw, layout.cache, layout.curated, params,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
@@ -27,11 +27,21 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     if not manifest.is_file():
         raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
     rule = SplitRule(params.test_fraction, params.salt, params.cross_ethnic_sources)
-    rows = assign_all(read_rows(manifest), rule)
-    summary = summarize(rows, rule)
+    curated = read_rows(manifest)
+    usable = _validated_batches(layout.curated / "validation")
+    excluded = sorted({r["batch_id"] for r in curated} - usable)
+    if excluded:  # fail closed: a batch enters the dataset only once validation passed it
+        err.print(f"split: leaving out batch(es) not validated or failed: {', '.join(excluded)}")
+    rows = assign_all([r for r in curated if r["batch_id"] in usable], rule)
+    summary = {**summarize(rows, rule), "excluded_batches": excluded}
     write_rows(layout.splits / ASSIGNMENTS, rows, _schema())
     atomic_write(layout.splits / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
     out.print(_table(summary))
+
+
+def _validated_batches(folder: Path) -> set[str]:
+    return {p.parent.name for p in folder.glob("*/verdict.json")
+            if json.loads(p.read_text())["status"] != "failed"}
 
 
 def _schema():

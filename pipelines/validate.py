@@ -46,7 +46,7 @@ def command(
                                key=lambda b: (raw.report(b)["ingested_at"], b))]  # type: ignore
     root = layout.curated / "validation"
     verdicts: list[Verdict] = []
-    with exclusive_lock(layout.curated / ".validate.lock"):
+    with exclusive_lock(layout.locks / "validate.lock"):
         baseline: list[dict[str, Any]] = []
         for batch_id in order:
             mine = [r for r in rows if r["batch_id"] == batch_id]

@@ -103,6 +103,11 @@ class StateLayout:
         return self.home / "git-remote.git"
 
     @property
+    def locks(self) -> Path:
+        """Lock files of the stages that write shared state (kept out of versioned folders)."""
+        return self.home / "locks"
+
+    @property
     def ledger(self) -> Path:
         return self.home / "ledger"
 

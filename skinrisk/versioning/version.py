@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 
 from skinrisk.errors import SkinriskError
-from skinrisk.layout import StateLayout
+from skinrisk.layout import StateLayout, project_root
 from skinrisk.storage.rawzone import RawZone
-from skinrisk.versioning.tools import dvc, git
+from skinrisk.versioning.tools import dvc, git, run
 from skinrisk.versioning.workspace import BRANCH, ensure_workspace
 
 TAG = re.compile(r"^data-v(\d+)$")
@@ -33,22 +33,24 @@ class VersionResult:
     commit: str
 
 
-def targets(layout: StateLayout) -> list[Path]:
-    raw = RawZone(layout.raw, layout.quarantine)
+def raw_batches(layout: StateLayout) -> list[Path]:
+    """Committed raw batches only: a folder a killed ingest left behind has no report.json."""
     if not (layout.splits / "summary.json").is_file():
         raise SkinriskError("no split yet: run `skinrisk split` before `skinrisk version`")
-    # Only committed batches: a folder a killed ingest left behind has no report.json.
-    return [raw.batch_dir(b) for b in raw.committed_batches()] + [layout.curated, layout.splits]
+    raw = RawZone(layout.raw, layout.quarantine)
+    return [raw.batch_dir(b) for b in raw.committed_batches()]
 
 
 def make_version(layout: StateLayout) -> VersionResult:
     workspace = ensure_workspace(layout)
     with _workspace_lock(workspace):
-        paths = [str(p.relative_to(workspace)) for p in targets(layout)]
-        dvc(workspace, "add", "--quiet", *paths)
-        git(workspace, "add", "--all", "data")
+        sync_code(workspace)
+        paths = [str(p.relative_to(workspace)) for p in raw_batches(layout)]
+        dvc(workspace, "add", "--quiet", *paths)  # each raw batch: one immutable entry
+        dvc(workspace, "commit", "--force", "--quiet")  # stage outputs -> dvc.lock
+        git(workspace, "add", "--all", "data", "dvc.lock")
         tags = _data_tags(workspace)
-        changed = bool(git(workspace, "status", "--porcelain", "--", "data"))
+        changed = bool(git(workspace, "status", "--porcelain", "--", "data", "dvc.lock"))
         if changed or not tags:
             tag = f"data-v{(max(tags) if tags else 0) + 1}"
             git(workspace, "commit", "-q", "-m", f"{tag}: {_headline(layout)}")
@@ -58,6 +60,27 @@ def make_version(layout: StateLayout) -> VersionResult:
         dvc(workspace, "push", "--quiet")
         git(workspace, "push", "-q", "origin", BRANCH, "--follow-tags")
         return VersionResult(tag, changed or not tags, git(workspace, "rev-parse", "HEAD"))
+
+
+def sync_code(workspace: Path) -> None:
+    """Bring the checkout's last commit (dvc.yaml, params, code) into the data branch.
+
+    A merge, never a rebase: data commits stay as they were made. Only where skinrisk runs
+    from a checkout; in production the data branch follows the organisation's git flow.
+    """
+    source = project_root()
+    if source is None or not (source / ".git").exists():
+        return
+    git(workspace, "fetch", "-q", str(source), "HEAD")
+    if _is_ancestor(workspace):
+        return
+    git(workspace, "merge", "-q", "--no-edit", "-m", "code from the checkout's HEAD",
+        "FETCH_HEAD")
+
+
+def _is_ancestor(workspace: Path) -> bool:
+    return run(["git", "merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD"], workspace,
+               check=False).returncode == 0
 
 
 def _data_tags(workspace: Path) -> list[int]:
@@ -72,7 +95,7 @@ def _headline(layout: StateLayout) -> str:
 
 def _tag_message(tag: str, layout: StateLayout, workspace: Path, paths: list[str]) -> str:
     summary = json.loads((layout.splits / "summary.json").read_text())
-    lines = [f"{tag}", "", "images: " + _headline(layout),
+    lines = [f"{tag}: {_headline(layout)}", "",
              "patients: " + ", ".join(f"{k} {v}" for k, v in summary["patients"].items()),
              "held-out share by grade: " + json.dumps(summary["heldout_share_by_grade"]),
              f"split rule: {json.dumps(summary['rule'])}", "", "dvc:"]
@@ -80,6 +103,10 @@ def _tag_message(tag: str, layout: StateLayout, workspace: Path, paths: list[str
         out = yaml.safe_load((workspace / f"{path}.dvc").read_text())["outs"][0]
         lines.append(f"  {path}: md5 {out['md5']} ({out.get('nfiles', 1)} files, "
                      f"{out.get('size', 0)} bytes)")
+    lock = yaml.safe_load((workspace / "dvc.lock").read_text()) or {}
+    for stage in lock.get("stages", {}).values():
+        for out in stage.get("outs", []):
+            lines.append(f"  {out['path']}: md5 {out['md5']}")
     return "\n".join(lines)
 
 
