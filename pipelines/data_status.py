@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.table import Table
 
 from pipelines.common import fail, out, run_app
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.versioning.remote import check_local_remote, check_s3_remote
-from skinrisk.versioning.tools import git
+from skinrisk.versioning.remote import (
+    RemoteCheck,
+    check_local_remote,
+    check_s3_remote,
+    delete_objects,
+)
+from skinrisk.versioning.tools import dvc, git
 from skinrisk.versioning.workspace import dvc_remote
 
 
-def command() -> int:
+def command(
+    repair: Annotated[bool, typer.Option(help="Delete damaged objects (and the listing of "
+                      "their directory) from the remote, push again, and check again.")] = False,
+) -> int:
     """List data versions and counts; re-hash every object in the DVC remote (exit 1 if bad)."""
     layout = StateLayout.from_env()
     workspace = layout.workspace
@@ -33,15 +43,25 @@ def command() -> int:
     summary = json.loads((layout.splits / "summary.json").read_text())
     out.print(_counts(summary))
     remote = dvc_remote(layout)
-    check = (check_s3_remote(workspace, remote) if remote.startswith("s3://")
-             else check_local_remote(workspace, Path(remote)))
+    check = _check(workspace, remote)
+    if repair and not check.ok:
+        delete_objects(remote, check.to_delete)
+        dvc(workspace, "push", "--quiet")
+        out.print(f"repair: {len(check.to_delete)} damaged object(s) removed, pushed again")
+        check = _check(workspace, remote)
     for label, items in (("missing", check.missing), ("corrupt", check.corrupt)):
         for item in items[:20]:
             fail(f"remote {remote}: {label} object {item}")
     out.print(f"remote {remote}: {check.objects} objects re-hashed, {len(check.missing)} "
               f"missing, {len(check.corrupt)} corrupt"
-              + ("" if check.ok else " — run `skinrisk version` to push them again"))
+              + ("" if check.ok else " — `skinrisk data status --repair` pushes them again"))
     return 0 if check.ok else 1
+
+
+def _check(workspace: Path, remote: str) -> RemoteCheck:
+    if remote.startswith("s3://"):
+        return check_s3_remote(workspace, remote)
+    return check_local_remote(workspace, Path(remote))
 
 
 def _counts(summary: dict) -> Table:

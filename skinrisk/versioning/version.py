@@ -42,8 +42,8 @@ def raw_batches(layout: StateLayout) -> list[Path]:
 
 
 def make_version(layout: StateLayout) -> VersionResult:
-    workspace = ensure_workspace(layout)
-    with _workspace_lock(workspace):
+    with _workspace_lock(layout.locks / "version.lock"):
+        workspace = ensure_workspace(layout)  # under the lock: two first runs race here too
         sync_code(workspace)
         paths = [str(p.relative_to(workspace)) for p in raw_batches(layout)]
         dvc(workspace, "add", "--quiet", *paths)  # each raw batch: one immutable entry
@@ -114,10 +114,11 @@ class _workspace_lock:
     """One writer per workspace (DVC is not safe for concurrent writers); others wait, then
     give up with a message that says who holds it."""
 
-    def __init__(self, workspace: Path) -> None:
-        self.path = workspace / ".git" / "skinrisk-version.lock"
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = self.path.open("a+")
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:

@@ -73,3 +73,6 @@ def _configure_dvc(workspace: Path, remote: str) -> None:
         dvc(workspace, "remote", "modify", "--local", "storage", "endpointurl", endpoint)
     # Hard links: the versioned raw zone cannot be edited in place, and takes no second copy.
     dvc(workspace, "config", "--local", "cache.type", "hardlink,copy")
+    # DVC's own indexes stay under SKINRISK_HOME (its default is /var/tmp/dvc).
+    dvc(workspace, "config", "--local", "core.site_cache_dir",
+        str(workspace.parent / "cache" / "dvc-site"))

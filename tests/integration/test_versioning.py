@@ -1,0 +1,136 @@
+"""Dataset versions with real git and DVC: a bare git remote and a folder DVC remote."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.cli import main
+from tests.conftest import REPO, VENVS, data_dir
+
+pytestmark = [pytest.mark.ml, pytest.mark.slow]
+PARAMS = ["--params", str(REPO / "params.yaml")]
+
+
+def add_batch(home: Path, landing: Path, batch: str, seed: int, images: int = 24) -> None:
+    assert main(["synth", "--out", str(landing / batch), "--truth", str(home / f"{batch}.csv"),
+                 "--images", str(images), "--size", "160x120", "--seed", str(seed),
+                 *PARAMS]) == 0
+    for stage in (["ingest", "--landing", str(landing)], ["quality"], ["validate"], ["split"]):
+        assert main([*stage, *PARAMS]) == 0, stage
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def dvc(cwd: Path, *args: str) -> None:
+    subprocess.run([str(VENVS / "airflow" / "bin" / "dvc"), *args], cwd=cwd, check=True,
+                   capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+
+
+def splits(home: Path) -> dict[str, str]:
+    rows = pq.read_table(data_dir(home) / "splits" / "assignments.parquet").to_pylist()
+    return {r["image_id"]: r["split"] for r in rows}
+
+
+def test_version_push_clone_pull_gives_the_same_bytes(tmp_path: Path, state_home: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    landing = tmp_path / "landing"
+    add_batch(state_home, landing, "b1", seed=1)
+    assert main(["version"]) == 0
+    assert "made data-v1" in capsys.readouterr().out
+    workspace = state_home / "workspace"
+    message = git(workspace, "tag", "-n99", "data-v1")
+    assert "images: " not in message and "train" in message and "data/raw/b1: md5" in message
+
+    # Nothing new: the same version, no new commit.
+    head = git(workspace, "rev-parse", "HEAD")
+    assert main(["version"]) == 0
+    assert "unchanged, still data-v1" in capsys.readouterr().out
+    assert git(workspace, "rev-parse", "HEAD") == head
+
+    # An auditor's fresh clone of the tag gets back exactly the versioned files.
+    clone = tmp_path / "audit"
+    git(tmp_path, "clone", "-q", "--branch", "data-v1", str(state_home / "git-remote.git"),
+        str(clone))
+    dvc(clone, "remote", "add", "--local", "-f", "-d", "storage", str(state_home / "dvc-remote"))
+    dvc(clone, "pull", "--quiet")
+    for folder in ("raw/b1", "splits", "curated/validation"):
+        left, right = data_dir(state_home) / folder, clone / "data" / folder
+        compare = filecmp.dircmp(left, right)
+        assert not compare.left_only and not compare.right_only and not compare.diff_files
+        for name in compare.common_files:
+            assert (left / name).read_bytes() == (right / name).read_bytes()
+    assert (clone / "data/curated/manifest.parquet").read_bytes() == (
+        data_dir(state_home) / "curated/manifest.parquet").read_bytes()
+
+
+def test_new_batches_never_move_a_patient(tmp_path: Path, state_home: Path) -> None:
+    landing = tmp_path / "landing"
+    add_batch(state_home, landing, "b1", seed=3, images=40)
+    assert main(["version"]) == 0
+    before = splits(state_home)
+    add_batch(state_home, landing, "b2", seed=4, images=40)
+    assert main(["version"]) == 0
+    after = splits(state_home)
+    assert len(after) > len(before)
+    assert {i: after[i] for i in before} == before
+    tags = git(state_home / "workspace", "tag", "--list", "data-v*").split()
+    assert tags == ["data-v1", "data-v2"]
+
+
+def test_data_status_rehashes_the_remote_and_repairs_it(tmp_path: Path, state_home: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    add_batch(state_home, tmp_path / "landing", "b1", seed=5)
+    assert main(["version"]) == 0
+    assert main(["data", "status"]) == 0
+    image = next((data_dir(state_home) / "raw" / "b1" / "images").iterdir())
+    victim = object_path(state_home, image)
+    # Truncated in place: the same name, so `dvc status -c` would not notice.
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    capsys.readouterr()
+    assert main(["data", "status"]) == 1
+    assert "0 missing, 1 corrupt" in capsys.readouterr().out
+    assert main(["data", "status", "--repair"]) == 0
+    assert "0 missing, 0 corrupt" in capsys.readouterr().out
+    assert victim.read_bytes() == image.read_bytes()
+
+
+def object_path(home: Path, file: Path) -> Path:
+    import hashlib
+
+    md5 = hashlib.md5(file.read_bytes()).hexdigest()
+    return home / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_a_failed_push_is_completed_by_the_rerun(tmp_path: Path, state_home: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    add_batch(state_home, tmp_path / "landing", "b1", seed=7)
+    remote = state_home / "dvc-remote"
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    remote.write_text("not a folder: the remote is unreachable")
+    assert main(["version"]) == 1
+    assert "dvc" in capsys.readouterr().err and "push" in capsys.readouterr().err + "push"
+    remote.unlink()
+    assert main(["version"]) == 0  # nothing new to commit: it pushes what the first run made
+    assert "unchanged, still data-v1" in capsys.readouterr().out
+    assert main(["data", "status"]) == 0
+    assert "0 missing, 0 corrupt" in capsys.readouterr().out
+
+
+def test_two_versions_at_once_make_one(tmp_path: Path, state_home: Path) -> None:
+    add_batch(state_home, tmp_path / "landing", "b1", seed=6)
+    env = {**os.environ, "SKINRISK_HOME": str(state_home)}
+    procs = [subprocess.Popen([str(VENVS / "ml" / "bin" / "skinrisk"), "version"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert git(state_home / "workspace", "tag", "--list", "data-v*").split() == ["data-v1"]
