@@ -9,19 +9,22 @@ from pathlib import Path
 
 from pipelines.batch_check import check_batch_dir, stats_table
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.data_status import command as data_status
 from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
 from pipelines.ingest import command as ingest
 from pipelines.quality import command as quality
+from pipelines.split import command as split
 from pipelines.synth import write_synth_batch
 from pipelines.validate import command as validate
+from pipelines.version import command as version
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
-    """Produce hospital batches, then ingest, quality and validate (later stages follow)."""
+    """Hospital batches through ingest, quality, validate, split and version."""
     params = load_params(params_path)
     layout = StateLayout.from_env()
     out.rule(f"skinrisk demo — state in {layout.home}")
@@ -49,6 +52,12 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     out.rule("validate")
     if validate(params_path=params_path) != 0:
         raise SkinriskError("a batch failed validation; its report says why")
+    out.rule("split")
+    split(params_path=params_path)
+    out.rule("version")
+    version()
+    if data_status(repair=False) != 0:
+        raise SkinriskError("the DVC remote does not hold every object; see above")
     out.print(f"landing zone {layout.landing} · raw zone {layout.raw} · quarantine "
               f"{layout.quarantine} · curated dataset and reports {layout.curated} · truth "
               f"sidecars {layout.truth}")
