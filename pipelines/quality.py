@@ -40,8 +40,9 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 
 
 def _report(outcome: QualityOutcome, thresholds: dict) -> dict:
-    return {"images_in": outcome.images_in, "scored_this_run": outcome.scored_now,
-            "accepted": len(outcome.accepted), "quarantined": len(outcome.quarantined),
+    # A function of the dataset and thresholds only (it is a DVC metric): how many images this
+    # run had to score is printed, not recorded.
+    return {"images_in": outcome.images_in, "accepted": len(outcome.accepted), "quarantined": len(outcome.quarantined),
             "by_reason": outcome.by_reason, "thresholds": thresholds}
 
 
