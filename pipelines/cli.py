@@ -14,6 +14,7 @@ from pipelines import (
     demo,
     import_pad,
     ingest,
+    pack,
     quality,
     split,
     synth,
@@ -40,6 +41,7 @@ app.command("ingest")(ingest.command)
 app.command("quality")(quality.command)
 app.command("validate")(validate.command)
 app.command("split")(split.command)
+app.command("pack")(pack.command)
 app.command("version")(version.command)
 data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)

@@ -13,6 +13,7 @@ from pipelines.data_status import command as data_status
 from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
 from pipelines.ingest import command as ingest
+from pipelines.pack import command as pack
 from pipelines.quality import command as quality
 from pipelines.split import command as split
 from pipelines.synth import write_synth_batch
@@ -54,6 +55,8 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         raise SkinriskError("a batch failed validation; its report says why")
     out.rule("split")
     split(params_path=params_path)
+    out.rule("pack")
+    pack(params_path=params_path)
     out.rule("version")
     version()
     if data_status(repair=False) != 0:

@@ -42,8 +42,9 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 def _report(outcome: QualityOutcome, thresholds: dict) -> dict:
     # A function of the dataset and thresholds only (it is a DVC metric): how many images this
     # run had to score is printed, not recorded.
-    return {"images_in": outcome.images_in, "accepted": len(outcome.accepted), "quarantined": len(outcome.quarantined),
-            "by_reason": outcome.by_reason, "thresholds": thresholds}
+    return {"images_in": outcome.images_in, "accepted": len(outcome.accepted),
+            "quarantined": len(outcome.quarantined), "by_reason": outcome.by_reason,
+            "thresholds": thresholds}
 
 
 def _table(outcome: QualityOutcome) -> Table:

@@ -162,12 +162,20 @@ class SplitParams(_Params):
     cross_ethnic_sources: tuple[str, ...] = ()
 
 
+class PackParams(_Params):
+    """`skinrisk pack`: the training-ready image store."""
+
+    image_size: int = Field(299, ge=32, le=1024)  # the paper's Xception input; small-run knob
+    jpeg_quality: int = Field(95, ge=75, le=100)
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
     ingest: IngestParams = IngestParams()
     quality: QualityParams = QualityParams()
     split: SplitParams = SplitParams()
+    pack: PackParams = PackParams()
     # "validate" is the stage's name everywhere; pydantic models own a `validate` method.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
 

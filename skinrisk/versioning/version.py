@@ -37,6 +37,8 @@ def raw_batches(layout: StateLayout) -> list[Path]:
     """Committed raw batches only: a folder a killed ingest left behind has no report.json."""
     if not (layout.splits / "summary.json").is_file():
         raise SkinriskError("no split yet: run `skinrisk split` before `skinrisk version`")
+    if not (layout.data / "shards" / "index.parquet").is_file():
+        raise SkinriskError("no image store yet: run `skinrisk pack` before `skinrisk version`")
     raw = RawZone(layout.raw, layout.quarantine)
     return [raw.batch_dir(b) for b in raw.committed_batches()]
 

@@ -21,7 +21,8 @@ def add_batch(home: Path, landing: Path, batch: str, seed: int, images: int = 24
     assert main(["synth", "--out", str(landing / batch), "--truth", str(home / f"{batch}.csv"),
                  "--images", str(images), "--size", "160x120", "--seed", str(seed),
                  *PARAMS]) == 0
-    for stage in (["ingest", "--landing", str(landing)], ["quality"], ["validate"], ["split"]):
+    for stage in (["ingest", "--landing", str(landing)], ["quality"], ["validate"], ["split"],
+                  ["pack"]):
         assert main([*stage, *PARAMS]) == 0, stage
 
 

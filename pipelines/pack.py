@@ -1,0 +1,78 @@
+"""`skinrisk pack`: the training-ready image store (TFRecord shards per batch and split)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from rich.progress import Progress
+
+from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.packing.shards import groups, write_group
+from skinrisk.quality.runner import MANIFEST
+from skinrisk.storage.rawzone import RawZone
+from skinrisk.storage.tables import read_rows, write_rows
+
+INDEX = "index.parquet"
+
+
+def command(params_path: Path = PARAMS_OPTION) -> None:
+    """Resize every split image once and pack it; only changed (batch, split) groups."""
+    params = load_params(params_path).pack
+    layout = StateLayout.from_env()
+    assignments = layout.splits / "assignments.parquet"
+    if not assignments.is_file():
+        raise SkinriskError("no split yet: run `skinrisk split` first")
+    root = layout.data / "shards"
+    formats = {r["image_id"]: r["format"] for r in read_rows(layout.curated / MANIFEST)}
+    raw = RawZone(layout.raw, layout.quarantine)
+    previous = _previous(root / INDEX, params.image_size)
+    index, written = [], 0
+    todo = groups(read_rows(assignments))
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("pack", total=len(todo))
+        for (batch_id, split), rows in todo.items():
+            members = [r["image_id"] for r in rows]
+            kept = previous.get((batch_id, split))
+            if kept and [r["image_id"] for r in kept] == members and all(
+                    (root / r["shard"]).is_file() for r in kept):
+                index += kept
+            else:
+                index += write_group(root, batch_id, split, rows, lambda r: raw.image_path(
+                    r["batch_id"], r["image_id"], formats[r["image_id"]]).read_bytes(),
+                    params.image_size, params.jpeg_quality)
+                written += 1
+            progress.advance(task)
+    for stale in {p for p in root.rglob("*.tfrecord")} - {root / r["shard"] for r in index}:
+        stale.unlink()  # a derived shard whose group changed; the data it came from is kept
+    write_rows(root / INDEX, [{**r, "image_size": params.image_size} for r in index],
+               _schema())
+    out.print(f"pack: {len(index)} images in {len({r['shard'] for r in index})} shards at "
+              f"{params.image_size}px; {written} of {len(todo)} (batch, split) groups written")
+
+
+def _previous(path: Path, size: int) -> dict[tuple[str, str], list[dict]]:
+    if not path.is_file():
+        return {}
+    rows = [r for r in read_rows(path) if r["image_size"] == size]  # a new size: rebuild all
+    out: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        out[(r["shard"].split("/")[1].rsplit("-", 3)[0], r["split"])].append(r)
+    return {k: sorted(v, key=lambda r: r["image_id"]) for k, v in out.items()}
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema([("image_id", pa.string()), ("split", pa.string()), ("shard", pa.string()),
+                      ("position", pa.int64()), ("image_size", pa.int64())])
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk pack")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
