@@ -135,3 +135,28 @@ def test_two_versions_at_once_make_one(tmp_path: Path, state_home: Path) -> None
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert git(state_home / "workspace", "tag", "--list", "data-v*").split() == ["data-v1"]
+
+
+def test_an_s3_dvc_remote_through_an_endpoint(tmp_path: Path, state_home: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """dvc-s3 against moto's server over HTTP, configured only from the environment."""
+    import boto3
+
+    from tests.helpers.s3 import CREDENTIALS, moto_server
+
+    add_batch(state_home, tmp_path / "landing", "b1", seed=8)
+    with moto_server() as endpoint:
+        for key, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint,
+                           "SKINRISK_DVC_REMOTE": "s3://dvc-store/skinrisk"}.items():
+            monkeypatch.setenv(key, value)
+        boto3.client("s3").create_bucket(Bucket="dvc-store")
+        assert main(["version"]) == 0
+        keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(
+            Bucket="dvc-store", Prefix="skinrisk/")["Contents"]]
+        assert any(k.startswith("skinrisk/files/md5/") for k in keys)
+        capsys.readouterr()
+        assert main(["data", "status"]) == 0
+        assert "0 missing, 0 corrupt" in capsys.readouterr().out
+    config = (state_home / "workspace" / ".dvc" / "config").read_text()
+    assert "s3://" not in config and "dvc-store" not in config  # only in config.local
