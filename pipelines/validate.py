@@ -42,8 +42,7 @@ def command(
     quality = Counter((q["batch_id"], r) for q in read_rows(layout.curated / QUARANTINE)
                       for r in q["reasons"].split(";"))
     raw = RawZone(layout.raw, layout.quarantine)
-    order = [b for b in sorted(raw.committed_batches(),
-                               key=lambda b: (raw.report(b)["ingested_at"], b))]  # type: ignore
+    order = raw.batches_in_ingest_order()
     root = layout.curated / "validation"
     verdicts: list[Verdict] = []
     with exclusive_lock(layout.locks / "validate.lock"):

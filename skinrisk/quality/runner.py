@@ -43,10 +43,8 @@ class QualityOutcome:
 def dataset_images(raw: RawZone) -> list[dict[str, Any]]:
     """Every accepted image of every committed batch, in ingest order (the order near-duplicate
     groups are headed by)."""
-    batches = sorted(raw.committed_batches(),
-                     key=lambda b: (raw.report(b)["ingested_at"], b))  # type: ignore[index]
     rows: list[dict[str, Any]] = []
-    for batch_id in batches:
+    for batch_id in raw.batches_in_ingest_order():
         rows += read_rows(raw.batch_dir(batch_id) / IMAGES_TABLE)
     return rows
 

@@ -45,6 +45,11 @@ class RawZone:
     def committed_batches(self) -> list[str]:
         return sorted(p.parent.name for p in self.root.glob(f"*/{REPORT}"))
 
+    def batches_in_ingest_order(self) -> list[str]:
+        """Committed batches, oldest first: the order near-duplicates and baselines follow."""
+        return sorted(self.committed_batches(),
+                      key=lambda b: (self.report(b)["ingested_at"], b))  # type: ignore[index]
+
     def image_path(self, batch_id: str, image_id: str, fmt: str) -> Path:
         return self.batch_dir(batch_id) / "images" / f"{image_id}{SUFFIX[fmt]}"
 
