@@ -6,7 +6,9 @@ or Dataflow: statistics come from `tfdv.generate_statistics_from_csv`, a Beam pi
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,26 @@ class Verdict:
     status: str = "passed"  # passed | warned | failed
 
 
+def _tfdv() -> Any:
+    """Import TFDV with its import-time chatter (IPython, deprecations) kept out of the log."""
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        # TFDV writes "Unable to import IPython" straight to stderr at import.
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            import tensorflow_data_validation as tfdv
+    finally:
+        root.setLevel(level)
+    for name in ("tensorflow", "apache_beam"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return tfdv
+
+
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(FEATURES))
@@ -56,9 +78,9 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
 
 def _statistics(rows: list[dict[str, Any]], params: ValidateParams, work: Path, name: str,
                 output: Path | None = None, sliced: bool = False) -> Any:
-    import tensorflow_data_validation as tfdv
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    tfdv = _tfdv()
     slicers = [tfdv.experimental_get_feature_value_slicer({f: None}) for f in params.slice_by]
     options = tfdv.StatsOptions(experimental_slice_functions=slicers if sliced else None)
     return tfdv.generate_statistics_from_csv(
@@ -69,8 +91,7 @@ def _statistics(rows: list[dict[str, Any]], params: ValidateParams, work: Path, 
 
 def load_schema(path: Path, params: ValidateParams) -> Any:
     """The curated schema with the drift comparators of params.yaml applied."""
-    import tensorflow_data_validation as tfdv
-
+    tfdv = _tfdv()
     schema = tfdv.load_schema_text(str(path))
     for feature, threshold in params.drift.items():
         comparator = tfdv.get_feature(schema, feature).drift_comparator
@@ -84,9 +105,9 @@ def load_schema(path: Path, params: ValidateParams) -> Any:
 def validate_rows(batch_id: str, rows: list[dict[str, Any]], baseline: list[dict[str, Any]],
                   schema_path: Path, params: ValidateParams, out_dir: Path) -> Verdict:
     """Validate one batch's rows against the schema and the baseline; keep TFDV's files."""
-    import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+    tfdv = _tfdv()
     out_dir.mkdir(parents=True, exist_ok=True)
     if not rows:  # every image of the batch left at ingest or quality: nothing to describe
         verdict = Verdict(batch_id, 0, len(baseline), [Finding(
