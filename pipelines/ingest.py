@@ -41,7 +41,8 @@ def command(
     # waits here, then finds the batches committed and does nothing.
     with exclusive_lock(layout.locks / "ingest.lock"), PrivateStore(layout.private /
                                                                    "identity.sqlite") as private:
-        outcomes = [_one(zone, raw, private, batch_id, params)
+        known = raw.known_images()  # read once; each committed batch adds its images
+        outcomes = [_one(zone, raw, private, batch_id, params, known)
                     for batch_id in _ready(zone, batch)]
     out.print(_table(outcomes, zone.uri))
     return 1 if any(o.status == "refused" for o in outcomes) else 0
@@ -59,7 +60,7 @@ def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
 
 
 def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
-         params: IngestParams) -> BatchOutcome:
+         params: IngestParams, known: dict[str, str]) -> BatchOutcome:
     limits = Limits(int(params.max_file_mb * 2**20), int(params.max_megapixels * 1e6),
                     params.jpeg_quality)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -68,7 +69,7 @@ def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
         task = progress.add_task(f"ingest {batch_id}", total=None)
         try:
             outcome = ingest_batch(reader, raw, private, limits, now, zone.uri,
-                                   lambda: progress.advance(task))
+                                   lambda: progress.advance(task), known)
         except SkinriskError as exc:  # a batch-level refusal: the others still run
             outcome = BatchOutcome(batch_id, "refused", str(exc))
     if outcome.status == "refused":

@@ -23,10 +23,11 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     raw = RawZone(layout.raw, layout.quarantine)
     with exclusive_lock(layout.locks / "quality.lock"), \
             Progress(console=err, transient=True) as progress:
-        task = progress.add_task("quality", total=len(dataset_images(raw)))
-        outcome = run_quality(raw, layout.cache, layout.curated, params,
+        images = dataset_images(raw)
+        task = progress.add_task("quality", total=len(images))
+        outcome = run_quality(raw, images, layout.cache, layout.curated, params,
                               lambda: progress.advance(task))
-        where = {r["image_id"]: (r["batch_id"], r["format"]) for r in dataset_images(raw)}
+        where = {r["image_id"]: (r["batch_id"], r["format"]) for r in images}
         for reason, png in sheets_by_reason(
                 outcome.quarantined,
                 lambda i: raw.image_path(where[i][0], i, where[i][1]).read_bytes()).items():

@@ -72,8 +72,10 @@ class _Run:
 
 
 def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits: Limits,
-                 now: str, landing_uri: str, advance: Callable[[], None] = lambda: None
-                 ) -> BatchOutcome:
+                 now: str, landing_uri: str, advance: Callable[[], None] = lambda: None,
+                 known: dict[str, str] | None = None) -> BatchOutcome:
+    """``known``: image_id -> surrogate patient of the committed dataset, shared across the
+    batches of one run (read once); this batch's images join it only once it is committed."""
     listing = batch.files()
     manifest = batch.read(MANIFEST_NAME).data
     marker = parse_ready_marker(batch.read(READY_MARKER).data, f"{batch.batch_id}/{READY_MARKER}")
@@ -88,7 +90,8 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
                                         "manifest changed after the marker was written")])
     reading = read_manifest(_decode(manifest, batch.batch_id), f"{batch.batch_id}/{MANIFEST_NAME}")
     plan = plan_batch(reading, present, limits.max_bytes)
-    run = _Run(batch, raw, private, now, owner=raw.known_images())
+    run = _Run(batch, raw, private, now,
+               owner=dict(known) if known is not None else raw.known_images())
     for refusal in plan.refusals:
         run.quarantine(refusal.line, refusal.file_name, refusal.reason, refusal.detail,
                        _patient(private, refusal))
@@ -102,6 +105,8 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
                      plan.rows_in, present, run, limits)
     private.record_files(batch.batch_id, run.files)  # before the commit: a rerun rewrites it
     raw.commit(batch.batch_id, run.accepted, run.quarantined, report)
+    if known is not None:
+        known.update({r.image_id: r.patient for r in run.accepted})
     return BatchOutcome(batch.batch_id, "ingested", report=report)
 
 

@@ -65,9 +65,10 @@ def load_scores(cache: Path) -> dict[str, ScoreRecord]:
     return {row["image_id"]: ScoreRecord(**row) for row in read_rows(path)}
 
 
-def run_quality(raw: RawZone, cache: Path, curated: Path, params: QualityParams,
-                advance: Callable[[], None] = lambda: None) -> QualityOutcome:
-    images = dataset_images(raw)
+def run_quality(raw: RawZone, images: list[dict[str, Any]], cache: Path, curated: Path,
+                params: QualityParams, advance: Callable[[], None] = lambda: None
+                ) -> QualityOutcome:
+    """``images``: dataset_images(raw), read once by the caller."""
     scores = load_scores(cache)
     new = [r for r in images if r["image_id"] not in scores]
     for row in new:

@@ -266,3 +266,18 @@ def test_the_real_pad_sample_end_to_end(tmp_path: Path, state_home: Path, pad_di
     scc = [row for row in rows if row["diagnosis"] == "PAD:SCC"]
     assert scc and all(row["grade"] == "dangerous" and "graded-conservatively" in row["flags"]
                        for row in scc)
+
+
+def test_a_photo_already_in_an_earlier_batch_is_caught_in_the_same_run(
+        tmp_path: Path, state_home: Path) -> None:
+    landing = tmp_path / "landing"
+    photo = images.jpeg(images.photo(seed=21))
+    write_batch(landing, "b1", {"a.jpg": photo}, [manifest_row("a.jpg", patient="MRN1")])
+    write_batch(landing, "b2", {"again.jpg": photo, "other.jpg": photo},
+                [manifest_row("again.jpg", patient="MRN1"),
+                 manifest_row("other.jpg", patient="MRN2")])
+    assert ingest(landing) == 0  # both batches in one run
+    assert len(table(state_home, "b1", "images")) == 1
+    reasons = sorted(q["reason"] for q in table(state_home, "b2", "quarantine"))
+    assert reasons == ["conflicting_patient", "duplicate_image"]
+    assert table(state_home, "b2", "images") == []
