@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 failure (a SkinriskError is printed as its message, without 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.text import Text
 
 from skinrisk.config import Params, parse_params
@@ -46,11 +44,6 @@ def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None) 
     for section, values in (overrides or {}).items():
         data[section] = {**(data.get(section) or {}), **values}
     return parse_params(data, str(path))
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=err, show_path=False)], force=True)
 
 
 def fail(message: str) -> None:
