@@ -13,6 +13,7 @@ from pipelines import (
     batch_check,
     data_status,
     demo,
+    evaluate,
     import_pad,
     ingest,
     pack,
@@ -20,6 +21,7 @@ from pipelines import (
     split,
     synth,
     taxonomy,
+    train,
     validate,
     version,
 )
@@ -44,6 +46,8 @@ app.command("validate")(validate.command)
 app.command("split")(split.command)
 app.command("pack")(pack.command)
 app.command("version")(version.command)
+app.command("train")(train.command)
+app.command("evaluate")(evaluate.command)
 data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)

@@ -21,8 +21,9 @@ from skinrisk.errors import SkinriskError
 out = Console()
 err = Console(stderr=True)
 
-PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="params.yaml to read.",
-                             dir_okay=False)
+PARAMS_OPTION = typer.Option(
+    Path("params.yaml"), "--params", envvar="SKINRISK_PARAMS", dir_okay=False,
+    help="Params file to read; a file may start with `extends: <file>` and override sections.")
 
 
 def read_params_data(path: Path) -> dict[str, Any]:
@@ -33,16 +34,30 @@ def read_params_data(path: Path) -> dict[str, Any]:
         raise SkinriskError(f"{path}: params file not found; run from the repository root or "
                             "pass --params PATH") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise SkinriskError(f"{path}: not valid YAML: {exc}") from None
-    return data or {}
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    parent = path.parent / str(data.pop("extends"))
+    if parent.resolve() == path.resolve():
+        raise SkinriskError(f"{path}: `extends` names the file itself")
+    return merge_sections(read_params_data(parent), data)
+
+
+def merge_sections(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Overlay keys replace base keys within each section (the small-run profiles use this)."""
+    merged = dict(base)
+    for section, values in overlay.items():
+        if isinstance(values, dict) and isinstance(base.get(section), dict):
+            merged[section] = {**base[section], **values}
+        else:
+            merged[section] = values
+    return merged
 
 
 def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None) -> Params:
-    data = read_params_data(path)
-    for section, values in (overrides or {}).items():
-        data[section] = {**(data.get(section) or {}), **values}
+    data = merge_sections(read_params_data(path), overrides or {})
     return parse_params(data, str(path))
 
 

@@ -169,6 +169,58 @@ class PackParams(_Params):
     jpeg_quality: int = Field(95, ge=75, le=100)
 
 
+class TrainParams(_Params):
+    """`skinrisk train`: the paper's recipe (RMSprop 0.001, rho 0.9, batch 25, 100 epochs, 299
+    px, ImageNet weights) plus switchable practice, and the GPU-worker switches."""
+
+    weights: str = Field("imagenet", min_length=1)  # imagenet | none | path to a .h5 file
+    image_size: int = Field(299, ge=71, le=1024)  # small-run knob (shards are resized)
+    batch_size: int = Field(25, ge=1, le=4096)  # global batch (split across GPUs)
+    epochs: int = Field(100, ge=1, le=10_000)
+    optimizer: Literal["rmsprop", "adam", "sgd"] = "rmsprop"
+    learning_rate: float = Field(0.001, gt=0, le=1)
+    rho: float = Field(0.9, gt=0, lt=1)  # RMSprop's decay; ignored by the others
+    momentum: float = Field(0.0, ge=0, lt=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    # BatchNormalization momentum of the base; null keeps Keras's 0.99 (long runs). Few-epoch
+    # runs from scratch need ~0.9 so evaluation does not use barely-moved statistics.
+    bn_momentum: float | None = Field(None, gt=0, lt=1)
+    # Base frozen for the first N epochs (head only), then everything at fine_tune_learning_rate.
+    warmup_epochs: int = Field(0, ge=0)
+    fine_tune_learning_rate: float = Field(0.0001, gt=0, le=1)
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    plateau_patience: int = Field(3, ge=1)  # plateau: epochs without a better val AUC
+    plateau_factor: float = Field(0.5, gt=0, lt=1)
+    augment: bool = True  # flips, 90-degree turns, brightness/contrast (stateless, seeded)
+    class_weights: Literal["none", "balanced"] = "balanced"
+    # Early stopping and the best checkpoint on validation macro AUC; 0 turns stopping off.
+    early_stopping_patience: int = Field(10, ge=0)
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5)  # of train patients
+    max_images: int | None = Field(None, ge=10)  # small-run knob: cap on training images
+    seed: int = 0
+    mixed_precision: Literal["auto", "off", "float16", "bfloat16"] = "auto"  # auto: GPU only
+    xla: bool = False
+    distribute: Literal["auto", "off"] = "auto"  # auto: MirroredStrategy over 2+ GPUs
+
+    @model_validator(mode="after")
+    def _phases(self) -> TrainParams:
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs "
+                             f"({self.epochs})")
+        return self
+
+
+class EvaluateParams(_Params):
+    """`skinrisk evaluate`: the paper's figures and what they left out."""
+
+    bootstrap_resamples: int = Field(2000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    # skin_type groups Fitzpatrick I-II / III-IV / V-VI / unknown (the paper's weak spot is V-VI)
+    slices: tuple[Literal["skin_type", "source", "body_site"], ...] = (
+        "skin_type", "source", "body_site")
+    seed: int = 0
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
@@ -176,6 +228,8 @@ class Params(_Params):
     quality: QualityParams = QualityParams()
     split: SplitParams = SplitParams()
     pack: PackParams = PackParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
     # "validate" is the stage's name everywhere; pydantic models own a `validate` method.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
 

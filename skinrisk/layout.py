@@ -81,6 +81,22 @@ class StateLayout:
         return self.data / "splits"
 
     @property
+    def models(self) -> Path:
+        """The model the last `skinrisk train` produced, and its run record (dvc.yaml outs)."""
+        return self.workspace / "models"
+
+    @property
+    def metrics(self) -> Path:
+        """`skinrisk evaluate`: metrics JSON, predictions, figures (dvc.yaml metrics, plots)."""
+        return self.workspace / "metrics"
+
+    @property
+    def checkpoints(self) -> Path:
+        """Per-epoch training checkpoints, one folder per (params, data) run key; a rerun of a
+        killed training resumes from here. Outside the workspace: DVC clears stage outputs."""
+        return self.home / "checkpoints"
+
+    @property
     def cache(self) -> Path:
         """Derived values computed once per image (quality scores); safe to delete."""
         return self.home / "cache"

@@ -8,6 +8,7 @@ the weights, never the order, so thousands of resamples cost one pass over an ar
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,13 @@ def patient_bootstrap_auc(truth: np.ndarray, probabilities: np.ndarray, patients
     np.add.at(counts, (np.arange(resamples)[:, None], draws), 1.0)
     weights = counts[:, patient_index]  # an image weighs as often as its patient was drawn
     low, high = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    with warnings.catch_warnings():  # a grade absent from a small slice: NaN, reported as such
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _intervals(truth, probabilities, weights, low, high)
+
+
+def _intervals(truth: np.ndarray, probabilities: np.ndarray, weights: np.ndarray, low: float,
+               high: float) -> dict[str, tuple[float, float]]:
     per_grade = [weighted_auc(truth == k, probabilities[:, k].astype(np.float64), weights)
                  for k in range(len(GRADES))]
     out = {grade: (float(np.nanpercentile(auc, low)), float(np.nanpercentile(auc, high)))

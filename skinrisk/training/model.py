@@ -34,7 +34,7 @@ def resolve_weights(weights: str) -> str | None:
 
 
 def build_model(image_size: int, weights: str = "none", dropout: float = 0.0,
-                classes: int = 3) -> Any:
+                classes: int = 3, bn_momentum: float | None = None) -> Any:
     """Xception base + global average pooling + dropout + softmax over the risk grades."""
     if image_size < MIN_SIDE:
         raise SkinriskError(f"train.image_size {image_size} is below Xception's minimum "
@@ -46,6 +46,12 @@ def build_model(image_size: int, weights: str = "none", dropout: float = 0.0,
     scaled = keras.layers.Rescaling(1 / 127.5, offset=-1, name="xception_scaling")(inputs)
     base = keras.applications.Xception(include_top=False, weights=weight_file,
                                        input_shape=(image_size, image_size, 3))
+    if bn_momentum is not None:
+        # Keras's 0.99 suits long runs; a few-epoch run from scratch would evaluate with
+        # moving statistics still near their initial values.
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = bn_momentum
     features = keras.layers.GlobalAveragePooling2D(name="pool")(base(scaled))
     if dropout:
         features = keras.layers.Dropout(dropout, name="dropout")(features)

@@ -24,6 +24,7 @@ from skinrisk.versioning.workspace import BRANCH, ensure_workspace
 
 TAG = re.compile(r"^data-v(\d+)$")
 LOCK_WAIT_S = 600
+DATA_STAGES = ("quality", "validate", "split", "pack")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def make_version(layout: StateLayout) -> VersionResult:
         sync_code(workspace)
         paths = [str(p.relative_to(workspace)) for p in raw_batches(layout)]
         dvc(workspace, "add", "--quiet", *paths)  # each raw batch: one immutable entry
-        dvc(workspace, "commit", "--force", "--quiet")  # stage outputs -> dvc.lock
+        # The data stages' outputs -> dvc.lock (train and evaluate are models, not data).
+        dvc(workspace, "commit", "--force", "--quiet", *DATA_STAGES)
         git(workspace, "add", "--all", "data", "dvc.lock")
         tags = _data_tags(workspace)
         changed = bool(git(workspace, "status", "--porcelain", "--", "data", "dvc.lock"))

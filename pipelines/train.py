@@ -1,0 +1,144 @@
+"""`skinrisk train`: Xception on the current dataset version, one MLflow run per training.
+
+Checkpoints every epoch under SKINRISK_HOME/checkpoints/<run key>, where the run key hashes the
+train params, the data version's hashes and the code commit: a killed worker's rerun finds its
+checkpoint and its MLflow run and continues both; a change to any of them starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import typer
+
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk.config import Params
+from skinrisk.layout import StateLayout
+from skinrisk.localfs import atomic_write
+from skinrisk.splitting.assign import TRAIN
+from skinrisk.storage.tables import read_rows
+from skinrisk.tracking import code_version, connect, context_tags, flatten, log_dataset
+from skinrisk.training.plan import FIT, VALIDATION, Roles, assign_roles
+from skinrisk.versioning.current import SHARDS_DIR, DataVersion, current_version
+
+RUN_FILE = "train.json"
+MODEL_FILE = "model.keras"
+FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's checkpoints and "
+                            "MLflow run link; train from epoch 0.")
+
+
+def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> None:
+    """Train (or resume) and log the run: params, per-epoch metrics, data, the model."""
+    import mlflow
+
+    params = load_params(params_path)
+    layout = StateLayout.from_env()
+    version = current_version(layout)
+    rows = read_rows(layout.splits / "assignments.parquet")
+    roles = assign_roles(rows, params.train)
+    code = code_version()
+    key = run_key(params, version, code["code.commit"])
+    checkpoints = layout.checkpoints / key
+    if fresh:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    experiment = connect(layout)
+    link = checkpoints / "mlflow.json"
+    run_id = json.loads(link.read_text())["run_id"] if link.is_file() else None
+    counts = roles.counts()
+    out.print(f"train: {version.tag}, {len(roles.ids(FIT))} images to fit "
+              f"({counts[FIT]}), {len(roles.ids(VALIDATION))} for validation; run key {key}")
+    with mlflow.start_run(run_id=run_id, experiment_id=experiment, log_system_metrics=True,
+                          run_name=None if run_id else f"train {version.tag} {key[:8]}") as run:
+        if run_id is None:
+            atomic_write(link, json.dumps({"run_id": run.info.run_id}).encode())
+            _log_inputs(params, params_path, version, code, key, roles, rows)
+        else:
+            out.print(f"train: continuing MLflow run {run_id}")
+        result = _train(params, layout, roles, checkpoints)
+        info = _log_model(result.best_model, params.train.image_size)
+        mlflow.log_metrics({"best_epoch": result.progress.best_epoch,
+                            "best_val_macro_auc": result.progress.best_auc,
+                            "epochs_run": result.progress.next_epoch,
+                            "stopped_early": int(result.progress.stopped_early)})
+        record = {"run_id": run.info.run_id, "model_uri": info.model_uri, "run_key": key,
+                  "data_version": version.tag, "data_commit": version.commit,
+                  "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
+                  "image_size": params.train.image_size, "best_epoch": result.progress.best_epoch,
+                  "best_val_macro_auc": result.progress.best_auc,
+                  "resumed_at_epoch": result.resumed_at, **code}
+    layout.models.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.best_model, layout.models / f"tmp-{MODEL_FILE}")
+    (layout.models / f"tmp-{MODEL_FILE}").replace(layout.models / MODEL_FILE)
+    atomic_write(layout.models / RUN_FILE, (json.dumps(record, indent=2) + "\n").encode())
+    out.print(f"train: best epoch {result.progress.best_epoch} (validation macro AUC "
+              f"{result.progress.best_auc:.3f}); model {layout.models / MODEL_FILE}; MLflow run "
+              f"{run.info.run_id}")
+
+
+def run_key(params: Params, version: DataVersion, commit: str) -> str:
+    material = json.dumps({"train": params.train.model_dump(mode="json"),
+                           "shards": version.shards_md5, "splits": version.splits_md5,
+                           "code": commit}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _train(params: Params, layout: StateLayout, roles: Roles, checkpoints: Path):
+    import mlflow
+
+    from skinrisk.training.data import shard_files
+    from skinrisk.training.loop import train
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v}, step=epoch)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        out.print(f"train: epoch {epoch + 1}/{params.train.epochs}: {shown}")
+
+    files = shard_files(layout.data / "shards", TRAIN)
+    return train(params.train, files, roles, checkpoints, on_epoch)
+
+
+def _log_inputs(params: Params, params_path: Path, version: DataVersion, code: dict[str, str],
+                key: str, roles: Roles, rows: list[dict]) -> None:
+    import mlflow
+
+    from skinrisk.training.loop import configure
+
+    runtime, _ = configure(params.train)
+    mlflow.log_params(flatten(params.model_dump(mode="json", by_alias=True)))
+    mlflow.log_params({"runtime.gpus": runtime.gpus, "runtime.policy": runtime.policy,
+                       "runtime.replicas": runtime.replicas, "params_file": params_path.name})
+    mlflow.set_tags({"stage": "train", "data.version": version.tag,
+                     "data.commit": version.commit, "run_key": key, **code, **context_tags(),
+                     **{f"dvc.{path}": md5 for path, md5 in version.hashes.items()}})
+    by_id = {r["image_id"]: r for r in rows}
+    for role, context in ((FIT, "training"), (VALIDATION, "validation")):
+        members = [{"image_id": i, "grade": by_id[i]["grade"], "patient": by_id[i]["patient"],
+                    "source": by_id[i]["source"]} for i in roles.ids(role)]
+        log_dataset(f"{version.tag}/{role}", members, version.shards_md5,
+                    f"{version.tag}:{SHARDS_DIR}", context)
+
+
+def _log_model(path: Path, image_size: int):
+    import keras
+    import mlflow
+    import numpy as np
+    from mlflow.models import infer_signature
+
+    model = keras.models.load_model(path)
+    example = np.random.default_rng(0).uniform(0, 255, (1, image_size, image_size, 3)).astype(
+        np.float32)
+    signature = infer_signature(example, model.predict(example, verbose=0))
+    return mlflow.keras.log_model(model, name="model", signature=signature,
+                                  input_example=example)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk train")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""MLflow: where runs and the model registry live, and what every training run carries.
+
+The tracking URI comes from configuration: MLFLOW_TRACKING_URI when set (a server in
+production), else a SQLite file with local artifacts under SKINRISK_HOME/mlflow. MLflow is
+imported inside the functions: the orchestrator environment has only mlflow-skinny and must
+be able to import this module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from skinrisk.layout import StateLayout, project_root
+
+EXPERIMENT = "skinrisk"
+MODEL_NAME = "skinrisk-xception"
+CHALLENGER, CHAMPION, PREVIOUS = "challenger", "champion", "previous-champion"
+URI_VARIABLE = "MLFLOW_TRACKING_URI"
+EXPERIMENT_VARIABLE = "SKINRISK_MLFLOW_EXPERIMENT"
+AIRFLOW_CONTEXT = {"AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
+                   "AIRFLOW_CTX_DAG_RUN_ID": "airflow.run_id",
+                   "AIRFLOW_CTX_TASK_ID": "airflow.task_id",
+                   "AIRFLOW_CTX_TRY_NUMBER": "airflow.try_number"}
+
+
+def tracking_uri(layout: StateLayout, environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(URI_VARIABLE) or f"sqlite:///{layout.mlflow / 'mlflow.db'}"
+
+
+def connect(layout: StateLayout) -> str:
+    """Point MLflow (tracking and registry) at the configured store; return the experiment id.
+
+    A local store gets its artifact root beside the database, so the whole state stays under
+    SKINRISK_HOME; a server decides its own artifact root (S3 in production).
+    """
+    import mlflow
+
+    uri = tracking_uri(layout)
+    if uri.startswith("sqlite:///"):
+        layout.mlflow.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name = os.environ.get(EXPERIMENT_VARIABLE, EXPERIMENT)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = (layout.mlflow / "artifacts").as_uri() if uri.startswith("sqlite:") else None
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created by a concurrent run meanwhile
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
+def code_version() -> dict[str, str]:
+    """The source checkout's commit (and whether it had uncommitted changes)."""
+    root = project_root()
+    if root is None or not (root / ".git").exists():
+        return {"code.commit": "unknown (not a git checkout)"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {"code.commit": git("rev-parse", "HEAD") or "unknown", "code.dirty": str(dirty)}
+
+
+def context_tags(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Who ran this: Airflow's dag, run, task and try when a task runs it, else the user."""
+    env = os.environ if environ is None else environ
+    tags = {tag: env[var] for var, tag in AIRFLOW_CONTEXT.items() if env.get(var)}
+    if not tags:
+        tags["triggered_by"] = f"user:{env.get('USER', 'unknown')}"
+    return tags
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params -> {'train.learning_rate': '0.001'} (MLflow params are flat strings)."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)[:6000]
+    return out
+
+
+def log_dataset(name: str, rows: list[dict[str, Any]], digest: str, source: str,
+                context: str) -> None:
+    """Register a dataset input whose digest is the DVC hash (MLflow's own digest hashes only
+    the first rows of a frame; the DVC hash identifies the exact files)."""
+    import mlflow
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    dataset = mlflow.data.from_pandas(frame, source=source, targets="grade", name=name,
+                                      digest=digest[:36])
+    mlflow.log_input(dataset, context=context, tags={"dvc_md5": digest})
+
+
+def register(model_uri: str, tags: dict[str, str], alias: str) -> str:
+    """A new version of MODEL_NAME from a logged model, tagged, with ``alias``."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    version = mlflow.register_model(model_uri, MODEL_NAME, tags=tags)
+    client.set_registered_model_alias(MODEL_NAME, alias, version.version)
+    return str(version.version)
+
