@@ -23,8 +23,9 @@ from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.runner import MANIFEST
 from skinrisk.storage.tables import read_rows, write_rows
-from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, log_dataset
+from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, dvc_source, log_dataset
 from skinrisk.versioning.current import SHARDS_DIR, current_version
+from skinrisk.versioning.workspace import git_remote
 
 REPORT = "evaluate.json"
 PREDICTIONS = "predictions.parquet"
@@ -109,7 +110,7 @@ def _log(layout: StateLayout, record: dict[str, Any], report: dict[str, Any], ve
             members = [{"image_id": r["image_id"], "grade": r["grade"], "patient": r["patient"],
                         "source": r["source"]} for r in assignments if r["split"] == name]
             log_dataset(f"{version.tag}/{name}", members, version.shards_md5,
-                        f"{version.tag}:{SHARDS_DIR}", "evaluation")
+                        dvc_source(git_remote(layout), version.tag, SHARDS_DIR), "evaluation")
     existing = mlflow.MlflowClient().search_model_versions(
         f"name='{MODEL_NAME}' and run_id='{record['run_id']}'")
     tags = {"data.version": record["data_version"], "run_key": record["run_key"],
@@ -122,7 +123,7 @@ def _log(layout: StateLayout, record: dict[str, Any], report: dict[str, Any], ve
 
 
 def summary_table(report: dict[str, Any]) -> Table:
-    pct = int(round(report["confidence"] * 100))
+    pct = round(report["confidence"] * 100)
     table = Table(title=f"evaluate ({pct}% CI by patient-level bootstrap)")
     for column in ("set", "n", "macro AUC", *(f"AUC {g}" for g in GRADES), "accuracy"):
         table.add_column(column, justify="right" if column != "set" else "left")

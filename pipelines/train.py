@@ -20,9 +20,17 @@ from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.tables import read_rows
-from skinrisk.tracking import code_version, connect, context_tags, flatten, log_dataset
+from skinrisk.tracking import (
+    code_version,
+    connect,
+    context_tags,
+    dvc_source,
+    flatten,
+    log_dataset,
+)
 from skinrisk.training.plan import FIT, VALIDATION, Roles, assign_roles
 from skinrisk.versioning.current import SHARDS_DIR, DataVersion, current_version
+from skinrisk.versioning.workspace import git_remote
 
 RUN_FILE = "train.json"
 MODEL_FILE = "model.keras"
@@ -55,7 +63,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
                           run_name=None if run_id else f"train {version.tag} {key[:8]}") as run:
         if run_id is None:
             atomic_write(link, json.dumps({"run_id": run.info.run_id}).encode())
-            _log_inputs(params, params_path, version, code, key, roles, rows)
+            _log_inputs(params, params_path, layout, version, code, key, roles, rows)
         else:
             out.print(f"train: continuing MLflow run {run_id}")
         result = _train(params, layout, roles, checkpoints)
@@ -101,8 +109,8 @@ def _train(params: Params, layout: StateLayout, roles: Roles, checkpoints: Path)
     return train(params.train, files, roles, checkpoints, on_epoch)
 
 
-def _log_inputs(params: Params, params_path: Path, version: DataVersion, code: dict[str, str],
-                key: str, roles: Roles, rows: list[dict]) -> None:
+def _log_inputs(params: Params, params_path: Path, layout: StateLayout, version: DataVersion,
+                code: dict[str, str], key: str, roles: Roles, rows: list[dict]) -> None:
     import mlflow
 
     from skinrisk.training.loop import configure
@@ -119,21 +127,41 @@ def _log_inputs(params: Params, params_path: Path, version: DataVersion, code: d
         members = [{"image_id": i, "grade": by_id[i]["grade"], "patient": by_id[i]["patient"],
                     "source": by_id[i]["source"]} for i in roles.ids(role)]
         log_dataset(f"{version.tag}/{role}", members, version.shards_md5,
-                    f"{version.tag}:{SHARDS_DIR}", context)
+                    dvc_source(git_remote(layout), version.tag, SHARDS_DIR), context)
 
 
 def _log_model(path: Path, image_size: int):
+    from importlib.metadata import version
+
     import keras
-    import mlflow
     import numpy as np
-    from mlflow.models import infer_signature
+    from mlflow.models import Model, infer_signature
 
     model = keras.models.load_model(path)
     example = np.random.default_rng(0).uniform(0, 255, (1, image_size, image_size, 3)).astype(
         np.float32)
     signature = infer_signature(example, model.predict(example, verbose=0))
-    return mlflow.keras.log_model(model, name="model", signature=signature,
-                                  input_example=example)
+    # Pinned here, not inferred: inference loads the model in a subprocess (a minute on CPU).
+    requirements = [f"{name}=={version(name)}" for name in ("tensorflow", "keras", "mlflow")]
+    return Model.log(artifact_path=None, name="model", flavor=_KerasFlavor, model=model,
+                     signature=signature, input_example=example,
+                     pip_requirements=requirements)
+
+
+class _KerasFlavor:
+    """mlflow.keras as the flavor, except that the model folder exists before the input example
+    is written into it (MLflow 3.17's keras save_model writes the example first and fails)."""
+
+    __name__ = "mlflow.keras"
+
+    @staticmethod
+    def save_model(path: str, **kwargs):
+        import os
+
+        import mlflow.keras
+
+        os.makedirs(path, exist_ok=True)
+        return mlflow.keras.save_model(path=path, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

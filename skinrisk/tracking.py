@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from skinrisk.layout import StateLayout, project_root
@@ -19,6 +18,7 @@ from skinrisk.layout import StateLayout, project_root
 EXPERIMENT = "skinrisk"
 MODEL_NAME = "skinrisk-xception"
 CHALLENGER, CHAMPION, PREVIOUS = "challenger", "champion", "previous-champion"
+DATASET_COLUMNS = ("image_id", "grade", "patient", "source")  # surrogate patient ids only
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
 EXPERIMENT_VARIABLE = "SKINRISK_MLFLOW_EXPERIMENT"
 AIRFLOW_CONTEXT = {"AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
@@ -91,17 +91,56 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-def log_dataset(name: str, rows: list[dict[str, Any]], digest: str, source: str,
+def dvc_source(git_remote: str, rev: str, path: str) -> dict[str, str]:
+    """Where an auditor gets the exact files: `dvc get <git_remote> <path> --rev <rev>`."""
+    return {"git_remote": git_remote, "rev": rev, "path": path}
+
+
+def log_dataset(name: str, rows: list[dict[str, Any]], digest: str, source: dict[str, str],
                 context: str) -> None:
     """Register a dataset input whose digest is the DVC hash (MLflow's own digest hashes only
     the first rows of a frame; the DVC hash identifies the exact files)."""
     import mlflow
     import pandas as pd
 
-    frame = pd.DataFrame(rows)
-    dataset = mlflow.data.from_pandas(frame, source=source, targets="grade", name=name,
-                                      digest=digest[:36])
+    frame = pd.DataFrame(rows, columns=list(DATASET_COLUMNS))
+    dataset = mlflow.data.from_pandas(frame, source=_dvc_source_class()(source),
+                                      targets="grade", name=name, digest=digest[:36])
     mlflow.log_input(dataset, context=context, tags={"dvc_md5": digest})
+
+
+def _dvc_source_class() -> type:
+    """A DatasetSource naming a DVC-tracked path at a git revision (defined lazily: MLflow is
+    imported only when used)."""
+    from mlflow.data.dataset_source import DatasetSource
+
+    class DvcDatasetSource(DatasetSource):
+        def __init__(self, spec: dict[str, str]) -> None:
+            self.spec = dict(spec)
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "dvc"
+
+        def load(self, **kwargs: Any) -> str:
+            raise NotImplementedError("fetch with `dvc get` (see the source's fields)")
+
+        @staticmethod
+        def _can_resolve(raw_source: Any) -> bool:
+            return False
+
+        @classmethod
+        def _resolve(cls, raw_source: Any) -> DatasetSource:
+            raise NotImplementedError
+
+        def to_dict(self) -> dict[str, Any]:
+            return self.spec
+
+        @classmethod
+        def from_dict(cls, source_dict: dict[Any, Any]) -> DatasetSource:
+            return cls(source_dict)
+
+    return DvcDatasetSource
 
 
 def register(model_uri: str, tags: dict[str, str], alias: str) -> str:

@@ -85,7 +85,7 @@ def set_figures(p: Predictions, resamples: int, confidence: float, seed: int,
     macro_ci = (cis or {}).get("macro")
     predicted = np.argmax(p.probabilities, axis=1)
     out: dict[str, Any] = {
-        "n": len(p), "patients": int(len(np.unique(p.patients))),
+        "n": len(p), "patients": len(np.unique(p.patients)),
         "macro_auc": _number(float(np.mean(aucs))) if aucs else None,
         "macro_auc_ci": [_number(macro_ci[0]), _number(macro_ci[1])] if macro_ci else None,
         "macro_auc_grades": len(aucs),
@@ -106,7 +106,7 @@ def ood_figures(p: Predictions) -> dict[str, Any]:
     if not len(p):
         return {"n": 0, "accuracy": None, "why": "no out-of-distribution images in this version"}
     predicted = np.argmax(p.probabilities, axis=1)
-    return {"n": len(p), "patients": int(len(np.unique(p.patients))),
+    return {"n": len(p), "patients": len(np.unique(p.patients)),
             "accuracy": _number(float((predicted == 0).mean())),
             "graded": {g: int((predicted == k).sum()) for k, g in enumerate(GRADES)}}
 
