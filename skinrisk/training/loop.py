@@ -151,7 +151,7 @@ def train(params: TrainParams, files: list[str], roles: Roles, checkpoints: Path
                                             params.batch_size, params.seed, epoch,
                                             params.augment),
                            epochs=epoch + 1, initial_epoch=epoch, class_weight=weights,
-                           verbose=0)
+                           shuffle=False, verbose=0)
         probabilities, truth, _ = predict(model, validation)
         scores = validation_scores(probabilities, truth)
         metrics = {"loss": float(fitted.history["loss"][-1]), "learning_rate": rate,

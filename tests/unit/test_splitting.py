@@ -71,3 +71,14 @@ def test_leakage_check_names_patients_and_lesions() -> None:
     with pytest.raises(LeakageError, match=r"patient: P-9.*lesion: L-9"):
         check_leakage(rows)
     check_leakage([{**r, "split": TRAIN} for r in rows])
+
+
+def test_an_ood_lesion_of_a_training_patient_is_not_leakage_but_its_duplicate_is() -> None:
+    from skinrisk.splitting.assign import TRAIN, LeakageError, check_leakage
+
+    rows = [{"image_id": "a", "patient": "p1", "lesion": "l1", "dup_group": "a", "split": TRAIN},
+            {"image_id": "b", "patient": "p1", "lesion": "l2", "dup_group": "b", "split": OOD}]
+    check_leakage(rows)
+    rows[1]["dup_group"] = "a"  # the OOD photo is a near-duplicate of a training photo
+    with pytest.raises(LeakageError, match="dup_group: a"):
+        check_leakage(rows)

@@ -1,0 +1,178 @@
+"""Train and evaluate for real: Xception on CPU at a tiny size, MLflow on SQLite, DVC versions.
+
+One easy synthetic cohort is versioned once per module; the tests then train on it, read the
+MLflow run back from the store, and kill a training worker mid-run to check that the rerun
+continues to the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipelines.cli import main
+from tests.conftest import REPO, VENVS
+
+pytestmark = [pytest.mark.ml, pytest.mark.slow]
+
+EASY = {  # types that differ plainly in look, two sources (hospital-b: cross-ethnic), OOD too
+    "extends": str(REPO / "params-small.yaml"),
+    "synth": {"difficulty": 0.0, "images": 420, "sources": ["hospital-a", "hospital-b"],
+              "defect_rates": {}, "tumor_types": None},
+}
+
+
+def easy_params(folder: Path, **train: object) -> Path:
+    from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
+
+    data = json.loads(json.dumps(EASY))
+    data["synth"]["tumor_types"] = [t.key for t in TUMOR_TYPES] + [t.key for t in OOD_TYPES]
+    if train:
+        data["train"] = train
+    path = folder / f"params-{len(list(folder.glob('params-*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def versioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """(SKINRISK_HOME, params file) with one dataset version of the easy cohort."""
+    root = tmp_path_factory.mktemp("train")
+    home = root / "state"
+    params = easy_params(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKINRISK_HOME", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        args = ["--params", str(params)]
+        assert main(["synth", "--out", str(root / "landing" / "b1"), "--truth",
+                     str(root / "b1.csv"), *args]) == 0
+        for stage in (["ingest", "--landing", str(root / "landing")], ["quality"],
+                      ["validate"], ["split"], ["pack"]):
+            assert main([*stage, *args]) == 0, stage
+        assert main(["version"]) == 0
+        yield home, params
+
+
+@pytest.fixture()
+def in_home(versioned: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    monkeypatch.setenv("SKINRISK_HOME", str(versioned[0]))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return versioned
+
+
+def test_xception_learns_the_easy_cohort_and_the_run_holds_everything(
+        in_home: tuple[Path, Path]) -> None:
+    import mlflow
+
+    home, params = in_home
+    assert main(["train", "--params", str(params)]) == 0
+    assert main(["evaluate", "--params", str(params)]) == 0
+    report = json.loads((home / "workspace" / "metrics" / "evaluate.json").read_text())
+    heldout = report["sets"]["heldout"]
+    assert heldout["n"] > 30 and heldout["macro_auc"] > 0.6, heldout["macro_auc"]
+    assert report["sets"]["cross_ethnic"]["n"] > 30
+    assert report["ood"]["n"] > 0 and report["ood"]["accuracy"] is not None
+    for name in ("heldout_roc.png", "heldout_confusion.png", "cross_ethnic_roc.png"):
+        assert (home / "workspace" / "metrics" / "plots" / name).stat().st_size > 5000
+
+    record = json.loads((home / "workspace" / "models" / "train.json").read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    run = client.get_run(record["run_id"])
+    # params: flattened params.yaml; tags: code, data version, DVC hashes, who ran it
+    assert run.data.params["train.learning_rate"] == "0.0005"
+    assert run.data.params["split.test_fraction"] == "0.25"
+    assert run.data.tags["data.version"] == "data-v1"
+    assert run.data.tags["dvc.data/shards"] == record["shards_md5"]
+    assert run.data.tags["code.commit"] and run.data.tags["triggered_by"].startswith("user:")
+    # metrics: per epoch, final, <set>_<metric>[_<grade or slice>], system metrics
+    history = client.get_metric_history(run.info.run_id, "val_macro_auc")
+    assert [m.step for m in history] == [0, 1, 2, 3]
+    for name in ("heldout_macro_auc", "heldout_auc_dangerous", "cross_ethnic_macro_auc",
+                 "ood_accuracy", "heldout_sensitivity_high-risk", "best_val_macro_auc"):
+        assert name in run.data.metrics, name
+    assert any(k.startswith("cross_ethnic_macro_auc_skin_type_") for k in run.data.metrics)
+    assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics)
+    # dataset inputs whose digest is the DVC hash of the shards
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert {"data-v1/fit", "data-v1/validation", "data-v1/heldout"} <= set(inputs)
+    assert all(d.dataset.digest == record["shards_md5"][:36] for d in inputs.values())
+    assert json.loads(inputs["data-v1/fit"].dataset.source)["rev"] == "data-v1"
+    # artifacts: figures, evaluation JSON, the validation report
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/evaluate.json", "evaluation/plots"} <= artifacts
+    assert client.list_artifacts(run.info.run_id, "data_validation")
+    # the model: a registered version with signature and input example, alias challenger
+    version = client.get_model_version_by_alias("skinrisk-xception", "challenger")
+    assert version.run_id == run.info.run_id and version.tags["data.version"] == "data-v1"
+    info = mlflow.models.get_model_info("models:/skinrisk-xception@challenger")
+    assert info.signature is not None and info.saved_input_example_info is not None
+    model = mlflow.keras.load_model("models:/skinrisk-xception@challenger")
+    assert model.output_shape == (None, 3)
+
+    # Evaluating again registers nothing new; the alias stays on the run's version.
+    assert main(["evaluate", "--params", str(params)]) == 0
+    assert len(client.search_model_versions("name='skinrisk-xception'")) == 1
+
+
+def _train_process(home: Path, params: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "SKINRISK_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.Popen([str(VENVS / "ml" / "bin" / "skinrisk"), "train", "--params",
+                             str(params), *extra], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _last_weights(checkpoints: Path) -> list[np.ndarray]:
+    import keras
+
+    state = json.loads((checkpoints / "state.json").read_text())
+    return keras.models.load_model(checkpoints / state["checkpoint"]).get_weights()
+
+
+def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(
+        in_home: tuple[Path, Path], tmp_path: Path) -> None:
+    home, _ = in_home
+    params = easy_params(tmp_path, max_images=60, epochs=3, image_size=71)
+    before = set((home / "checkpoints").glob("*"))
+    worker = _train_process(home, params)
+    state = None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and worker.poll() is None:
+        states = [s for s in (home / "checkpoints").glob("*/state.json")
+                  if s.parent not in before]
+        found = [s for s in states if json.loads(s.read_text())["progress"]["next_epoch"] >= 1]
+        if found:
+            state = found[0]
+            break
+        time.sleep(0.5)
+    assert state is not None, worker.stderr.read() if worker.stderr else "no checkpoint"
+    os.kill(worker.pid, signal.SIGKILL)  # a worker lost mid-run: no cleanup of any kind
+    worker.wait()
+    checkpoints = state.parent
+    killed_at = json.loads(state.read_text())["progress"]["next_epoch"]
+    assert killed_at < 3
+    run_id = json.loads((checkpoints / "mlflow.json").read_text())["run_id"]
+
+    assert main(["train", "--params", str(params)]) == 0  # the rerun continues
+    resumed = _last_weights(checkpoints)
+    import mlflow
+
+    history = mlflow.MlflowClient().get_metric_history(run_id, "val_macro_auc")
+    assert sorted({m.step for m in history}) == [0, 1, 2]  # one run, every epoch once
+
+    assert main(["train", "--params", str(params), "--fresh"]) == 0  # uninterrupted
+    fresh = _last_weights(checkpoints)
+    assert len(resumed) == len(fresh)
+    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(resumed, fresh, strict=True))
+    assert worst == 0.0, f"resumed weights differ from an uninterrupted run by {worst}"
+
