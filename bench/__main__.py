@@ -46,7 +46,7 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
-    from bench import evaluation, ingest, quality
+    from bench import evaluation, ingest, quality, train
 
     ingest_results = ingest.run()
     quality_results = quality.run()
@@ -59,6 +59,7 @@ def main() -> None:
         ("ingest + quality, one image after the other, 1 core", combined, "images/s"),
         ("(ingest + quality) / full decode", combined / full, "ratio"),
         *evaluation.run(),
+        *train.run(),
         ("synth: render + encode 160x120 JPEG, 1 core", bench_synth(160, 120), "photos/s"),
         ("synth: render + encode 640x480 JPEG, 1 core", bench_synth(640, 480, 20), "photos/s"),
         ("batch format: parse + check a 20,000-row manifest", bench_manifest(), "rows/s"),
