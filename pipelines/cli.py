@@ -17,6 +17,7 @@ from pipelines import (
     import_pad,
     ingest,
     pack,
+    promote,
     quality,
     split,
     synth,
@@ -48,6 +49,8 @@ app.command("pack")(pack.command)
 app.command("version")(version.command)
 app.command("train")(train.command)
 app.command("evaluate")(evaluate.command)
+app.command("promote")(promote.command)
+app.command("rollback")(promote.rollback_command)
 data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)

@@ -221,6 +221,43 @@ class EvaluateParams(_Params):
     seed: int = 0
 
 
+class Floors(_Params):
+    """Absolute AUC floors every champion must meet on every test set, comparison or not."""
+
+    macro: float = Field(0.85, ge=0, le=1)
+    low_risk: float = Field(0.85, ge=0, le=1, alias="low-risk")
+    high_risk: float = Field(0.80, ge=0, le=1, alias="high-risk")
+    dangerous: float = Field(0.85, ge=0, le=1)
+
+    def of(self, figure: str) -> float:
+        return {"macro": self.macro, "low-risk": self.low_risk, "high-risk": self.high_risk,
+                "dangerous": self.dangerous}[figure]
+
+
+class PromoteParams(_Params):
+    """`skinrisk promote`: the gate's criteria, fixed before any model is compared."""
+
+    primary_metric: Literal["macro_auc"] = "macro_auc"
+    test_sets: tuple[Literal["heldout", "cross_ethnic"], ...] = ("heldout", "cross_ethnic")
+    min_delta: float = Field(0.0, ge=0, le=0.5)  # challenger must beat champion by more
+    alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided paired bootstrap p, per test set
+    bootstrap_resamples: int = Field(2000, ge=200, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)  # intervals judged for non-inferiority
+    non_inferiority_margin: float = Field(0.02, ge=0, le=0.5)  # per grade and per slice
+    slices: tuple[Literal["skin_type", "source", "body_site"], ...] = ("skin_type",)
+    min_n: int = Field(20, ge=1)  # positives and negatives per grade for a slice to be judged
+    insufficient_evidence: Literal["reject", "allow"] = "reject"
+    floors: Floors = Floors()
+    seed: int = 0
+
+    @field_validator("test_sets")
+    @classmethod
+    def _sets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "heldout" not in value:
+            raise ValueError("the held-out set must be one of the test sets")
+        return value
+
+
 class Params(_Params):
     synth: SynthParams = SynthParams()
     import_pad: ImportPadParams = ImportPadParams()
@@ -230,6 +267,7 @@ class Params(_Params):
     pack: PackParams = PackParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    promote: PromoteParams = PromoteParams()
     # "validate" is the stage's name everywhere; pydantic models own a `validate` method.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
 

@@ -97,6 +97,11 @@ class StateLayout:
         return self.home / "checkpoints"
 
     @property
+    def decisions(self) -> Path:
+        """Promotion decision records (JSON + Markdown), also logged to the challenger's run."""
+        return self.home / "decisions"
+
+    @property
     def cache(self) -> Path:
         """Derived values computed once per image (quality scores); safe to delete."""
         return self.home / "cache"

@@ -68,18 +68,25 @@ def confusion_row_normalised(truth: np.ndarray, predicted: np.ndarray, classes: 
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-def patient_bootstrap_auc(truth: np.ndarray, probabilities: np.ndarray, patients: np.ndarray,
-                          resamples: int = 2000, seed: int = 0, level: float = 0.95
-                          ) -> dict[str, tuple[float, float]]:
-    """Percentile CIs of each grade's and the macro AUC, resampling patients, not images
-    (images of one patient are correlated; resampling images would make the CI too narrow)."""
+def patient_weights(patients: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """resamples x n image weights: patients drawn with replacement, an image weighing as often
+    as its patient was drawn (images of one patient are correlated; resampling images would
+    make intervals too narrow)."""
     rng = np.random.default_rng(seed)
     _, patient_index = np.unique(patients, return_inverse=True)
     n_patients = int(patient_index.max()) + 1
     draws = rng.integers(0, n_patients, size=(resamples, n_patients))
     counts = np.zeros((resamples, n_patients))
     np.add.at(counts, (np.arange(resamples)[:, None], draws), 1.0)
-    weights = counts[:, patient_index]  # an image weighs as often as its patient was drawn
+    return counts[:, patient_index]
+
+
+def patient_bootstrap_auc(truth: np.ndarray, probabilities: np.ndarray, patients: np.ndarray,
+                          resamples: int = 2000, seed: int = 0, level: float = 0.95
+                          ) -> dict[str, tuple[float, float]]:
+    """Percentile CIs of each grade's and the macro AUC, resampling patients, not images
+    (images of one patient are correlated; resampling images would make the CI too narrow)."""
+    weights = patient_weights(patients, resamples, seed)
     low, high = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     with warnings.catch_warnings():  # a grade absent from a small slice: NaN, reported as such
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,0 +1,154 @@
+"""`skinrisk promote` and `skinrisk rollback`: the gate, decided then applied.
+
+promote: under the promotion lock, evaluate the challenger AND the current champion on the
+current held-out and cross-ethnic sets, decide (skinrisk.promotion.decide, pure), write the
+decision record, then move `champion` by compare-and-set. A rejection is a normal outcome
+(exit 0); an evaluation error or a changed champion moves nothing (exit 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.tracking import CHALLENGER, CHAMPION, MODEL_NAME, connect, context_tags
+from skinrisk.versioning.current import DataVersion, current_version
+
+CHALLENGER_OPTION = typer.Option(None, "--challenger", help="Model version to judge; default: "
+                                 "the version with the `challenger` alias.")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Decide and record; move no alias.")
+REASON_OPTION = typer.Option(..., "--reason", help="Why (kept in the registry and the record).")
+
+
+def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENGER_OPTION,
+            dry_run: bool = DRY_RUN_OPTION) -> None:
+    """Decide whether the challenger replaces the champion, and apply it."""
+    import mlflow
+
+    from skinrisk.promotion import registry
+
+    params = load_params(params_path)
+    layout = StateLayout.from_env()
+    connect(layout)
+    client = mlflow.MlflowClient()
+    with exclusive_lock(layout.locks / "promote.lock"):
+        version = current_version(layout)
+        candidate = challenger or registry.challenger_version(client)
+        if candidate is None:
+            raise SkinriskError(f"no `{CHALLENGER}` version of {MODEL_NAME}: run `skinrisk "
+                                "train` and `skinrisk evaluate` first")
+        champion = registry.alias_version(client, CHAMPION)
+        if champion == candidate:
+            out.print(f"promote: version {candidate} is already the champion; nothing to do")
+            return
+        rec = _decide(params, layout, client, version, candidate, champion)
+        decision_id = rec["decision_id"]
+        registry.tag_verdict(client, candidate, rec["verdict"], decision_id)
+        if rec["verdict"] == "promote" and not dry_run:
+            rec["applied"] = registry.apply_promotion(client, candidate, champion, decision_id)
+        elif rec["verdict"] == "promote":
+            rec["applied"] = "dry run: no alias moved"
+        else:
+            rec["applied"] = "nothing moved (rejected)"
+        paths = _write(layout, rec)
+        _log(rec, paths)
+    out.print(f"promote: [bold]{rec['verdict'].upper()}[/] {MODEL_NAME} version {candidate} "
+              f"(champion before: {champion or 'none'}); {rec['applied']}")
+    for reason in rec["reasons"]:
+        out.print(f"  - {reason}")
+    out.print(f"decision record: {paths[1]}")
+
+
+def _decide(params, layout: StateLayout, client, version: DataVersion, candidate: str,
+            champion: str | None) -> dict[str, Any]:
+    import mlflow
+
+    from pipelines.evaluate import load_predictions
+    from skinrisk.promotion.decide import decide
+    from skinrisk.promotion.record import record
+
+    def predictions(number: str):
+        model = mlflow.keras.load_model(f"models:/{MODEL_NAME}/{number}")
+        return load_predictions(model, layout, int(model.input_shape[1]))
+
+    challenger_sets = predictions(candidate)
+    champion_sets = predictions(champion) if champion else None
+    decision = decide(challenger_sets, champion_sets, params.promote)
+    now = dt.datetime.now(dt.UTC)
+    context = {
+        "decision_id": f"{now:%Y%m%dT%H%M%SZ}-v{candidate}",
+        "decided_at": now.isoformat(timespec="seconds"),
+        "triggered_by": ", ".join(f"{k}={v}" for k, v in context_tags().items()),
+        "challenger": _describe(client, candidate),
+        "champion": _describe(client, champion) if champion else None,
+        "data": {"version": version.tag, "commit": version.commit,
+                 "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
+                 "test_set_sizes": {k: len(v) for k, v in challenger_sets.items()}},
+        "params": params.promote.model_dump(mode="json", by_alias=True),
+    }
+    return record(decision, context)
+
+
+def _describe(client, number: str) -> dict[str, Any]:
+    from skinrisk.promotion.registry import model_version
+
+    mv = model_version(client, number)
+    return {"name": MODEL_NAME, "version": str(number), "run_id": mv.run_id,
+            "data_version": (mv.tags or {}).get("data.version")}
+
+
+def _write(layout: StateLayout, rec: dict[str, Any]) -> tuple[Path, Path]:
+    from skinrisk.promotion.record import markdown
+
+    base = layout.decisions / rec["decision_id"]
+    atomic_write(base.with_suffix(".json"), (json.dumps(rec, indent=2) + "\n").encode())
+    atomic_write(base.with_suffix(".md"), markdown(rec).encode())
+    return base.with_suffix(".json"), base.with_suffix(".md")
+
+
+def _log(rec: dict[str, Any], paths: tuple[Path, Path]) -> None:
+    import mlflow
+
+    run_id = rec["challenger"]["run_id"]
+    client = mlflow.MlflowClient()
+    for path in paths:
+        client.log_artifact(run_id, str(path), "promotion")
+    client.set_tag(run_id, "gate.verdict", rec["verdict"])
+    client.set_tag(run_id, "gate.decision", rec["decision_id"])
+    client.log_metric(run_id, "gate_promoted", 1.0 if rec["verdict"] == "promote" else 0.0)
+
+
+def rollback_command(reason: str = REASON_OPTION) -> None:
+    """Move `champion` back to `previous-champion`, recording who and why."""
+    import mlflow
+
+    from skinrisk.promotion import registry
+
+    layout = StateLayout.from_env()
+    connect(layout)
+    by = ", ".join(f"{k}={v}" for k, v in context_tags().items())
+    with exclusive_lock(layout.locks / "promote.lock"):
+        rolled_back, restored = registry.rollback(mlflow.MlflowClient(), reason, by)
+        now = dt.datetime.now(dt.UTC)
+        rec = {"decision_id": f"{now:%Y%m%dT%H%M%SZ}-rollback", "kind": "rollback",
+               "decided_at": now.isoformat(timespec="seconds"), "triggered_by": by,
+               "reason": reason, "rolled_back": rolled_back, "restored": restored}
+        atomic_write(layout.decisions / f"{rec['decision_id']}.json",
+                     (json.dumps(rec, indent=2) + "\n").encode())
+    out.print(f"rollback: champion {rolled_back} -> {restored} ({reason})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk promote")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
