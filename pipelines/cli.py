@@ -19,6 +19,8 @@ from pipelines import (
     pack,
     promote,
     quality,
+    report,
+    retrain_check,
     split,
     synth,
     taxonomy,
@@ -50,6 +52,8 @@ app.command("version")(version.command)
 app.command("train")(train.command)
 app.command("evaluate")(evaluate.command)
 app.command("promote")(promote.command)
+app.command("retrain-check")(retrain_check.command)
+app.command("report")(report.command)
 app.command("rollback")(promote.rollback_command)
 data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)

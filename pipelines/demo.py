@@ -58,7 +58,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     out.rule("pack")
     pack(params_path=params_path)
     out.rule("version")
-    version()
+    version(as_json=False)
     if data_status(repair=False) != 0:
         raise SkinriskError("the DVC remote does not hold every object; see above")
     out.print(f"landing zone {layout.landing} · raw zone {layout.raw} · quarantine "

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
+import typer
+
 from pipelines.common import out, run_app
 from skinrisk.layout import StateLayout
+from skinrisk.versioning.current import current_version
 from skinrisk.versioning.version import make_version
 
+JSON_OPTION = typer.Option(False, "--json", help="End with one JSON line: tag, commit, "
+                           "created, DVC hashes (the Airflow asset event's extra).")
 
-def command() -> None:
+
+def command(as_json: bool = JSON_OPTION) -> None:
     """Version the raw batches, curated dataset and splits; no-op when nothing changed."""
-    result = make_version(StateLayout.from_env())
+    layout = StateLayout.from_env()
+    result = make_version(layout)
     verb = "made" if result.created else "unchanged, still"
     out.print(f"version: {verb} [bold]{result.tag}[/] (commit {result.commit[:12]}), pushed")
+    if as_json:
+        version = current_version(layout)
+        print(json.dumps({"tag": result.tag, "commit": result.commit, "created": result.created,
+                          "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
+                          "hashes": version.hashes}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -221,6 +221,13 @@ class EvaluateParams(_Params):
     seed: int = 0
 
 
+class RetrainParams(_Params):
+    """`skinrisk retrain-check`: when a new dataset version is worth a training run."""
+
+    # Training images added since the champion's dataset version (no champion: always train).
+    min_new_images: int = Field(100, ge=0)
+
+
 class Floors(_Params):
     """Absolute AUC floors every champion must meet on every test set, comparison or not."""
 
@@ -268,6 +275,7 @@ class Params(_Params):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     promote: PromoteParams = PromoteParams()
+    retrain: RetrainParams = RetrainParams()
     # "validate" is the stage's name everywhere; pydantic models own a `validate` method.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
 

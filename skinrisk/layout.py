@@ -102,6 +102,11 @@ class StateLayout:
         return self.home / "decisions"
 
     @property
+    def reports(self) -> Path:
+        """Per-DAG-run reports (what ran, what was decided, what failed)."""
+        return self.home / "reports"
+
+    @property
     def cache(self) -> Path:
         """Derived values computed once per image (quality scores); safe to delete."""
         return self.home / "cache"

@@ -47,7 +47,8 @@ def markdown(rec: dict[str, Any]) -> str:
         value = "" if c["value"] is None else f"{c['value']:+.4f}" if c["kind"] in (
             "superiority", "non-inferiority") else f"{c['value']:.4f}"
         p = "" if c["p_value"] is None else f"{c['p_value']:.4f}"
-        lines.append(f"| {c['test_set']} | {c['kind']} | {c['figure']} | {'' if c['n'] is None else c['n']} | "
+        n = "" if c["n"] is None else c["n"]
+        lines.append(f"| {c['test_set']} | {c['kind']} | {c['figure']} | {n} | "
                      f"{value} | {interval} | {p} | {c['threshold']} | **{c['verdict']}** |")
     params = rec["params"]
     lines += ["", "## Criteria fixed in params.yaml (`promote:`)", "",

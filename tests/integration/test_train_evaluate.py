@@ -62,6 +62,18 @@ def versioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         yield home, params
 
 
+@pytest.fixture(scope="module")
+def trained(versioned: tuple[Path, Path]) -> dict:
+    """Train and evaluate once: the run record of registered version 1 (the challenger)."""
+    home, params = versioned
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKINRISK_HOME", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        assert main(["train", "--params", str(params)]) == 0
+        assert main(["evaluate", "--params", str(params)]) == 0
+    return json.loads((home / "workspace" / "models" / "train.json").read_text())
+
+
 @pytest.fixture()
 def in_home(versioned: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     monkeypatch.setenv("SKINRISK_HOME", str(versioned[0]))
@@ -70,12 +82,10 @@ def in_home(versioned: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tu
 
 
 def test_xception_learns_the_easy_cohort_and_the_run_holds_everything(
-        in_home: tuple[Path, Path]) -> None:
+        in_home: tuple[Path, Path], trained: dict) -> None:
     import mlflow
 
     home, params = in_home
-    assert main(["train", "--params", str(params)]) == 0
-    assert main(["evaluate", "--params", str(params)]) == 0
     report = json.loads((home / "workspace" / "metrics" / "evaluate.json").read_text())
     heldout = report["sets"]["heldout"]
     assert heldout["n"] > 30 and heldout["macro_auc"] > 0.6, heldout["macro_auc"]
@@ -84,7 +94,7 @@ def test_xception_learns_the_easy_cohort_and_the_run_holds_everything(
     for name in ("heldout_roc.png", "heldout_confusion.png", "cross_ethnic_roc.png"):
         assert (home / "workspace" / "metrics" / "plots" / name).stat().st_size > 5000
 
-    record = json.loads((home / "workspace" / "models" / "train.json").read_text())
+    record = trained
     mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     client = mlflow.MlflowClient()
     run = client.get_run(record["run_id"])
@@ -176,3 +186,45 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(
     worst = max(float(np.max(np.abs(a - b))) for a, b in zip(resumed, fresh, strict=True))
     assert worst == 0.0, f"resumed weights differ from an uninterrupted run by {worst}"
 
+
+
+def test_the_gate_promotes_a_first_model_on_floors_then_judges_a_challenger_against_it(
+        in_home: tuple[Path, Path], trained: dict, tmp_path: Path) -> None:
+    import mlflow
+
+    from skinrisk.promotion.registry import alias_version
+
+    home, params = in_home
+    assert main(["promote", "--params", str(params), "--challenger", "1"]) == 0
+    client = mlflow.MlflowClient()
+    assert alias_version(client, "champion") == "1"
+    first = json.loads(sorted((home / "decisions").glob("*-v1.json"))[-1].read_text())
+    assert first["verdict"] == "promote" and first["first_model"]
+    assert "no champion yet" in first["reasons"][0]
+    assert first["data"]["shards_md5"] == trained["shards_md5"]
+
+    # A weak challenger (a few images, two epochs) against the champion, on the same images.
+    weak = easy_params(tmp_path, max_images=40, epochs=2, image_size=71)
+    assert main(["train", "--params", str(weak)]) == 0
+    assert main(["evaluate", "--params", str(weak)]) == 0
+    challenger = alias_version(client, "challenger")
+    assert challenger not in (None, "1")
+    assert main(["promote", "--params", str(params)]) == 0
+    record = json.loads(sorted((home / "decisions").glob(f"*-v{challenger}.json"))[-1]
+                        .read_text())
+    assert record["verdict"] == "reject" and not record["first_model"]
+    assert record["champion"]["version"] == "1" and record["challenger"]["version"] == challenger
+    kinds = {c["kind"] for c in record["criteria"]}
+    assert {"floor", "superiority", "non-inferiority"} <= kinds
+    superiority = [c for c in record["criteria"] if c["kind"] == "superiority"]
+    assert {c["test_set"] for c in superiority} == {"heldout", "cross_ethnic"}
+    assert all(c["p_value"] is not None and c["interval"] for c in superiority)
+    assert alias_version(client, "champion") == "1"  # nothing moved
+    assert client.get_model_version("skinrisk-xception", challenger).tags["gate.verdict"] == (
+        "reject")
+    run = client.get_run(record["challenger"]["run_id"])
+    assert run.data.tags["gate.verdict"] == "reject"
+    names = {a.path for a in client.list_artifacts(run.info.run_id, "promotion")}
+    assert any(n.endswith(".md") for n in names) and any(n.endswith(".json") for n in names)
+    markdown = (home / "decisions" / f"{record['decision_id']}.md").read_text()
+    assert "REJECT" in markdown and "| heldout | superiority | macro AUC |" in markdown

@@ -1,0 +1,52 @@
+"""`skinrisk retrain-check`: is the current dataset version worth a training run?
+
+Prints one JSON line last (the Airflow task's XCom, read by the retrain DAG's short-circuit).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk.layout import StateLayout
+from skinrisk.retrain import check
+from skinrisk.tracking import CHAMPION, MODEL_NAME, connect
+from skinrisk.versioning.current import current_version
+from skinrisk.versioning.tools import git
+
+
+def command(params_path: Path = PARAMS_OPTION) -> None:
+    """Compare training images now with those of the champion's dataset version."""
+    import mlflow
+
+    from skinrisk.promotion.registry import alias_version
+
+    params = load_params(params_path).retrain
+    layout = StateLayout.from_env()
+    version = current_version(layout)
+    connect(layout)
+    client = mlflow.MlflowClient()
+    number = alias_version(client, CHAMPION)
+    champion_tag = None
+    if number is not None:
+        champion_tag = (client.get_model_version(MODEL_NAME, number).tags or {}).get(
+            "data.version")
+    current = _train_images(layout, version.tag)
+    before = _train_images(layout, champion_tag) if champion_tag else None
+    result = check(version.tag, current, champion_tag, before, params.min_new_images)
+    out.print(f"retrain-check: {'train' if result.retrain else 'skip'}: {result.why}")
+    print(json.dumps(result.to_dict()))
+
+
+def _train_images(layout: StateLayout, tag: str) -> int:
+    summary = json.loads(git(layout.workspace, "show", f"{tag}:data/splits/summary.json"))
+    return int(summary["images"]["train"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(command, argv, prog_name="skinrisk retrain-check")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

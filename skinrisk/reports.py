@@ -1,0 +1,78 @@
+"""Per-run reports of the retrain and ingest DAGs: what ran, what was decided, what failed.
+
+Failures are appended by the DAGs' on-failure callback (one JSON line per failed try, written
+with O_APPEND so concurrent tasks never interleave); `skinrisk report` gathers them with the
+run's training, evaluation and decision records into one JSON and one Markdown file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from skinrisk.layout import StateLayout
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def run_folder(layout: StateLayout, dag_id: str, run_id: str) -> Path:
+    return layout.reports / _safe(dag_id) / _safe(run_id)
+
+
+def append_failure(layout: StateLayout, dag_id: str, run_id: str, task_id: str,
+                   try_number: int | None, error: str) -> Path:
+    folder = run_folder(layout, dag_id, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                       "task_id": task_id, "try_number": try_number,
+                       "error": error[-2000:]}) + "\n"
+    path = folder / "failures.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+    return path
+
+
+def failures(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "failures.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def decisions_of_run(layout: StateLayout, run_id: str) -> list[dict[str, Any]]:
+    """Decision records whose trigger names this Airflow run."""
+    out = []
+    for path in sorted(layout.decisions.glob("*.json")):
+        record = json.loads(path.read_text())
+        if f"airflow.run_id={run_id}" in record.get("triggered_by", ""):
+            out.append(record)
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"# {report['dag_id']} — run {report['run_id']}", "",
+             f"- written: {report['written_at']}", f"- outcome: **{report['outcome']}**"]
+    if report.get("retrain_check"):
+        lines.append(f"- retrain check: {report['retrain_check'].get('why')}")
+    if report.get("train"):
+        t = report["train"]
+        lines.append(f"- trained: MLflow run {t['run_id']} on {t['data_version']} (best epoch "
+                     f"{t['best_epoch']}, validation macro AUC {t['best_val_macro_auc']:.3f})")
+    for name, figures in (report.get("evaluation") or {}).items():
+        lines.append(f"- {name}: n={figures.get('n')}, macro AUC {figures.get('macro_auc')}")
+    for d in report.get("decisions", []):
+        lines.append(f"- decision {d['decision_id']}: **{d['verdict']}** — {d['applied']}")
+        lines += [f"  - {r}" for r in d["reasons"]]
+    for f in report.get("failures", []):
+        lines.append(f"- FAILED {f['task_id']} (try {f['try_number']}) at {f['at']}: "
+                     f"{f['error'].splitlines()[-1] if f['error'] else ''}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,31 @@
+"""Whether a new dataset version is worth a training run: new training images since the
+champion's data version, against `retrain.min_new_images`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RetrainCheck:
+    retrain: bool
+    new_images: int | None  # None: no champion to compare with
+    current_version: str
+    champion_version: str | None
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check(current_version: str, current_train: int, champion_version: str | None,
+          champion_train: int | None, min_new: int) -> RetrainCheck:
+    if champion_version is None or champion_train is None:
+        return RetrainCheck(True, None, current_version, None,
+                            "no champion yet: train the first model")
+    new = current_train - champion_train
+    enough = new >= min_new
+    return RetrainCheck(enough, new, current_version, champion_version,
+                        f"{new} training images since the champion's {champion_version} "
+                        f"({'>=' if enough else '<'} retrain.min_new_images {min_new})")
