@@ -56,7 +56,7 @@ lock: $(UV)  ## re-resolve both locks from requirements/*.in (needs the package 
 	done
 
 demo: setup  ## run the main job on the embedded defaults (state under $SKINRISK_HOME, default var/)
-	$(VENVS)/ml/bin/skinrisk demo
+	SKINRISK_PARAMS=$${SKINRISK_PARAMS:-params-small.yaml} $(VENVS)/ml/bin/skinrisk demo
 
 test: setup  ## run the whole test suite in both environments
 	scripts/run-tests

@@ -58,6 +58,7 @@ app.command("rollback")(promote.rollback_command)
 data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
+batch_app.command("pending")(ingest.pending_command)
 
 
 def _version(value: bool) -> None:

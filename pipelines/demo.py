@@ -1,40 +1,70 @@
-"""`skinrisk demo`: the main job on the embedded defaults, with every stage that exists so far.
+"""`skinrisk demo`: the main job on the embedded defaults, through the real Airflow DAGs.
 
-Idempotent: a batch already complete in the landing zone is kept, not regenerated.
+Round 1 lands a synthetic cohort and the PAD-UFES-20 sample in the local landing zone and runs
+`skinrisk_ingest` then `skinrisk_retrain` with `airflow dags test` (SQLite metadata, MLflow on
+SQLite, a folder DVC remote): the first model meets the absolute floors or not. Round 2 lands a
+second delivery and runs both again: a challenger is trained and the gate decides against the
+champion. A second `make demo` reuses the state: batches already landed are kept, nothing is
+ingested twice, and the retrain check skips training when no new images arrived
+(`make clean-state` starts over).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from pipelines.batch_check import check_batch_dir, stats_table
+from pipelines.airflow_local import LocalAirflow
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
-from pipelines.data_status import command as data_status
 from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
-from pipelines.ingest import command as ingest
-from pipelines.pack import command as pack
-from pipelines.quality import command as quality
-from pipelines.split import command as split
 from pipelines.synth import write_synth_batch
-from pipelines.validate import command as validate
-from pipelines.version import command as version
 from skinrisk.batch import READY_MARKER
+from skinrisk.config import Params
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
-    """Hospital batches through ingest, quality, validate, split and version."""
+    """Two rounds through both DAGs: a first champion, then a challenger at the gate."""
     params = load_params(params_path)
     layout = StateLayout.from_env()
-    out.rule(f"skinrisk demo — state in {layout.home}")
-    synth_dir = layout.landing / f"synth-s{params.synth.seed}"
-    if (synth_dir / READY_MARKER).exists():
-        out.print(f"synth: {synth_dir} is already complete; kept")
-    else:
-        write_synth_batch(params.synth, synth_dir, layout.truth / f"{synth_dir.name}.csv")
-        out.print(f"synth: {params.synth.images} photos → {synth_dir}")
+    airflow = LocalAirflow(layout, str(params_path.resolve()))
+    out.rule(f"skinrisk demo — state in {layout.home}, params {params_path}")
+    airflow.prepare()
+    for round_no, seed in ((1, params.synth.seed), (2, params.synth.seed + 1)):
+        out.rule(f"round {round_no}: a hospital delivery lands")
+        _land_synth(params, layout, seed)
+        if round_no == 1:
+            _land_pad(layout, params_path)
+        for dag_id in ("skinrisk_ingest", "skinrisk_retrain"):
+            result = airflow.dags_test(dag_id, f"round{round_no}")
+            out.print(f"{dag_id}: [bold]{result.state}[/] ({len(result.tasks)} tasks ran: "
+                      f"{', '.join(dict.fromkeys(result.tasks))}); log {result.log}")
+            if result.state != "success":
+                raise SkinriskError(f"{dag_id} ended {result.state}; see {result.log}")
+        _show_report(layout)
+    out.rule("where things are")
+    for line in (f"landing zone {layout.landing}", f"dataset workspace {layout.workspace} "
+                 "(tags data-vN)", f"decision records {layout.decisions}",
+                 f"run reports {layout.reports}", f"MLflow store {layout.mlflow}"):
+        out.print(f"  {line}")
+    out.print("open the UIs on this state:")
+    for line in airflow.ui_commands():
+        out.print(f"  {line}", soft_wrap=True)
+
+
+def _land_synth(params: Params, layout: StateLayout, seed: int) -> None:
+    folder = layout.landing / f"synth-s{seed}"
+    if (folder / READY_MARKER).exists():
+        out.print(f"synth: {folder} is already complete; kept")
+        return
+    cohort = params.synth.model_copy(update={"seed": seed})
+    write_synth_batch(cohort, folder, layout.truth / f"{folder.name}.csv")
+    out.print(f"synth: {cohort.images} photos -> {folder}")
+
+
+def _land_pad(layout: StateLayout, params_path: Path) -> None:
     pad_dir = default_pad_dir()
     if (layout.landing / "pad-ufes-20" / READY_MARKER).exists():
         out.print("import-pad: landing/pad-ufes-20 is already complete; kept")
@@ -43,27 +73,19 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     else:
         out.print(f"[yellow]import-pad: PAD-UFES-20 not found at {pad_dir}; set "
                   "SKINRISK_PAD_DIR to include the real photos[/]")
-    batches = sorted(p.parent for p in layout.landing.glob(f"*/{READY_MARKER}"))
-    out.print(stats_table({b.name: check_batch_dir(b) for b in batches}))
-    out.rule("ingest")
-    if ingest(landing=str(layout.landing), params_path=params_path) != 0:
-        raise SkinriskError("ingest refused a batch; see the message above")
-    out.rule("quality")
-    quality(params_path=params_path)
-    out.rule("validate")
-    if validate(params_path=params_path) != 0:
-        raise SkinriskError("a batch failed validation; its report says why")
-    out.rule("split")
-    split(params_path=params_path)
-    out.rule("pack")
-    pack(params_path=params_path)
-    out.rule("version")
-    version(as_json=False)
-    if data_status(repair=False) != 0:
-        raise SkinriskError("the DVC remote does not hold every object; see above")
-    out.print(f"landing zone {layout.landing} · raw zone {layout.raw} · quarantine "
-              f"{layout.quarantine} · curated dataset and reports {layout.curated} · truth "
-              f"sidecars {layout.truth}")
+
+
+def _show_report(layout: StateLayout) -> None:
+    reports = sorted(layout.reports.glob("skinrisk_retrain/*/report.json"),
+                     key=lambda p: p.stat().st_mtime)
+    if not reports:
+        return
+    report = json.loads(reports[-1].read_text())
+    markdown = reports[-1].parent / "report.md"
+    out.print(f"retrain outcome: [bold]{report['outcome']}[/] (report {markdown})")
+    for decision in report["decisions"]:
+        for reason in decision["reasons"][:8]:
+            out.print(f"  - {reason}")
 
 
 def main(argv: list[str] | None = None) -> int:

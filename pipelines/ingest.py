@@ -48,6 +48,22 @@ def command(
     return 1 if any(o.status == "refused" for o in outcomes) else 0
 
 
+def pending_command(
+    landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder "
+                       "[default: $SKINRISK_LANDING, else $SKINRISK_HOME/landing].")] = None,
+) -> None:
+    """List ready batches not yet in the raw zone; the last line is a JSON list (the ingest
+    DAG maps one task per entry)."""
+    import json
+
+    layout = StateLayout.from_env()
+    zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
+    committed = set(RawZone(layout.raw, layout.quarantine).committed_batches())
+    pending = [b for b in _ready(zone, None) if b not in committed]
+    out.print(f"pending in {zone.uri}: {', '.join(pending) or 'none'}")
+    print(json.dumps(pending))
+
+
 def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
     listing = dict(zone.batch_ids())
     for batch_id in wanted or []:
