@@ -68,23 +68,32 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
             out.print(f"train: continuing MLflow run {run_id}")
         result = _train(params, layout, roles, checkpoints)
         info = _log_model(result.best_model, params.train.image_size)
-        mlflow.log_metrics({"best_epoch": result.progress.best_epoch,
-                            "best_val_macro_auc": result.progress.best_auc,
-                            "epochs_run": result.progress.next_epoch,
-                            "stopped_early": int(result.progress.stopped_early)})
+        best_epoch, best_auc = _best(result.progress)
+        mlflow.log_metrics({"best_epoch": best_epoch, "epochs_run": result.progress.next_epoch,
+                            "stopped_early": int(result.progress.stopped_early),
+                            **({"best_val_macro_auc": best_auc} if best_auc is not None
+                               else {})})
         record = {"run_id": run.info.run_id, "model_uri": info.model_uri, "run_key": key,
                   "data_version": version.tag, "data_commit": version.commit,
                   "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
-                  "image_size": params.train.image_size, "best_epoch": result.progress.best_epoch,
-                  "best_val_macro_auc": result.progress.best_auc,
+                  "image_size": params.train.image_size, "best_epoch": best_epoch,
+                  "best_val_macro_auc": best_auc,
                   "resumed_at_epoch": result.resumed_at, **code}
     layout.models.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result.best_model, layout.models / f"tmp-{MODEL_FILE}")
     (layout.models / f"tmp-{MODEL_FILE}").replace(layout.models / MODEL_FILE)
     atomic_write(layout.models / RUN_FILE, (json.dumps(record, indent=2) + "\n").encode())
-    out.print(f"train: best epoch {result.progress.best_epoch} (validation macro AUC "
-              f"{result.progress.best_auc:.3f}); model {layout.models / MODEL_FILE}; MLflow run "
-              f"{run.info.run_id}")
+    shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
+    out.print(f"train: best epoch {best_epoch} (validation macro AUC {shown}); model "
+              f"{layout.models / MODEL_FILE}; MLflow run {run.info.run_id}")
+
+
+def _best(progress) -> tuple[int, float | None]:
+    """The kept epoch and its validation AUC; the last epoch when no AUC was computable (a
+    validation set too small to hold every grade)."""
+    if progress.best_epoch < 0:
+        return progress.next_epoch - 1, None
+    return progress.best_epoch, progress.best_auc
 
 
 def run_key(params: Params, version: DataVersion, commit: str) -> str:

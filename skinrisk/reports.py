@@ -65,8 +65,10 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"- retrain check: {report['retrain_check'].get('why')}")
     if report.get("train"):
         t = report["train"]
+        auc = t.get("best_val_macro_auc")
+        shown = "not computable" if auc is None else f"{auc:.3f}"
         lines.append(f"- trained: MLflow run {t['run_id']} on {t['data_version']} (best epoch "
-                     f"{t['best_epoch']}, validation macro AUC {t['best_val_macro_auc']:.3f})")
+                     f"{t['best_epoch']}, validation macro AUC {shown})")
     for name, figures in (report.get("evaluation") or {}).items():
         lines.append(f"- {name}: n={figures.get('n')}, macro AUC {figures.get('macro_auc')}")
     for d in report.get("decisions", []):

@@ -157,7 +157,7 @@ def train(params: TrainParams, files: list[str], roles: Roles, checkpoints: Path
         metrics = {"loss": float(fitted.history["loss"][-1]), "learning_rate": rate,
                    **{f"val_{k}": v for k, v in scores.items()}}
         progress, improved = after_epoch(progress, params, epoch, scores["macro_auc"])
-        if improved or not (checkpoints / BEST).exists():
+        if improved or progress.best_epoch < 0:  # no computable validation AUC yet: the latest
             _save_model(model, checkpoints / BEST)
         history.append({"epoch": epoch, **metrics})
         _checkpoint(model, checkpoints, progress, history)

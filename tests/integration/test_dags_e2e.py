@@ -1,0 +1,79 @@
+"""Both DAGs end to end with `airflow dags test` (SQLite metadata) on a tiny cohort: what
+landed in the dataset, the asset event, the MLflow run, the decision record and the report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.airflow_local import LocalAirflow
+from pipelines.cli import main
+from skinrisk.layout import StateLayout
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.ml, pytest.mark.slow]
+
+
+def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "extends": str(REPO / "params-small.yaml"),
+        "train": {"image_size": 71, "epochs": 2, "max_images": 40},
+        "evaluate": {"bootstrap_resamples": 200},
+    }))
+    layout = StateLayout.from_env()
+    assert main(["synth", "--out", str(layout.landing / "b1"), "--truth",
+                 str(tmp_path / "b1.csv"), "--images", "60", "--seed", "11",
+                 "--params", str(params)]) == 0
+    airflow = LocalAirflow(layout, str(params))
+    airflow.prepare()
+
+    ingest = airflow.dags_test("skinrisk_ingest", "t1")
+    assert ingest.state == "success", ingest.log
+    assert {"pending", "ingest", "quality", "validate", "split", "pack", "version",
+            "publish"} <= set(ingest.tasks)
+    report = json.loads((layout.raw / "b1" / "report.json").read_text())
+    curated = json.loads((layout.curated / "quality_report.json").read_text())
+    assert report["files_in"] == 60 == report["accepted"] + report["quarantined_files"]
+    assert curated["images_in"] == report["accepted"]
+    tags = (layout.workspace / ".git" / "refs" / "tags").iterdir()
+    assert [t.name for t in tags] == ["data-v1"]
+    with sqlite3.connect(layout.home / "airflow" / "airflow.db") as db:
+        extras = [json.loads(row[0]) for row in db.execute("select extra from asset_event")]
+    assert extras and extras[-1]["tag"] == "data-v1"
+    assert extras[-1]["shards_md5"].endswith(".dir")
+
+    retrain = airflow.dags_test("skinrisk_retrain", "t1")
+    assert retrain.state == "success", retrain.log
+    assert {"retrain_check", "train", "evaluate", "promote", "report"} <= set(retrain.tasks)
+    mlflow.set_tracking_uri(f"sqlite:///{layout.mlflow / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["skinrisk"], output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["airflow.dag_id"] == "skinrisk_retrain"
+    assert run.data.tags["airflow.task_id"] == "train"
+    assert run.data.tags["data.version"] == "data-v1"
+    decisions = [json.loads(p.read_text()) for p in layout.decisions.glob("*.json")]
+    assert len(decisions) == 1 and decisions[0]["verdict"] in ("promote", "reject")
+    assert decisions[0]["first_model"] and decisions[0]["challenger"]["run_id"] == run.info.run_id
+    assert f"airflow.run_id={retrain.run_id}" in decisions[0]["triggered_by"]
+    reports = list((layout.reports / "skinrisk_retrain").glob("*/report.json"))
+    assert len(reports) == 1
+    summary = json.loads(reports[0].read_text())
+    assert summary["outcome"] == decisions[0]["verdict"] and summary["failures"] == []
+
+    # Nothing new landed: ingest skips after listing; the retrain check then skips training.
+    again = airflow.dags_test("skinrisk_ingest", "t2")
+    assert again.state == "success" and "ingest" not in again.tasks
+    if decisions[0]["verdict"] == "promote":
+        skipped = airflow.dags_test("skinrisk_retrain", "t2")
+        assert "train" not in skipped.tasks and "report" in skipped.tasks
+        assert len(mlflow.search_runs(experiment_names=["skinrisk"], output_format="list")) == 1
