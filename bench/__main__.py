@@ -59,6 +59,7 @@ def main() -> None:
         ("ingest + quality, one image after the other, 1 core", combined, "images/s"),
         ("(ingest + quality) / full decode", combined / full, "ratio"),
         *evaluation.run(),
+        *evaluation.gate(),
         *train.run(),
         ("synth: render + encode 160x120 JPEG, 1 core", bench_synth(160, 120), "photos/s"),
         ("synth: render + encode 640x480 JPEG, 1 core", bench_synth(640, 480, 20), "photos/s"),

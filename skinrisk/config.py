@@ -250,7 +250,7 @@ class PromoteParams(_Params):
     alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided paired bootstrap p, per test set
     bootstrap_resamples: int = Field(2000, ge=200, le=100_000)
     confidence: float = Field(0.95, gt=0.5, lt=1)  # intervals judged for non-inferiority
-    non_inferiority_margin: float = Field(0.02, ge=0, le=0.5)  # per grade and per slice
+    non_inferiority_margin: float = Field(0.05, ge=0, le=0.5)  # per grade and per slice
     slices: tuple[Literal["skin_type", "source", "body_site"], ...] = ("skin_type",)
     min_n: int = Field(20, ge=1)  # positives and negatives per grade for a slice to be judged
     insufficient_evidence: Literal["reject", "allow"] = "reject"
