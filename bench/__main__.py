@@ -46,7 +46,7 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
-    from bench import evaluation, ingest, quality, train
+    from bench import dags, evaluation, ingest, quality, train
 
     ingest_results = ingest.run()
     quality_results = quality.run()
@@ -60,6 +60,7 @@ def main() -> None:
         ("(ingest + quality) / full decode", combined / full, "ratio"),
         *evaluation.run(),
         *evaluation.gate(),
+        *dags.run(),
         *train.run(),
         ("synth: render + encode 160x120 JPEG, 1 core", bench_synth(160, 120), "photos/s"),
         ("synth: render + encode 640x480 JPEG, 1 core", bench_synth(640, 480, 20), "photos/s"),
