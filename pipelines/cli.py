@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pipelines import (
+    audit,
     batch_check,
     data_status,
     demo,
@@ -39,6 +40,8 @@ batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the land
 app.add_typer(batch_app, name="batch")
 data_app = typer.Typer(no_args_is_help=True, help="Dataset versions.")
 app.add_typer(data_app, name="data")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit ledger.")
+app.add_typer(audit_app, name="audit")
 
 app.command("taxonomy")(taxonomy.command)
 app.command("synth")(synth.command)
@@ -59,6 +62,7 @@ data_app.command("status")(data_status.command)
 app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
 batch_app.command("pending")(ingest.pending_command)
+audit_app.command("verify")(audit.verify_command)
 
 
 def _version(value: bool) -> None:

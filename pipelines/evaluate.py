@@ -8,6 +8,7 @@ nothing twice: the run's existing version gets the alias again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from pipelines.train import MODEL_FILE, RUN_FILE
+from skinrisk import ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.evaluation.metrics import GRADES
 from skinrisk.evaluation.report import Predictions, evaluate_sets, flat_metrics
@@ -52,6 +54,12 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
                   splits_md5=version.splits_md5)
     write_outputs(layout.metrics, report, sets)
     model_version = _log(layout, record, report, version)
+    ledger.record(layout, "evaluation", {
+        "run_id": record["run_id"], "model": f"{MODEL_NAME}/{model_version}",
+        "data_version": version.tag, "shards_md5": version.shards_md5,
+        "report_sha256": hashlib.sha256((layout.metrics / REPORT).read_bytes()).hexdigest(),
+        **{f"{name}_macro_auc": figures.get("macro_auc")
+           for name, figures in report["sets"].items()}})
     out.print(summary_table(report))
     out.print(f"evaluate: {layout.metrics / REPORT}; {MODEL_NAME} version {model_version} is "
               f"the `{CHALLENGER}`")

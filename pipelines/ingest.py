@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, fail, load_params, out, run_app
+from skinrisk import ledger
 from skinrisk.config import IngestParams
 from skinrisk.errors import SkinriskError
 from skinrisk.imaging.deidentify import Limits
@@ -90,6 +91,12 @@ def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
             outcome = BatchOutcome(batch_id, "refused", str(exc))
     if outcome.status == "refused":
         fail(outcome.message)
+    if outcome.status == "ingested":
+        report = outcome.report
+        ledger.record(StateLayout.from_env(), "batch_ingested", {
+            "batch_id": batch_id, "landing": zone.uri,
+            **{k: report.get(k) for k in ("files_in", "accepted", "quarantined_files",
+                                          "by_reason", "manifest_sha256", "images_sha256")}})
     return outcome
 
 

@@ -9,6 +9,7 @@ decision record, then move `champion` by compare-and-set. A rejection is a norma
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk import ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write, exclusive_lock
@@ -40,6 +42,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
     connect(layout)
     client = mlflow.MlflowClient()
     with exclusive_lock(layout.locks / "promote.lock"):
+        ledger.require_intact(layout)  # a tampered trail: no promotion until it is explained
         version = current_version(layout)
         candidate = challenger or registry.challenger_version(client)
         if candidate is None:
@@ -60,6 +63,10 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             rec["applied"] = "nothing moved (rejected)"
         paths = _write(layout, rec)
         _log(rec, paths)
+        ledger.record(layout, "gate_decision", {
+            "decision_id": decision_id, "verdict": rec["verdict"], "applied": rec["applied"],
+            "challenger": rec["challenger"], "champion": rec["champion"], "data": rec["data"],
+            "record_sha256": hashlib.sha256(paths[0].read_bytes()).hexdigest()})
     out.print(f"promote: [bold]{rec['verdict'].upper()}[/] {MODEL_NAME} version {candidate} "
               f"(champion before: {champion or 'none'}); {rec['applied']}")
     for reason in rec["reasons"]:
@@ -136,6 +143,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
     connect(layout)
     by = ", ".join(f"{k}={v}" for k, v in context_tags().items())
     with exclusive_lock(layout.locks / "promote.lock"):
+        ledger.require_intact(layout)
         rolled_back, restored = registry.rollback(mlflow.MlflowClient(), reason, by)
         now = dt.datetime.now(dt.UTC)
         rec = {"decision_id": f"{now:%Y%m%dT%H%M%SZ}-rollback", "kind": "rollback",
@@ -143,6 +151,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
                "reason": reason, "rolled_back": rolled_back, "restored": restored}
         atomic_write(layout.decisions / f"{rec['decision_id']}.json",
                      (json.dumps(rec, indent=2) + "\n").encode())
+        ledger.record(layout, "rollback", rec)
     out.print(f"rollback: champion {rolled_back} -> {restored} ({reason})")
 
 

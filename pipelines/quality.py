@@ -9,6 +9,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
+from skinrisk import ledger
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write, exclusive_lock
 from skinrisk.quality.runner import QualityOutcome, dataset_images, run_quality
@@ -35,6 +36,10 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         report = _report(outcome, params.model_dump())
         atomic_write(layout.curated / "quality_report.json",
                      (json.dumps(report, indent=2) + "\n").encode())
+        ledger.record(layout, "quality", {"images_in": outcome.images_in,
+                                          "accepted": len(outcome.accepted),
+                                          "quarantined": len(outcome.quarantined),
+                                          "by_reason": outcome.by_reason})
     out.print(_table(outcome))
     out.print(f"curated dataset: {layout.curated / 'manifest.parquet'} · contact sheets: "
               f"{layout.curated / 'contact_sheets'}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk import ledger
 from skinrisk.config import Params
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
@@ -83,6 +84,11 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     shutil.copyfile(result.best_model, layout.models / f"tmp-{MODEL_FILE}")
     (layout.models / f"tmp-{MODEL_FILE}").replace(layout.models / MODEL_FILE)
     atomic_write(layout.models / RUN_FILE, (json.dumps(record, indent=2) + "\n").encode())
+    ledger.record(layout, "training_run", {
+        **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
+                                  "data_commit", "shards_md5", "splits_md5", "best_epoch")},
+        "code_commit": record.get("code.commit"), "params_sha256": _params_hash(params),
+        "environment_locks": _lock_hashes()})
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
     out.print(f"train: best epoch {best_epoch} (validation macro AUC {shown}); model "
               f"{layout.models / MODEL_FILE}; MLflow run {run.info.run_id}")
@@ -94,6 +100,22 @@ def _best(progress) -> tuple[int, float | None]:
     if progress.best_epoch < 0:
         return progress.next_epoch - 1, None
     return progress.best_epoch, progress.best_auc
+
+
+def _params_hash(params: Params) -> str:
+    dumped = json.dumps(params.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(dumped.encode()).hexdigest()
+
+
+def _lock_hashes() -> dict[str, str]:
+    """sha256 of the environment lock files this code was installed from (checkout only)."""
+    from skinrisk.layout import project_root
+
+    root = project_root()
+    if root is None:
+        return {}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((root / "requirements").glob("*.lock"))}
 
 
 def run_key(params: Params, version: DataVersion, commit: str) -> str:

@@ -7,6 +7,7 @@ import json
 import typer
 
 from pipelines.common import out, run_app
+from skinrisk import ledger
 from skinrisk.layout import StateLayout
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.version import make_version
@@ -19,6 +20,10 @@ def command(as_json: bool = JSON_OPTION) -> None:
     """Version the raw batches, curated dataset and splits; no-op when nothing changed."""
     layout = StateLayout.from_env()
     result = make_version(layout)
+    if result.created:
+        made = current_version(layout)
+        ledger.record(layout, "dataset_version", {"tag": result.tag, "commit": result.commit,
+                                                  "hashes": made.hashes})
     verb = "made" if result.created else "unchanged, still"
     out.print(f"version: {verb} [bold]{result.tag}[/] (commit {result.commit[:12]}), pushed")
     if as_json:

@@ -70,6 +70,24 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
     summary = json.loads(reports[0].read_text())
     assert summary["outcome"] == decisions[0]["verdict"] and summary["failures"] == []
 
+    # The audit ledger holds every stage's event, chained, and no source patient id anywhere.
+    assert main(["audit", "verify"]) == 0
+    events = [json.loads(line)["event"] for line in
+              (layout.ledger / "ledger.jsonl").read_text().splitlines()]
+    for kind in ("batch_ingested", "quality", "dataset_version", "training_run", "evaluation",
+                 "gate_decision"):
+        assert kind in events, kind
+    mrns = {row.split(",")[1] for row in
+            (layout.landing / "b1" / "manifest.csv").read_text().splitlines()[1:]}
+    assert mrns and all(m.startswith("MRN") for m in mrns)
+    outputs = [layout.ledger / "ledger.jsonl", layout.mlflow / "mlflow.db",
+               *layout.decisions.glob("*"), *layout.reports.rglob("*.json"),
+               *layout.metrics.rglob("*.json"), retrain.log, ingest.log]
+    for path in outputs:
+        text = path.read_bytes().decode("latin-1")
+        leaked = [m for m in mrns if m in text]
+        assert not leaked, f"{path} holds source patient ids {leaked[:3]}"
+
     # Nothing new landed: ingest skips after listing; the retrain check then skips training.
     again = airflow.dags_test("skinrisk_ingest", "t2")
     assert again.state == "success" and "ingest" not in again.tasks

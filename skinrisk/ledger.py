@@ -1,0 +1,135 @@
+"""The audit ledger: append-only JSON lines, each entry carrying the hash of the one before.
+
+An entry is {"seq", "at", "event", "by", "data", "prev", "hash"}; "hash" is the sha256 of the
+entry's canonical JSON without "hash", and "prev" is the previous entry's hash (64 zeros for the
+first). Editing an entry breaks its hash; deleting, inserting or reordering breaks the next
+entry's "prev" or the sequence. Appends hold a lock and go through O_APPEND with fsync, so two
+processes never interleave or lose an entry. Entries carry counts, hashes, versions and ids of
+runs and models — never a patient identifier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.localfs import exclusive_lock
+
+GENESIS = "0" * 64
+FILE = "ledger.jsonl"
+
+
+def ledger_path(layout: StateLayout) -> Path:
+    return layout.ledger / FILE
+
+
+def _digest(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _last_line(path: Path) -> str | None:
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position = handle.tell()
+        chunk = b""
+        while position > 0 and chunk.count(b"\n") < 2:
+            step = min(4096, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step) + chunk
+    lines = [line for line in chunk.split(b"\n") if line.strip()]
+    return lines[-1].decode() if lines else None
+
+
+def append(layout: StateLayout, event: str, data: dict[str, Any], by: str) -> dict[str, Any]:
+    """Append one event; returns the entry written."""
+    path = ledger_path(layout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(layout.locks / "ledger.lock"):
+        last = _last_line(path)
+        previous = json.loads(last) if last else None
+        entry = {"seq": previous["seq"] + 1 if previous else 1,
+                 "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                 "event": event, "by": by, "data": data,
+                 "prev": previous["hash"] if previous else GENESIS}
+        entry["hash"] = _digest(entry)
+        line = (json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n").encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return entry
+
+
+def entries(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        return
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                raise SkinriskError(f"{path} line {number}: not JSON (truncated or edited)"
+                                    ) from None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    entries: int
+    first_bad: int | None = None  # 1-based line number
+    why: str = ""
+
+
+def verify(path: Path) -> Verdict:
+    """Walk the chain; name the first entry that does not follow from the one before."""
+    previous_hash, expected_seq, count = GENESIS, 1, 0
+    try:
+        for count, entry in enumerate(entries(path), start=1):
+            if entry.get("hash") != _digest(entry):
+                return Verdict(False, count, count, "its content does not match its hash "
+                               "(edited)")
+            if entry.get("prev") != previous_hash:
+                return Verdict(False, count, count, "it does not follow the entry before it "
+                               "(an entry was deleted, inserted or reordered)")
+            if entry.get("seq") != expected_seq:
+                return Verdict(False, count, count, f"sequence {entry.get('seq')} where "
+                               f"{expected_seq} was expected")
+            previous_hash, expected_seq = entry["hash"], expected_seq + 1
+    except SkinriskError as exc:
+        return Verdict(False, count + 1, count + 1, str(exc))
+    return Verdict(True, count)
+
+
+def trigger() -> str:
+    """Who or what caused an event: the Airflow dag/run/task, or the user."""
+    from skinrisk.tracking import context_tags
+
+    return ", ".join(f"{k}={v}" for k, v in context_tags().items())
+
+
+def record(layout: StateLayout, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    return append(layout, event, data, trigger())
+
+
+def require_intact(layout: StateLayout) -> None:
+    """Refuse to go on (promotion) when the ledger does not verify."""
+    verdict = verify(ledger_path(layout))
+    if not verdict.ok:
+        raise SkinriskError(f"the audit ledger {ledger_path(layout)} fails verification at "
+                            f"entry {verdict.first_bad}: {verdict.why}. Nothing was done; "
+                            "investigate with `skinrisk audit verify`.")
