@@ -32,9 +32,12 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     if number is not None:
         champion_tag = (client.get_model_version(MODEL_NAME, number).tags or {}).get(
             "data.version")
+    trained = client.search_model_versions(
+        f"name='{MODEL_NAME}' and tag.`data.version` = '{version.tag}'")
     current = _train_images(layout, version.tag)
     before = _train_images(layout, champion_tag) if champion_tag else None
-    result = check(version.tag, current, champion_tag, before, params.min_new_images)
+    result = check(version.tag, current, champion_tag, before, params.min_new_images,
+                   str(trained[0].version) if trained else None)
     out.print(f"retrain-check: {'train' if result.retrain else 'skip'}: {result.why}")
     print(json.dumps(result.to_dict()))
 

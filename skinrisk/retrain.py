@@ -20,7 +20,14 @@ class RetrainCheck:
 
 
 def check(current_version: str, current_train: int, champion_version: str | None,
-          champion_train: int | None, min_new: int) -> RetrainCheck:
+          champion_train: int | None, min_new: int, already_trained: str | None = None
+          ) -> RetrainCheck:
+    """``already_trained``: a registered model version trained on the current data version
+    (a rejected challenger is not retrained on the same data every run)."""
+    if already_trained is not None:
+        return RetrainCheck(False, None, current_version, champion_version,
+                            f"model version {already_trained} was already trained on "
+                            f"{current_version}")
     if champion_version is None or champion_train is None:
         return RetrainCheck(True, None, current_version, None,
                             "no champion yet: train the first model")

@@ -91,7 +91,10 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
     # Nothing new landed: ingest skips after listing; the retrain check then skips training.
     again = airflow.dags_test("skinrisk_ingest", "t2")
     assert again.state == "success" and "ingest" not in again.tasks
-    if decisions[0]["verdict"] == "promote":
-        skipped = airflow.dags_test("skinrisk_retrain", "t2")
-        assert "train" not in skipped.tasks and "report" in skipped.tasks
-        assert len(mlflow.search_runs(experiment_names=["skinrisk"], output_format="list")) == 1
+    # Whatever the verdict, a version already trained on is not trained again.
+    skipped = airflow.dags_test("skinrisk_retrain", "t2")
+    assert "train" not in skipped.tasks and "report" in skipped.tasks
+    assert len(mlflow.search_runs(experiment_names=["skinrisk"], output_format="list")) == 1
+    latest = max((layout.reports / "skinrisk_retrain").glob("*/report.json"),
+                 key=lambda p: p.stat().st_mtime)
+    assert json.loads(latest.read_text())["outcome"].startswith("skipped: model version")
