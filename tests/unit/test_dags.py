@@ -105,3 +105,12 @@ def test_the_retrain_dag_is_scheduled_on_the_curated_asset_with_a_calendar_fallb
     assert type(schedule).__name__ == "AssetOrTimeSchedule"
     assert "skinrisk/curated" in str(schedule.asset_condition)
     assert schedule.timetable.expression == "0 3 * * 0"
+
+
+def test_the_embedded_airflow_creates_the_pools_the_dags_use(dagbag) -> None:
+    from skinrisk_common import POOLS as DECLARED
+
+    from pipelines.airflow_local import POOLS as CREATED
+
+    used = {t.pool for d in dagbag.dags.values() for t in d.tasks} - {"default_pool"}
+    assert used == set(DECLARED) == set(CREATED)
