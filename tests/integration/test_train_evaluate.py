@@ -26,8 +26,11 @@ pytestmark = [pytest.mark.ml, pytest.mark.slow]
 
 EASY = {  # types that differ plainly in look, two sources (hospital-b: cross-ethnic), OOD too
     "extends": str(REPO / "params-small.yaml"),
-    "synth": {"difficulty": 0.0, "images": 420, "sources": ["hospital-a", "hospital-b"],
+    "synth": {"difficulty": 0.0, "images": 480, "sources": ["hospital-a", "hospital-b"],
               "defect_rates": {}, "tumor_types": None},
+    # More steps than the demo profile: the split is drawn on random surrogate ids, so each run
+    # trains on a different half of the cohort; 4 epochs at 5e-4 sometimes stayed near chance.
+    "train": {"epochs": 6, "learning_rate": 0.001},
 }
 
 
@@ -36,8 +39,7 @@ def easy_params(folder: Path, **train: object) -> Path:
 
     data = json.loads(json.dumps(EASY))
     data["synth"]["tumor_types"] = [t.key for t in TUMOR_TYPES] + [t.key for t in OOD_TYPES]
-    if train:
-        data["train"] = train
+    data["train"].update(train)
     path = folder / f"params-{len(list(folder.glob('params-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -99,16 +101,16 @@ def test_xception_learns_the_easy_cohort_and_the_run_holds_everything(
     client = mlflow.MlflowClient()
     run = client.get_run(record["run_id"])
     # params: flattened params.yaml; tags: code, data version, DVC hashes, who ran it
-    assert run.data.params["train.learning_rate"] == "0.0005"
+    assert run.data.params["train.learning_rate"] == "0.001"
     assert run.data.params["split.test_fraction"] == "0.25"
     assert run.data.tags["data.version"] == "data-v1"
     assert run.data.tags["dvc.data/shards"] == record["shards_md5"]
     assert run.data.tags["code.commit"] and run.data.tags["triggered_by"].startswith("user:")
     # metrics: per epoch, final, <set>_<metric>[_<grade or slice>], system metrics
-    history = client.get_metric_history(run.info.run_id, "val_macro_auc")
-    assert [m.step for m in history] == [0, 1, 2, 3]
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [m.step for m in history] == [0, 1, 2, 3, 4, 5]
     for name in ("heldout_macro_auc", "heldout_auc_dangerous", "cross_ethnic_macro_auc",
-                 "ood_accuracy", "heldout_sensitivity_high-risk", "best_val_macro_auc"):
+                 "ood_accuracy", "heldout_sensitivity_high-risk", "best_epoch"):
         assert name in run.data.metrics, name
     assert any(k.startswith("cross_ethnic_macro_auc_skin_type_") for k in run.data.metrics)
     assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics)

@@ -32,16 +32,22 @@ def test_xception_with_a_three_grade_head_runs_on_cpu() -> None:
 
 @pytest.mark.slow
 def test_the_input_pipeline_reads_the_packed_shards(tmp_path: Path, state_home: Path) -> None:
-    from skinrisk.training.data import make_dataset, shard_files
+    from skinrisk.training.data import evaluation_dataset, shard_files, training_dataset
 
     add_batch(state_home, tmp_path / "landing", "b1", seed=13, images=30)
     files = shard_files(data_dir(state_home) / "shards", "train")
     assert files
+    ids = [i.decode() for _, _, batch in evaluation_dataset(files, 96, 4)
+           for i in batch.numpy()]
+    keep = ids[: max(1, len(ids) // 2)]
     images, labels = 0, []
-    for batch_images, batch_labels in make_dataset(files, 96, 4, training=True):
+    for batch_images, batch_labels in training_dataset(files, keep, 96, 4, 0, 0, True):
         assert batch_images.shape[1:] == (96, 96, 3)
         assert float(batch_images.numpy().max()) <= 255.0
         images += batch_images.shape[0]
-        labels += list(np.argmax(batch_labels.numpy(), axis=1))
-    assert images == sum(1 for _ in make_dataset(files, 96, 1, training=False))
+        labels += list(batch_labels.numpy())
+    assert images == len(keep)  # only the listed images, each once per epoch
     assert set(labels) <= {0, 1, 2}
+    again = [b.numpy() for b, _ in training_dataset(files, keep, 96, 4, 0, 0, True)]
+    first = [b.numpy() for b, _ in training_dataset(files, keep, 96, 4, 0, 0, True)]
+    assert all(np.array_equal(a, b) for a, b in zip(again, first, strict=True))  # (seed, epoch)
