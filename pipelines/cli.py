@@ -40,7 +40,7 @@ batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the land
 app.add_typer(batch_app, name="batch")
 data_app = typer.Typer(no_args_is_help=True, help="Dataset versions.")
 app.add_typer(data_app, name="data")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit ledger.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify the ledger, trace models and images, reproduce.")
 app.add_typer(audit_app, name="audit")
 
 app.command("taxonomy")(taxonomy.command)
@@ -63,6 +63,8 @@ app.command("demo")(demo.command)
 batch_app.command("check")(batch_check.command)
 batch_app.command("pending")(ingest.pending_command)
 audit_app.command("verify")(audit.verify_command)
+audit_app.command("model")(audit.model_command)
+audit_app.command("image")(audit.image_command)
 
 
 def _version(value: bool) -> None:

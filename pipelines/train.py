@@ -16,6 +16,8 @@ import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
+from skinrisk.audit.digest import canonical_sha256
+from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.config import Params
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
@@ -87,7 +89,10 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     ledger.record(layout, "training_run", {
         **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
                                   "data_commit", "shards_md5", "splits_md5", "best_epoch")},
-        "code_commit": record.get("code.commit"), "params_sha256": _params_hash(params),
+        "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),
+        "params_sha256": _params_hash(params), "params_file": params_path.name,
+        "images_sha256": canonical_sha256(image_lists(roles)),
+        "images": {role: len(ids) for role, ids in image_lists(roles).items()},
         "environment_locks": _lock_hashes()})
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
     out.print(f"train: best epoch {best_epoch} (validation macro AUC {shown}); model "
@@ -103,8 +108,12 @@ def _best(progress) -> tuple[int, float | None]:
 
 
 def _params_hash(params: Params) -> str:
-    dumped = json.dumps(params.model_dump(mode="json", by_alias=True), sort_keys=True)
-    return hashlib.sha256(dumped.encode()).hexdigest()
+    return canonical_sha256(params.model_dump(mode="json", by_alias=True))
+
+
+def image_lists(roles: Roles) -> dict[str, list[str]]:
+    """The exact images a run fits on and validates on (logged; its digest is in the ledger)."""
+    return {FIT: roles.ids(FIT), VALIDATION: roles.ids(VALIDATION)}
 
 
 def _lock_hashes() -> dict[str, str]:
@@ -147,7 +156,11 @@ def _log_inputs(params: Params, params_path: Path, layout: StateLayout, version:
     from skinrisk.training.loop import configure
 
     runtime, _ = configure(params.train)
-    mlflow.log_params(flatten(params.model_dump(mode="json", by_alias=True)))
+    dumped = params.model_dump(mode="json", by_alias=True)
+    mlflow.log_params(flatten(dumped))
+    # Whole, for `skinrisk audit reproduce`: the flat params above lose types and nesting.
+    mlflow.log_dict(dumped, PARAMS_ARTIFACT)
+    mlflow.log_dict(image_lists(roles), IMAGES_ARTIFACT)
     mlflow.log_params({"runtime.gpus": runtime.gpus, "runtime.policy": runtime.policy,
                        "runtime.replicas": runtime.replicas, "params_file": params_path.name})
     mlflow.set_tags({"stage": "train", "data.version": version.tag,

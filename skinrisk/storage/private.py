@@ -75,6 +75,19 @@ class PrivateStore:
                 ":outcome, :image_id, :quarantine_id, :reason)",
                 [{"batch_id": batch_id, **r} for r in records])
 
+    def files_named(self, file_name: str) -> list[dict[str, object]]:
+        """Every received file of that name, in any batch (audit: a name -> its image)."""
+        return self._rows("SELECT * FROM files WHERE file_name = ? ORDER BY batch_id",
+                          [file_name])
+
+    def files_of_image(self, image_id: str) -> list[dict[str, object]]:
+        return self._rows("SELECT * FROM files WHERE image_id = ? ORDER BY batch_id", [image_id])
+
+    def _rows(self, sql: str, args: list[object]) -> list[dict[str, object]]:
+        cursor = self._db.execute(sql, args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def files_of(self, batch_id: str) -> list[dict[str, object]]:
         cursor = self._db.execute("SELECT * FROM files WHERE batch_id = ? ORDER BY file_name",
                                   [batch_id])

@@ -1,0 +1,1 @@
+"""Audit: trace any model to the exact images, code and decisions behind it, and back."""

@@ -1,0 +1,129 @@
+"""`skinrisk audit image`: one photo forward — its batch, its quality verdict, the dataset
+versions that hold it, the models that trained and were tested on it.
+
+Asked by image id (or a unique prefix of one) or by the file name a hospital sent. A file name
+is resolved through the private store and never written into the trace: names can carry
+patient identifiers (PAD-UFES-20's do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from skinrisk import ledger
+from skinrisk.audit.model import IMAGES_ARTIFACT, PREDICTIONS_ARTIFACT, TRAIN_ROLES, RunArtifacts
+from skinrisk.audit.versions import (
+    QUALITY_QUARANTINE,
+    RAW_DIR,
+    SPLITS_FILE,
+    DataVersions,
+)
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.storage.private import PrivateStore
+from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
+from skinrisk.storage.tables import read_rows
+
+IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> dict[str, Any]:
+    found = _resolve(layout, query)
+    entries = list(ledger.entries(ledger.ledger_path(layout)))
+    versions = DataVersions(layout.workspace, remote)
+    models = _ModelIndex(client, entries)
+    ingested = {e["data"]["batch_id"]: e for e in entries if e["event"] == "batch_ingested"}
+    images = []
+    for item in found:
+        batch = ingested.get(item["batch_id"])
+        image_id = item["image_id"]
+        images.append({
+            **item, "ingested_at": batch["at"] if batch else None,
+            "ingested_by": batch["by"] if batch else None,
+            "versions": _in_versions(versions, image_id, item["batch_id"]) if image_id else [],
+            "models": models.involving(image_id) if image_id else []})
+    subject = found[0]["image_id"] if len(found) == 1 and found[0]["image_id"] else (
+        f"{len(found)} received files" if not IMAGE_ID.match(query) else query)
+    return {"audit": {"kind": "image", "subject": subject,
+                      "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
+            "images": images}
+
+
+def _resolve(layout: StateLayout, query: str) -> list[dict[str, Any]]:
+    raw = RawZone(layout.raw, layout.quarantine)
+    if IMAGE_ID.match(query):
+        hits = [{"image_id": r["image_id"], "batch_id": b, "ingest": "accepted"}
+                for b in raw.committed_batches()
+                for r in read_rows(raw.batch_dir(b) / IMAGES_TABLE)
+                if r["image_id"].startswith(query)]
+        ids = {h["image_id"] for h in hits}
+        if len(ids) > 1:
+            raise SkinriskError(f"{len(ids)} images start with {query}: give more of the id")
+        if hits:
+            return hits
+    store = layout.private / "identity.sqlite"
+    rows = PrivateStore(store).files_named(query) if store.is_file() else []
+    if not rows:
+        raise SkinriskError(f"no image has an id starting with, or was received as, {query!r} "
+                            "(ids are the sha256 of the de-identified bytes; see "
+                            "data/raw/<batch>/images.parquet)")
+    return [{"image_id": r["image_id"], "batch_id": r["batch_id"],
+             "ingest": "accepted" if r["image_id"] else f"quarantined at ingest: {r['reason']}"}
+            for r in rows]
+
+
+def _in_versions(versions: DataVersions, image_id: str, batch_id: str) -> list[dict[str, Any]]:
+    out = []
+    for tag in versions.tags():
+        if f"{RAW_DIR}/{batch_id}" not in versions.outputs(tag):
+            continue  # the batch came after this version
+        split = {r["image_id"]: r["split"] for r in versions.read_rows(tag, SPLITS_FILE)}
+        quarantined = {r["image_id"]: f"{r['reasons']} ({r['detail']})"
+                       for r in versions.read_rows(tag, QUALITY_QUARANTINE)}
+        if image_id in quarantined:
+            quality = f"quarantined: {quarantined[image_id]}"
+        elif image_id in split:
+            quality = "accepted"
+        else:
+            quality = "not curated (refused by validation)"
+        out.append({"version": tag, "quality": quality, "split": split.get(image_id)})
+    return out
+
+
+class _ModelIndex:
+    """Training and evaluation runs from the ledger, with their image lists read once each."""
+
+    def __init__(self, client: Any, entries: list[dict[str, Any]]) -> None:
+        self.client = client
+        self.trained = {e["data"]["run_id"]: e for e in entries if e["event"] == "training_run"}
+        self.evaluated = {e["data"]["run_id"]: e for e in entries if e["event"] == "evaluation"}
+
+    def involving(self, image_id: str) -> list[dict[str, Any]]:
+        out = []
+        for run_id, entry in self.trained.items():
+            artifacts = RunArtifacts(run_id)
+            lists = artifacts.json(IMAGES_ARTIFACT) or {}
+            roles = [f"trained on ({role})" for role in TRAIN_ROLES
+                     if image_id in set(lists.get(role, []))]
+            tested = [f"tested on ({r['split']})"
+                      for r in artifacts.parquet(PREDICTIONS_ARTIFACT)
+                      if r["image_id"] == image_id] if run_id in self.evaluated else []
+            for role in roles + tested:
+                out.append({"model": self._model(run_id), "run_id": run_id, "role": role,
+                            "data_version": entry["data"]["data_version"],
+                            "aliases": self._aliases(run_id)})
+        return out
+
+    def _versions(self, run_id: str) -> list[Any]:
+        return self.client.search_model_versions(f"run_id='{run_id}'")
+
+    def _model(self, run_id: str) -> str:
+        found = self._versions(run_id)
+        return ", ".join(f"{v.name}/{v.version}" for v in found) or "not registered"
+
+    def _aliases(self, run_id: str) -> list[str]:
+        # Search results may omit aliases; a version read by number carries them.
+        return sorted(a for v in self._versions(run_id)
+                      for a in (self.client.get_model_version(v.name, v.version).aliases or []))
