@@ -23,19 +23,46 @@ MODEL_ARGUMENT = typer.Argument(..., help="Version number, alias (champion, chal
                                 "skinrisk-xception/<N> or skinrisk-xception@<alias>.")
 IMAGE_ARGUMENT = typer.Argument(..., help="Image id (or a unique prefix of one, 8+ hex "
                                 "characters) or the file name as the hospital sent it.")
+TOLERANCE_OPTION = typer.Option(
+    0.02, "--tolerance", min=0.0, help="Largest absolute difference allowed per figure (AUC, "
+    "accuracy). CPU to CPU on the same build reproduces exactly; GPU kernels and other "
+    "machines do not.")
+WORKDIR_OPTION = typer.Option(None, "--workdir", help="Scratch folder (default "
+                              "$SKINRISK_HOME/reproduce/<model>-<time>); kept for inspection.")
 OUT_OPTION = typer.Option(None, "--out", help="Folder for audit.json and audit.md "
                           "(default $SKINRISK_HOME/audits/<subject>).")
 
 
 def verify_command() -> int:
-    """Check the hash chain; name the first bad entry; exit 1 if any."""
-    path = ledger_path(StateLayout.from_env())
+    """Check the hash chain and that it still begins with its newest archived copy; name the
+    first bad entry; exit 1 if any."""
+    from skinrisk.audit.archive import check_anchor, ledger_archive
+
+    layout = StateLayout.from_env()
+    path = ledger_path(layout)
     verdict = verify(path)
     if not verdict.ok:
         fail(f"{path}: entry {verdict.first_bad} of {verdict.entries}: {verdict.why}")
         return 1
-    out.print(f"audit: {path}: {verdict.entries} entries, chain intact")
+    anchor = check_anchor(path, ledger_archive(layout))
+    if not anchor.ok:
+        fail(f"{path}: entry {anchor.first_bad}: {anchor.why}")
+        return 1
+    out.print(f"audit: {path}: {verdict.entries} entries, chain intact; " + (
+        f"entries 1-{anchor.entries} match the archived copy {anchor.snapshot}"
+        if anchor.snapshot else "no archived copy yet (`skinrisk audit publish`)"))
     return 0
+
+
+def publish_command() -> None:
+    """Copy the ledger, write-once, beside the dataset versions (SKINRISK_LEDGER_ARCHIVE)."""
+    from skinrisk.audit.archive import ledger_archive, publish
+
+    layout = StateLayout.from_env()
+    location = ledger_archive(layout)
+    name = publish(ledger_path(layout), location)
+    out.print(f"audit: ledger archived as {location}{name}" if name else
+              "audit: the ledger is empty; nothing to archive")
 
 
 def model_command(ref: str = MODEL_ARGUMENT, folder: Path | None = OUT_OPTION) -> int:
@@ -77,6 +104,42 @@ def image_command(query: str = IMAGE_ARGUMENT, folder: Path | None = OUT_OPTION)
                   f"{image['batch_id']}: in {len(image['versions'])} dataset version(s); "
                   f"{'; '.join(used) or 'used by no model'}")
     return _verdict([], paths)
+
+
+def reproduce_command(ref: str = MODEL_ARGUMENT, tolerance: float = TOLERANCE_OPTION,
+                      workdir: Path | None = WORKDIR_OPTION,
+                      folder: Path | None = OUT_OPTION) -> int:
+    """Retrain and re-evaluate a model from its recorded code, data and params; compare."""
+    import importlib.util
+    import time
+
+    import mlflow
+
+    from skinrisk.audit.render import reproduce_markdown
+    from skinrisk.audit.reproduce import default_source, reproduce
+    from skinrisk.errors import SkinriskError
+    from skinrisk.tracking import connect
+    from skinrisk.versioning.workspace import dvc_remote, git_remote
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise SkinriskError("audit reproduce trains a model: run it from the ml environment "
+                            "(.venvs/ml/bin/skinrisk)")
+    layout = StateLayout.from_env()
+    connect(layout)
+    client = mlflow.MlflowClient()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", ref)
+    scratch = workdir or layout.home / "reproduce" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    if scratch.exists() and any(scratch.iterdir()):
+        raise SkinriskError(f"{scratch} is not empty: give an empty or new --workdir")
+    scratch.mkdir(parents=True, exist_ok=True)
+    trace = reproduce(layout, client, ref, default_source(git_remote(layout),
+                                                          dvc_remote(layout)),
+                      scratch, tolerance, say=out.print)
+    paths = _write(layout, folder, trace, reproduce_markdown(trace))
+    worst = max((r["difference"] or 0.0) for r in trace["figures"])
+    out.print(f"audit: reproduced {trace['audit']['subject']}: largest difference {worst:.6f} "
+              f"(tolerance {tolerance}) over {len(trace['figures'])} figures")
+    return _verdict(trace["checks"], paths)
 
 
 def _write(layout: StateLayout, folder: Path | None, trace: dict[str, Any], markdown: str

@@ -40,7 +40,8 @@ batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the land
 app.add_typer(batch_app, name="batch")
 data_app = typer.Typer(no_args_is_help=True, help="Dataset versions.")
 app.add_typer(data_app, name="data")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify the ledger, trace models and images, reproduce.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify the ledger, trace "
+                        "models and images, reproduce a model.")
 app.add_typer(audit_app, name="audit")
 
 app.command("taxonomy")(taxonomy.command)
@@ -65,6 +66,8 @@ batch_app.command("pending")(ingest.pending_command)
 audit_app.command("verify")(audit.verify_command)
 audit_app.command("model")(audit.model_command)
 audit_app.command("image")(audit.image_command)
+audit_app.command("reproduce")(audit.reproduce_command)
+audit_app.command("publish")(audit.publish_command)
 
 
 def _version(value: bool) -> None:

@@ -18,6 +18,7 @@ import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
+from skinrisk.audit.archive import ledger_archive
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write, exclusive_lock
@@ -42,7 +43,8 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
     connect(layout)
     client = mlflow.MlflowClient()
     with exclusive_lock(layout.locks / "promote.lock"):
-        ledger.require_intact(layout)  # a tampered trail: no promotion until it is explained
+        # A tampered trail: no promotion until it is explained.
+        ledger.require_intact(layout, ledger_archive(layout))
         version = current_version(layout)
         candidate = challenger or registry.challenger_version(client)
         if candidate is None:
@@ -143,7 +145,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
     connect(layout)
     by = ", ".join(f"{k}={v}" for k, v in context_tags().items())
     with exclusive_lock(layout.locks / "promote.lock"):
-        ledger.require_intact(layout)
+        ledger.require_intact(layout, ledger_archive(layout))
         rolled_back, restored = registry.rollback(mlflow.MlflowClient(), reason, by)
         now = dt.datetime.now(dt.UTC)
         rec = {"decision_id": f"{now:%Y%m%dT%H%M%SZ}-rollback", "kind": "rollback",

@@ -126,10 +126,17 @@ def record(layout: StateLayout, event: str, data: dict[str, Any]) -> dict[str, A
     return append(layout, event, data, trigger())
 
 
-def require_intact(layout: StateLayout) -> None:
-    """Refuse to go on (promotion) when the ledger does not verify."""
+def require_intact(layout: StateLayout, archive: str | None = None) -> None:
+    """Refuse to go on (promotion) when the ledger does not verify, or no longer begins with
+    its newest archived copy (given the archive's location)."""
     verdict = verify(ledger_path(layout))
-    if not verdict.ok:
+    first_bad, why = verdict.first_bad, verdict.why
+    if verdict.ok and archive is not None:
+        from skinrisk.audit.archive import check_anchor
+
+        anchor = check_anchor(ledger_path(layout), archive)
+        first_bad, why = anchor.first_bad, anchor.why
+    if first_bad is not None:
         raise SkinriskError(f"the audit ledger {ledger_path(layout)} fails verification at "
-                            f"entry {verdict.first_bad}: {verdict.why}. Nothing was done; "
-                            "investigate with `skinrisk audit verify`.")
+                            f"entry {first_bad}: {why}. Nothing was done; investigate with "
+                            "`skinrisk audit verify`.")

@@ -11,7 +11,7 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join("—" if v is None else str(v) for v in row) + " |"
               for row in rows]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -121,3 +121,20 @@ def image_markdown(trace: dict[str, Any]) -> str:
                         [(m["model"], m["run_id"], m["role"], m["data_version"],
                           ", ".join(m["aliases"]) or "—") for m in image["models"]])
     return "\n".join(lines)
+
+
+def reproduce_markdown(trace: dict[str, Any]) -> str:
+    recorded, again = trace["recorded"], trace["reproduced"]
+    return "\n".join([
+        f"# Reproduction: {trace['audit']['subject']}", "",
+        f"Generated {trace['audit']['generated_at']}; scratch workspace "
+        f"`{trace['audit']['scratch']}`.", "",
+        f"Recorded run `{recorded['run_id']}` (code `{recorded['code_commit'][:12]}`, data "
+        f"`{recorded['data_version']}`, evaluated on `{recorded['evaluated_on']}`); "
+        f"reproduced as run `{again['run_id']}` in the scratch MLflow store.", "",
+        *_checks(trace["checks"]),
+        f"## Figures (tolerance {trace['tolerance']})", "",
+        *_table(["figure", "recorded", "reproduced", "difference", "within"],
+                [(r["metric"], _fmt(r["recorded"]), _fmt(r["reproduced"]),
+                  _fmt(r["difference"]), "yes" if r["within"] else "**NO**")
+                 for r in trace["figures"]])])

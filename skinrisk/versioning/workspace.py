@@ -44,7 +44,7 @@ def ensure_workspace(layout: StateLayout, source: Path | None = None) -> Path:
         # Versions are made by the pipeline, and say so.
         git(workspace, "config", "user.name", "skinrisk pipeline")
         git(workspace, "config", "user.email", "skinrisk-pipeline@localhost")
-    _configure_dvc(workspace, dvc_remote(layout))
+    configure_dvc(workspace, dvc_remote(layout))
     return workspace
 
 
@@ -63,7 +63,7 @@ def _seed_remote(remote: str, source: Path | None) -> None:
     git(source, "push", "-q", str(path), f"HEAD:refs/heads/{BRANCH}")
 
 
-def _configure_dvc(workspace: Path, remote: str) -> None:
+def configure_dvc(workspace: Path, remote: str) -> None:
     if not (workspace / ".dvc").is_dir():
         raise SkinriskError(f"{workspace} has no .dvc folder: the data branch must come from a "
                             "commit that has `dvc init` in it")

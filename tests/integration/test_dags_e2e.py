@@ -3,6 +3,7 @@ landed in the dataset, the asset event, the MLflow run, the decision record and 
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -14,11 +15,12 @@ from pipelines.airflow_local import LocalAirflow
 from pipelines.cli import main
 from skinrisk.layout import StateLayout
 from tests.conftest import REPO
+from tests.helpers.privacy import leaks, outputs
 
 pytestmark = [pytest.mark.ml, pytest.mark.slow]
 
 
-def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
+def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path, pad_dir: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
 
@@ -33,6 +35,9 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
     assert main(["synth", "--out", str(layout.landing / "b1"), "--truth",
                  str(tmp_path / "b1.csv"), "--images", "60", "--seed", "11",
                  "--params", str(params)]) == 0
+    # Real clinical photos too: PAD-UFES-20's file names carry its patient ids.
+    assert main(["import-pad", "--source", str(pad_dir), "--out",
+                 str(layout.landing / "pad"), "--limit", "20", "--params", str(params)]) == 0
     airflow = LocalAirflow(layout, str(params))
     airflow.prepare()
 
@@ -42,8 +47,10 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
             "publish"} <= set(ingest.tasks)
     report = json.loads((layout.raw / "b1" / "report.json").read_text())
     curated = json.loads((layout.curated / "quality_report.json").read_text())
+    pad = json.loads((layout.raw / "pad-ufes-20" / "report.json").read_text())
     assert report["files_in"] == 60 == report["accepted"] + report["quarantined_files"]
-    assert curated["images_in"] == report["accepted"]
+    assert pad["files_in"] == 20 == pad["accepted"] + pad["quarantined_files"]
+    assert curated["images_in"] == report["accepted"] + pad["accepted"]
     tags = (layout.workspace / ".git" / "refs" / "tags").iterdir()
     assert [t.name for t in tags] == ["data-v1"]
     with sqlite3.connect(layout.home / "airflow" / "airflow.db") as db:
@@ -77,16 +84,26 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path,
     for kind in ("batch_ingested", "quality", "dataset_version", "training_run", "evaluation",
                  "gate_decision"):
         assert kind in events, kind
-    mrns = {row.split(",")[1] for row in
-            (layout.landing / "b1" / "manifest.csv").read_text().splitlines()[1:]}
-    assert mrns and all(m.startswith("MRN") for m in mrns)
-    outputs = [layout.ledger / "ledger.jsonl", layout.mlflow / "mlflow.db",
-               *layout.decisions.glob("*"), *layout.reports.rglob("*.json"),
-               *layout.metrics.rglob("*.json"), retrain.log, ingest.log]
-    for path in outputs:
-        text = path.read_bytes().decode("latin-1")
-        leaked = [m for m in mrns if m in text]
-        assert not leaked, f"{path} holds source patient ids {leaked[:3]}"
+    # The audit trail of the model, and of a PAD photo asked for by its received name.
+    assert main(["audit", "model", "1"]) == 0
+    pad_rows = list(csv.DictReader((layout.landing / "pad" / "manifest.csv").open()))
+    assert main(["audit", "image", pad_rows[0]["file_name"]]) == 0
+
+    # No source patient id in anything skinrisk wrote (ledger, MLflow store and artifacts,
+    # DVC cache and remote, reports, decisions, audits, Airflow's logs and database) or said.
+    ids = {r["patient_id"] for r in pad_rows} | {
+        r["patient_id"] for r in csv.DictReader((layout.landing / "b1" / "manifest.csv").open())}
+    assert any(i.startswith("PAT_") for i in ids) and any(i.startswith("MRN") for i in ids)
+    scanned = [p for p in outputs(layout.home) if not p.is_relative_to(layout.landing)]
+    assert any(p.is_relative_to(layout.mlflow / "artifacts") for p in scanned)
+    assert any(p.is_relative_to(layout.home / "airflow") for p in scanned)
+    assert any(p.is_relative_to(layout.home / "audits") for p in scanned)
+    assert leaks(scanned, ids, layout.home) == []
+    for name, log in (("ingest", ingest.log), ("retrain", retrain.log)):
+        assert not [i for i in ids if i in log], name
+    # The scan sees identifiers where they are allowed to be: the landing zone, private store.
+    assert leaks([layout.landing / "pad" / "manifest.csv",
+                  layout.private / "identity.sqlite"], ids, layout.home)
 
     # Nothing new landed: ingest skips after listing; the retrain check then skips training.
     again = airflow.dags_test("skinrisk_ingest", "t2")

@@ -83,3 +83,32 @@ def test_an_unknown_batch_id_on_s3_is_an_error_naming_it(tmp_path: Path, s3,
     monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "state"))
     assert main(["ingest", "--landing", f"s3://{bucket}/x/", "--batch", "nope", *PARAMS]) == 1
     assert "batch 'nope' is not in s3://" in capsys.readouterr().err
+
+
+def test_the_ledger_is_archived_write_once_on_s3_and_anchors_the_local_chain(
+        s3, state_home: Path) -> None:
+    from skinrisk.audit.archive import check_anchor, publish
+    from skinrisk.errors import SkinriskError
+    from skinrisk.layout import StateLayout
+    from skinrisk.ledger import append, ledger_path
+
+    client, bucket = s3
+    layout = StateLayout.from_env()
+    for n in range(3):
+        append(layout, "dataset_version", {"tag": f"data-v{n + 1}"}, "user:t")
+    archive = f"s3://{bucket}/dvc/ledger/"
+    name = publish(ledger_path(layout), archive)
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [f"dvc/ledger/{name}"]
+    assert client.get_object(Bucket=bucket, Key=keys[0])["Body"].read() == (
+        ledger_path(layout).read_bytes())
+    assert publish(ledger_path(layout), archive) == name  # idempotent
+    assert check_anchor(ledger_path(layout), archive).ok
+    # A copy whose name is taken by other bytes (damaged, or forged) is refused, not replaced.
+    client.put_object(Bucket=bucket, Key=keys[0], Body=b"something else\n")
+    with pytest.raises(SkinriskError, match="already exists with other content"):
+        publish(ledger_path(layout), archive)
+    ledger_path(layout).write_text("".join(ledger_path(layout).read_text()
+                                           .splitlines(keepends=True)[:2]))
+    anchor = check_anchor(ledger_path(layout), archive)
+    assert not anchor.ok and "entries were removed" in anchor.why

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
 from tests.conftest import REPO
+from tests.helpers.privacy import searchable
 
 PARAMS = ["--params", str(REPO / "params.yaml")]
-
-
-def _searchable(path: Path) -> bytes:
-    """File bytes, plus decoded content where the format could hide a string (Parquet)."""
-    data = path.read_bytes()
-    if path.suffix == ".parquet":
-        data += json.dumps(pq.read_table(path).to_pylist(), default=str).encode()
-    return data
 
 
 def test_no_source_patient_id_appears_in_any_output(tmp_path: Path, state_home: Path,
@@ -46,7 +37,7 @@ def test_no_source_patient_id_appears_in_any_output(tmp_path: Path, state_home: 
                and not p.is_relative_to(state_home / "private")]
     assert any(p.suffix == ".parquet" for p in outputs) and any(p.name == "report.json"
                                                                 for p in outputs)
-    text = [(str(p.relative_to(state_home)), _searchable(p)) for p in outputs]
+    text = [(str(p.relative_to(state_home)), searchable(p)) for p in outputs]
     text += [("stdout", logs.out.encode()), ("stderr", logs.err.encode()),
              ("log records", caplog.text.encode())]
     leaks = [(where, pid) for where, data in text for pid in ids if pid.encode() in data]

@@ -7,6 +7,7 @@ continues to the same weights.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -230,3 +231,105 @@ def test_the_gate_promotes_a_first_model_on_floors_then_judges_a_challenger_agai
     assert any(n.endswith(".md") for n in names) and any(n.endswith(".json") for n in names)
     markdown = (home / "decisions" / f"{record['decision_id']}.md").read_text()
     assert "REJECT" in markdown and "| heldout | superiority | macro AUC |" in markdown
+
+
+def _audit(*args: str) -> tuple[int, dict]:
+    code = main(["audit", *args])
+    folder = Path(os.environ["SKINRISK_HOME"]) / "audits"
+    newest = max(folder.glob("*/audit.json"), key=lambda p: p.stat().st_mtime_ns)
+    return code, json.loads(newest.read_text())
+
+
+def test_audit_traces_a_model_to_its_images_and_images_to_their_models(
+        in_home: tuple[Path, Path], trained: dict) -> None:
+    from pipelines.common import load_params
+    from skinrisk.storage.tables import read_rows
+    from skinrisk.training.plan import FIT, VALIDATION, assign_roles
+
+    home, params = in_home
+    code, trace = _audit("model", "skinrisk-xception/1")
+    assert code == 0, [c for c in trace["checks"] if not c["ok"]]
+    assert trace["model"]["run_id"] == trained["run_id"]
+    assert trace["data"]["version"] == "data-v1" and trace["data"]["batches"][0]["batch_id"]
+    # The image lists equal an independent recomputation from the versioned split table.
+    rows = read_rows(home / "workspace" / "data" / "splits" / "assignments.parquet")
+    roles = assign_roles(rows, load_params(params).train)
+    assert trace["images"]["fit"]["ids"] == roles.ids(FIT)
+    assert trace["images"]["validation"]["ids"] == roles.ids(VALIDATION)
+    assert trace["images"]["heldout"]["ids"] == sorted(
+        r["image_id"] for r in rows if r["split"] == "heldout")
+    fit = trace["images"]["fit"]
+    assert sum(fit["by_grade"].values()) == sum(fit["by_fitzpatrick"].values()) == len(
+        fit["ids"])
+    assert trace["training"]["params"]["train"]["epochs"] == 6
+    assert trace["evaluation"]["sets"]["heldout"]["macro_auc"] is not None
+    markdown = (home / "audits" / "model-skinrisk-xception-1" / "audit.md").read_text()
+    assert "cross-checks hold.**" in markdown and "FAIL" not in markdown
+    assert "| fit |" in markdown
+
+    # Forward from images: one fitted on, one tested on, one asked for by its received name.
+    _, fitted = _audit("image", fit["ids"][0][:12])
+    assert {(m["model"], m["role"]) for m in fitted["images"][0]["models"]} >= {
+        ("skinrisk-xception/1", "trained on (fit)")}
+    assert fitted["images"][0]["versions"] == [
+        {"version": "data-v1", "quality": "accepted", "split": "train"}]
+    heldout = trace["images"]["heldout"]["ids"][0]
+    _, tested = _audit("image", heldout)
+    assert ("skinrisk-xception/1", "tested on (heldout)") in {
+        (m["model"], m["role"]) for m in tested["images"][0]["models"]}
+    landing = home.parent / "landing" / "b1"
+    manifest = (landing / "manifest.csv").read_text().splitlines()
+    name, patient = manifest[1].split(",")[:2]
+    received = hashlib.sha256((landing / name).read_bytes()).hexdigest()
+    images = read_rows(home / "workspace" / "data" / "raw" / "b1" / "images.parquet")
+    expected = next(r["image_id"] for r in images if r["received_sha256"] == received)
+    _, by_name = _audit("image", name)
+    assert [i["image_id"] for i in by_name["images"]] == [expected]
+    for path in (home / "audits").rglob("audit.*"):
+        assert patient not in path.read_text() and name not in path.read_text(), path
+
+
+def test_audit_model_fails_when_an_artifact_disagrees_with_the_ledger(
+        in_home: tuple[Path, Path], trained: dict) -> None:
+    home, _ = in_home
+    lists = next(p for p in (home / "mlflow").rglob("images.json")
+                 if trained["run_id"] in p.parts)
+    original = lists.read_bytes()
+    data = json.loads(original)
+    data["fit"] = data["fit"][1:]  # one training image quietly dropped from the record
+    try:
+        lists.write_text(json.dumps(data))
+        code, trace = _audit("model", "1")
+    finally:
+        lists.write_bytes(original)
+    assert code == 1
+    failed = [c["what"] for c in trace["checks"] if not c["ok"]]
+    assert failed == ["training image lists (MLflow artifact) = the ledger's digest"]
+
+
+def test_audit_reproduce_retrains_a_model_to_its_recorded_figures(
+        in_home: tuple[Path, Path], trained: dict, tmp_path: Path) -> None:
+    import mlflow
+
+    home, _ = in_home
+    tiny = easy_params(tmp_path, max_images=40, epochs=1, image_size=71)
+    assert main(["train", "--params", str(tiny)]) == 0
+    assert main(["evaluate", "--params", str(tiny)]) == 0
+    run_id = json.loads((home / "workspace" / "models" / "train.json").read_text())["run_id"]
+    version = mlflow.MlflowClient().search_model_versions(f"run_id='{run_id}'")[0].version
+    registry_before = len(mlflow.MlflowClient().search_model_versions())
+
+    main(["audit", "reproduce", str(version), "--workdir", str(tmp_path / "scratch")])
+    trace = json.loads((home / "audits" / f"reproduce-skinrisk-xception-{version}" /
+                        "audit.json").read_text())
+    checks = {c["what"]: c for c in trace["checks"]}
+    assert checks["params: params.json = the ledger's digest"]["ok"]
+    assert checks["the same images fitted and validated on (exact)"]["ok"]
+    assert checks["every figure within 0.02 of the recorded one"]["ok"], trace["figures"]
+    assert len(trace["figures"]) >= 8
+    # Same CPU, same build: the reproduction is exact, not just within tolerance.
+    assert max(r["difference"] for r in trace["figures"]) == 0.0
+    dirty = mlflow.MlflowClient().get_run(run_id).data.tags["code.dirty"] == "True"
+    assert checks["the recorded run was made from committed code"]["ok"] is not dirty
+    # The reproduction registered nothing in the audited registry.
+    assert len(mlflow.MlflowClient().search_model_versions()) == registry_before

@@ -88,3 +88,57 @@ def test_concurrent_appends_keep_one_unbroken_chain(state_home: Path) -> None:
         thread.join()
     verdict = verify(ledger_path(layout))
     assert verdict.ok and verdict.entries == 80
+
+
+def _forge(path: Path, index: int) -> None:
+    """Rewrite the chain from one entry on with every hash recomputed: the chain verifies,
+    only an outside copy can tell."""
+    import hashlib
+
+    rows = [json.loads(r) for r in lines(path)]
+    rows[index]["data"]["images"] = 12345
+    previous = rows[index - 1]["hash"] if index else "0" * 64
+    for row in rows[index:]:
+        row["prev"] = previous
+        body = {k: v for k, v in row.items() if k != "hash"}
+        row["hash"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                                     .encode()).hexdigest()
+        previous = row["hash"]
+    write(path, [json.dumps(r, sort_keys=True) for r in rows])
+
+
+def test_a_forged_chain_verifies_alone_but_not_against_its_archived_copy(
+        ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinrisk.audit.archive import check_anchor, publish
+
+    archive = str(tmp_path / "archive") + "/"
+    monkeypatch.setenv("SKINRISK_LEDGER_ARCHIVE", archive)
+    assert main(["audit", "publish"]) == 0
+    copies = list((tmp_path / "archive").iterdir())
+    assert len(copies) == 1 and copies[0].name.startswith("00000005-")
+    assert publish(ledger, archive) == copies[0].name  # the same ledger: nothing new written
+    append(StateLayout.from_env(), "training_run", {"run_id": "r"}, "user:t")
+    assert check_anchor(ledger, archive).ok  # growing past the copy is fine
+    assert main(["audit", "verify"]) == 0
+
+    _forge(ledger, 2)
+    assert verify(ledger).ok
+    anchor = check_anchor(ledger, archive)
+    assert not anchor.ok and anchor.first_bad == 3 and "rewritten" in anchor.why
+    assert main(["audit", "verify"]) == 1
+    with pytest.raises(SkinriskError, match="entry 3: entry 3 differs from the archived copy"):
+        require_intact(StateLayout.from_env(), archive)
+    # Archiving the forgery adds a copy; the true copy still stands against it.
+    assert publish(ledger, archive) != copies[0].name
+    assert check_anchor(ledger, archive).first_bad == 3
+
+
+def test_a_shortened_ledger_is_caught_by_its_archived_copy(ledger: Path, tmp_path: Path) -> None:
+    from skinrisk.audit.archive import check_anchor, publish
+
+    archive = str(tmp_path / "archive") + "/"
+    publish(ledger, archive)
+    write(ledger, lines(ledger)[:3])
+    assert verify(ledger).ok  # a prefix of a chain is a valid chain
+    anchor = check_anchor(ledger, archive)
+    assert not anchor.ok and anchor.first_bad == 4 and "removed" in anchor.why

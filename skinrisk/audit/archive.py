@@ -1,0 +1,176 @@
+"""The ledger's copies beside the data: write-once snapshots that anchor the local chain.
+
+A hash chain shows an edit, a deletion or a reordering, but not a ledger rewritten from the
+first entry with every hash recomputed. So the ledger is copied, whole, next to the dataset
+versions: `ledger/<seq>-<hash>.jsonl` in the DVC remote (a folder, or an S3 prefix; an S3
+bucket with Object Lock in compliance mode makes each copy undeletable for its retention).
+A name is never written twice with other content. `audit verify` then checks that the local
+ledger still begins with the newest copy, entry for entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout
+from skinrisk.localfs import atomic_write
+
+ARCHIVE_VARIABLE = "SKINRISK_LEDGER_ARCHIVE"
+PREFIX = "ledger/"
+NAME = re.compile(r"^(\d{8})-([0-9a-f]{64})\.jsonl$")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    ok: bool
+    snapshot: str | None  # the copy compared with; None when none exists yet
+    entries: int = 0
+    first_bad: int | None = None
+    why: str = ""
+
+
+def archive_location(dvc_remote: str, environ: dict[str, str]) -> str:
+    """SKINRISK_LEDGER_ARCHIVE (folder or s3://bucket/prefix/), else beside the DVC objects."""
+    chosen = environ.get(ARCHIVE_VARIABLE)
+    if chosen:
+        return chosen.rstrip("/") + "/"
+    return dvc_remote.rstrip("/") + "/" + PREFIX
+
+
+def ledger_archive(layout: StateLayout) -> str:
+    """Where this installation archives its ledger."""
+    from skinrisk.versioning.workspace import dvc_remote
+
+    return archive_location(dvc_remote(layout), dict(os.environ))
+
+
+def snapshot_name(lines: list[bytes]) -> str:
+    last = json.loads(lines[-1])
+    return f"{last['seq']:08d}-{last['hash']}.jsonl"
+
+
+def publish(ledger_file: Path, location: str) -> str | None:
+    """Copy the ledger as it is now; returns the copy's name (None for an empty ledger)."""
+    lines = ledger_file.read_bytes().splitlines(keepends=True) if ledger_file.is_file() else []
+    if not lines:
+        return None
+    name, body = snapshot_name(lines), b"".join(lines)
+    store = _store(location)
+    existing = store.get(name)
+    if existing is None and store.put(name, body):
+        return name
+    existing = store.get(name) if existing is None else existing  # a concurrent writer won
+    if existing != body:
+        raise SkinriskError(f"{location}{name} already exists with other content: the "
+                            "local ledger and its archived copy disagree; run "
+                            "`skinrisk audit verify`")
+    return name
+
+
+def check_anchor(ledger_file: Path, location: str) -> Anchor:
+    """Every archived copy is named by its last entry's sequence number and hash; a verified
+    chain that holds that hash at that position holds the whole copy. Every copy counts, not
+    only the newest: a forger can add a copy, but not remove the true ones (Object Lock)."""
+    store = _store(location)
+    copies = sorted((int(m[1]), m[2], n) for n in store.names() if (m := NAME.match(n)))
+    if not copies:
+        return Anchor(True, None, why="no archived copy yet")
+    local = ledger_file.read_bytes().splitlines() if ledger_file.is_file() else []
+    hashes = [_hash(line) for line in local]
+    for seq, digest, name in copies:
+        if seq > len(hashes):
+            return Anchor(False, name, seq, len(hashes) + 1,
+                          f"the local ledger ends at entry {len(hashes)}; the archived copy "
+                          f"{name} holds {seq} (entries were removed)")
+        if hashes[seq - 1] != digest:
+            archived = [_hash(line) for line in (store.get(name) or b"").splitlines()]
+            first = next((i for i, (a, b) in enumerate(zip(archived, hashes), start=1)
+                          if a != b), seq)
+            return Anchor(False, name, seq, first, f"entry {first} differs from the archived "
+                          f"copy {name} (the ledger was rewritten)")
+    return Anchor(True, copies[-1][2], copies[-1][0])
+
+
+def _hash(line: bytes) -> Any:
+    try:
+        return json.loads(line).get("hash")
+    except json.JSONDecodeError:
+        return hashlib.sha256(line).hexdigest()
+
+
+class _Folder:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.root.glob("*.jsonl")] if self.root.is_dir() else []
+
+    def get(self, name: str) -> bytes | None:
+        path = self.root / name
+        return path.read_bytes() if path.is_file() else None
+
+    def put(self, name: str, body: bytes) -> bool:
+        """False when the name exists already (another writer got there first)."""
+        target = self.root / name
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".{name}.tmp"
+        atomic_write(temporary, body)
+        try:
+            os.link(temporary, target)  # atomic, and refuses an existing name
+        except FileExistsError:
+            return False
+        finally:
+            temporary.unlink(missing_ok=True)
+        target.chmod(0o444)  # write-once by convention; S3 Object Lock enforces it
+        return True
+
+
+class _S3:
+    def __init__(self, uri: str) -> None:
+        from skinrisk.storage.s3 import make_client, split_uri
+
+        self.bucket, self.prefix = split_uri(uri)
+        self.client = make_client()
+
+    def names(self) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        return [o["Key"][len(self.prefix):]
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)
+                for o in page.get("Contents", [])]
+
+    def get(self, name: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name,
+                                          ChecksumMode="ENABLED")["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def put(self, name: str, body: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        # The checksum makes S3 refuse a body damaged in transit; IfNoneMatch makes a second
+        # writer of the same name fail instead of replacing the first copy.
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=body,
+                                   ChecksumAlgorithm="SHA256", IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed",
+                                                              "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+
+def _store(location: str) -> _Folder | _S3:
+    return _S3(location) if location.startswith("s3://") else _Folder(Path(location))
