@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from skinrisk import ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write, exclusive_lock
@@ -60,6 +61,11 @@ def command(
                 atomic_write(root / batch_id / "report.md", render_report(
                     verdict, raw.report(batch_id) or {}, reasons).encode())
                 atomic_write(previous, (json.dumps(asdict(verdict), indent=2) + "\n").encode())
+                ledger.record(layout, "validation", {
+                    "batch_id": batch_id, "status": verdict.status, "rows": verdict.rows,
+                    "baseline_rows": verdict.baseline_rows,
+                    "anomalies": sum(f.kind == "schema" for f in verdict.findings),
+                    "drift_above": [d.feature for d in verdict.drift if d.value > d.threshold]})
                 verdicts.append(verdict)
                 status = verdict.status
             if status != "failed":  # a failed batch is no one's baseline

@@ -91,7 +91,7 @@ def related_entries(entries: Iterable[Mapping[str, Any]], run_id: str, model_ver
     for entry in entries:
         data, event = entry.get("data", {}), entry.get("event")
         concerns = (
-            (event == "batch_ingested" and data.get("batch_id") in batches)
+            (event in ("batch_ingested", "validation") and data.get("batch_id") in batches)
             or (event == "dataset_version" and data.get("tag") == data_version)
             or (event in ("training_run", "evaluation") and data.get("run_id") == run_id)
             or (event == "gate_decision" and model_version in (
