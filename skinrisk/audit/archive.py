@@ -91,7 +91,7 @@ def check_anchor(ledger_file: Path, location: str) -> Anchor:
                           f"{name} holds {seq} (entries were removed)")
         if hashes[seq - 1] != digest:
             archived = [_hash(line) for line in (store.get(name) or b"").splitlines()]
-            first = next((i for i, (a, b) in enumerate(zip(archived, hashes), start=1)
+            first = next((i for i, (a, b) in enumerate(zip(archived, hashes, strict=False), start=1)
                           if a != b), seq)
             return Anchor(False, name, seq, first, f"entry {first} differs from the archived "
                           f"copy {name} (the ledger was rewritten)")

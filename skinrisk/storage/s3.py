@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,18 @@ from skinrisk.errors import SkinriskError
 from skinrisk.storage.landing import FileInfo, Received
 
 CHUNK = 1 << 20
-READ_ATTEMPTS = 3
+READ_ATTEMPTS = 4
+BACKOFF_S = 0.5
 
 
 class TransferError(SkinriskError):
     """A download that stayed damaged after retries; the batch is left for a later run."""
+
+
+def _describe(exc: Any) -> str:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return f"HTTP {status} {error.get('Code', '')} ({error.get('Message', '')})".strip()
 
 
 def make_client() -> Any:
@@ -86,21 +94,49 @@ class S3Batch:
                 if not obj["Key"].endswith("/")}
 
     def read(self, name: str) -> Received:
-        """The object's bytes, checked against the SHA-256 S3 stored for it when there is one."""
-        for _attempt in range(READ_ATTEMPTS):
-            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name,
-                                              ChecksumMode="ENABLED")
-            data = response["Body"].read()
+        """The object's bytes, checked against the SHA-256 S3 stored for it when there is one.
+
+        botocore retries a request whose answer is a 5xx, a throttle or a dropped connection,
+        but not a body cut off or damaged while it streams: that is retried here, with backoff.
+        """
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionClosedError,
+            FlexibleChecksumError,
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
+
+        streaming = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
+                     FlexibleChecksumError, ConnectionClosedError)
+        key = self.prefix + name
+        why = ""
+        for attempt in range(READ_ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key,
+                                                  ChecksumMode="ENABLED")
+                data = response["Body"].read()
+            except streaming as exc:
+                why = f"{type(exc).__name__}: {exc}"
+                continue
+            except ClientError as exc:  # botocore's own retries are spent
+                raise TransferError(f"s3://{self.bucket}/{key}: {_describe(exc)} after "
+                                    "botocore's retries; nothing was ingested from this batch. "
+                                    "Rerun later; if it persists, check the endpoint and the "
+                                    "object") from None
             digest = hashlib.sha256(data)
             stored = response.get("ChecksumSHA256")
             # A multipart upload's checksum is a checksum of part checksums ("...-N"):
             # not comparable with the whole object's; botocore checks the parts.
             if not stored or "-" in stored or base64.b64encode(digest.digest()).decode() == stored:
                 return Received(data, digest.hexdigest())
-        raise TransferError(f"s3://{self.bucket}/{self.prefix}{name}: SHA-256 differs from the "
-                            f"checksum S3 stored, {READ_ATTEMPTS} times; the object or the "
-                            "network is damaged. Nothing was ingested from this batch; rerun "
-                            "later or ask the sender to upload the file again")
+            why = "the SHA-256 of the bytes differs from the checksum S3 stored"
+        raise TransferError(f"s3://{self.bucket}/{key}: {why}, {READ_ATTEMPTS} times; the "
+                            "object or the network is damaged. Nothing was ingested from this "
+                            "batch; rerun later or ask the sender to upload the file again")
 
     def copy_to(self, name: str, target: Path) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
