@@ -17,6 +17,7 @@ from rich.text import Text
 
 from skinrisk.config import Params, parse_params
 from skinrisk.errors import SkinriskError
+from skinrisk.localfs import DISK_FULL, DiskFullError
 
 out = Console()
 err = Console(stderr=True)
@@ -84,5 +85,10 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
         return exc.exit_code
     except SkinriskError as exc:
         fail(str(exc))
+        return 1
+    except OSError as exc:  # a write outside atomic_write (a library's): same advice
+        if exc.errno not in DISK_FULL:
+            raise
+        fail(str(DiskFullError(exc.filename)))
         return 1
     return result if isinstance(result, int) else 0

@@ -28,6 +28,7 @@ from skinrisk.versioning.current import DataVersion, current_version
 CHALLENGER_OPTION = typer.Option(None, "--challenger", help="Model version to judge; default: "
                                  "the version with the `challenger` alias.")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Decide and record; move no alias.")
+PENDING = "pending:"  # a decision recorded, its alias move not yet
 REASON_OPTION = typer.Option(..., "--reason", help="Why (kept in the registry and the record).")
 
 
@@ -51,29 +52,69 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             raise SkinriskError(f"no `{CHALLENGER}` version of {MODEL_NAME}: run `skinrisk "
                                 "train` and `skinrisk evaluate` first")
         champion = registry.alias_version(client, CHAMPION)
+        # A decision is recorded before its alias move; a run killed between the two left a
+        # decision that says "pending". The rerun finishes it instead of deciding again.
+        pending = _unapplied(layout, candidate)
         if champion == candidate:
+            if pending is not None:
+                _moved(layout, pending, pending["champion_before"], candidate,
+                       f"champion {pending['champion_before'] or 'none'} -> {candidate} "
+                       "(moved by an interrupted run; recorded now)")
             out.print(f"promote: version {candidate} is already the champion; nothing to do")
+            return
+        if pending is not None and pending["champion_before"] == champion and not dry_run:
+            applied = registry.apply_promotion(client, candidate, champion,
+                                               pending["decision_id"])
+            _moved(layout, pending, champion, candidate, applied)
+            out.print(f"promote: applied decision {pending['decision_id']}, which an "
+                      f"interrupted run recorded but did not apply: {applied}")
             return
         rec = _decide(params, layout, client, version, candidate, champion)
         decision_id = rec["decision_id"]
         registry.tag_verdict(client, candidate, rec["verdict"], decision_id)
-        if rec["verdict"] == "promote" and not dry_run:
-            rec["applied"] = registry.apply_promotion(client, candidate, champion, decision_id)
-        elif rec["verdict"] == "promote":
-            rec["applied"] = "dry run: no alias moved"
-        else:
-            rec["applied"] = "nothing moved (rejected)"
+        moving = rec["verdict"] == "promote" and not dry_run
+        rec["applied"] = (f"{PENDING} champion {champion or 'none'} -> {candidate}" if moving
+                          else "dry run: no alias moved" if rec["verdict"] == "promote"
+                          else "nothing moved (rejected)")
         paths = _write(layout, rec)
         _log(rec, paths)
         ledger.record(layout, "gate_decision", {
             "decision_id": decision_id, "verdict": rec["verdict"], "applied": rec["applied"],
             "challenger": rec["challenger"], "champion": rec["champion"], "data": rec["data"],
             "record_sha256": hashlib.sha256(paths[0].read_bytes()).hexdigest()})
+        if moving:
+            rec["applied"] = registry.apply_promotion(client, candidate, champion, decision_id)
+            _moved(layout, {"decision_id": decision_id}, champion, candidate, rec["applied"])
     out.print(f"promote: [bold]{rec['verdict'].upper()}[/] {MODEL_NAME} version {candidate} "
               f"(champion before: {champion or 'none'}); {rec['applied']}")
     for reason in rec["reasons"]:
         out.print(f"  - {reason}")
     out.print(f"decision record: {paths[1]}")
+
+
+def _unapplied(layout: StateLayout, candidate: str) -> dict[str, Any] | None:
+    """The last recorded promote decision for this candidate whose alias move was never
+    recorded (its run was killed in between), or None."""
+    decided: dict[str, dict[str, Any]] = {}
+    moved: set[str] = set()
+    for entry in ledger.entries(ledger.ledger_path(layout)):
+        data = entry["data"]
+        if (entry["event"] == "gate_decision" and str(data.get("applied", "")).startswith(
+                PENDING) and str((data.get("challenger") or {}).get("version")) == candidate):
+            decided[data["decision_id"]] = {
+                "decision_id": data["decision_id"],
+                "champion_before": (data.get("champion") or {}).get("version")}
+        elif entry["event"] == "alias_moved":
+            moved.add(data["decision_id"])
+    waiting = [d for i, d in decided.items() if i not in moved]
+    return waiting[-1] if waiting else None
+
+
+def _moved(layout: StateLayout, decision: dict[str, Any], before: str | None, after: str,
+           applied: str) -> None:
+    ledger.record(layout, "alias_moved", {
+        "decision_id": decision["decision_id"], "model": MODEL_NAME, "alias": CHAMPION,
+        "from": before, "to": after, "previous_champion": before, "applied": applied})
 
 
 def _decide(params, layout: StateLayout, client, version: DataVersion, candidate: str,

@@ -22,7 +22,9 @@ def command(as_json: bool = JSON_OPTION) -> None:
     """Version the raw batches, curated dataset and splits; no-op when nothing changed."""
     layout = StateLayout.from_env()
     result = make_version(layout)
-    if result.created:
+    # Recorded once per tag, also by the rerun of a run killed between its tag and this line.
+    if not any(e["event"] == "dataset_version" and e["data"].get("tag") == result.tag
+               for e in ledger.entries(ledger_path(layout))):
         made = current_version(layout)
         ledger.record(layout, "dataset_version", {"tag": result.tag, "commit": result.commit,
                                                   "hashes": made.hashes})

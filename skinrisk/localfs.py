@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from skinrisk.errors import SkinriskError
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(SkinriskError):
+    """A write that found no space: nothing half-written is left under the name."""
+
+    def __init__(self, path: Path | str | None) -> None:
+        where = f" writing {path}" if path else ""
+        super().__init__(f"no space left on the device{where}. Nothing was left half-written "
+                         "(outputs are written to a temporary file, then renamed). Free space "
+                         "there, then rerun: the stage goes on from what it had finished")
 
 
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
@@ -27,6 +42,11 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise DiskFullError(path) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -49,12 +49,18 @@ def failures(folder: Path) -> list[dict[str, Any]]:
 
 
 def decisions_of_run(layout: StateLayout, run_id: str) -> list[dict[str, Any]]:
-    """Decision records whose trigger names this Airflow run."""
+    """Decision records whose trigger names this Airflow run, with what was applied (a record
+    is written before its alias move, which the ledger records as `alias_moved`)."""
+    from skinrisk.ledger import entries, ledger_path
+
+    moved = {e["data"]["decision_id"]: e["data"]["applied"]
+             for e in entries(ledger_path(layout)) if e["event"] == "alias_moved"}
     out = []
     for path in sorted(layout.decisions.glob("*.json")):
         record = json.loads(path.read_text())
         if f"airflow.run_id={run_id}" in record.get("triggered_by", ""):
-            out.append(record)
+            out.append({**record, "applied": moved.get(record["decision_id"],
+                                                       record.get("applied"))})
     return out
 
 

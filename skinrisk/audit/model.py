@@ -114,7 +114,7 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
                       for name in TEST_SETS}},
         "evaluation": _evaluation(evaluation, evaluated_on),
         "decisions": decisions,
-        "promotion": _promotion(decisions, str(version.version)),
+        "promotion": _promotion(related, str(version.version)),
         "ledger_entries": related,
         "checks": [c.to_dict() for c in checks],
     }
@@ -304,14 +304,14 @@ def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[
     return out
 
 
-def _promotion(decisions: list[dict[str, Any]], version: str) -> dict[str, Any] | None:
-    moved = [d for d in decisions if d["verdict"] == "promote" and d["challenger"] == version
-             and str(d["applied"]).startswith("champion")]
+def _promotion(related: list[dict[str, Any]], version: str) -> dict[str, Any] | None:
+    """The alias move that made this version champion: who, when, under which decision."""
+    moved = [e for e in related if e["event"] == "alias_moved" and str(e["data"]["to"]) == version]
     if not moved:
         return None
     last = moved[-1]
-    return {"decision_id": last["decision_id"], "at": last["at"], "by": last["by"],
-            "applied": last["applied"]}
+    return {"decision_id": last["data"]["decision_id"], "at": last["at"], "by": last["by"],
+            "applied": last["data"]["applied"]}
 
 
 def _ms(stamp: int | None) -> str | None:

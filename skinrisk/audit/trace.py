@@ -97,6 +97,8 @@ def related_entries(entries: Iterable[Mapping[str, Any]], run_id: str, model_ver
             or (event == "gate_decision" and model_version in (
                 str((data.get("challenger") or {}).get("version")),
                 str((data.get("champion") or {}).get("version"))))
+            or (event == "alias_moved" and model_version in (str(data.get("from")),
+                                                             str(data.get("to"))))
             or (event == "rollback" and model_version in (str(data.get("rolled_back")),
                                                           str(data.get("restored")))))
         if concerns:

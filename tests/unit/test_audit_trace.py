@@ -61,9 +61,12 @@ def test_related_entries_pick_what_concerns_one_model_only() -> None:
         _entry(8, "gate_decision", challenger={"version": "3"}, champion={"version": "2"}),
         _entry(9, "rollback", rolled_back="2", restored="1"),
         _entry(10, "rollback", rolled_back="3", restored="2"),
+        _entry(11, "alias_moved", decision_id="d1", **{"from": None, "to": "1"}),
+        _entry(12, "alias_moved", decision_id="d3", **{"from": "2", "to": "3"}),
+        _entry(13, "validation", batch_id="b1", status="passed"),
     ]
     chosen = related_entries(entries, "r1", "1", "data-v1", {"b1"})
-    assert [e["seq"] for e in chosen] == [1, 3, 4, 6, 7, 9]
+    assert [e["seq"] for e in chosen] == [1, 3, 4, 6, 7, 9, 11, 13]
 
 
 def _report(macro: float, dangerous: float | None) -> dict:

@@ -1,0 +1,27 @@
+"""Run a `skinrisk` command in its own process and kill -9 it at a named point."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.conftest import REPO, VENVS
+
+CRASHPOINT = Path(__file__).parent / "crashpoint"
+
+
+def run_skinrisk(home: Path, args: list[str], crash: str | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["SKINRISK_HOME"] = str(home)
+    if crash:
+        env["SKINRISK_TEST_CRASH"] = crash
+        env["PYTHONPATH"] = str(CRASHPOINT)
+    return subprocess.run([str(VENVS / "ml" / "bin" / "skinrisk"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=False)
+
+
+def killed(result: subprocess.CompletedProcess[str]) -> bool:
+    return result.returncode == -signal.SIGKILL
