@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,7 +21,7 @@ from skinrisk.audit.digest import canonical_sha256
 from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.config import Params
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, exclusive_lock
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.tables import read_rows
 from skinrisk.tracking import (
@@ -36,6 +37,7 @@ from skinrisk.versioning.current import SHARDS_DIR, DataVersion, current_version
 from skinrisk.versioning.workspace import git_remote
 
 RUN_FILE = "train.json"
+DONE_FILE = "done.json"  # in the run key's checkpoint folder: trained, logged, recorded
 MODEL_FILE = "model.keras"
 FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's checkpoints and "
                             "MLflow run link; train from epoch 0.")
@@ -43,8 +45,6 @@ FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's check
 
 def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> None:
     """Train (or resume) and log the run: params, per-epoch metrics, data, the model."""
-    import mlflow
-
     params = load_params(params_path)
     layout = StateLayout.from_env()
     version = current_version(layout)
@@ -53,9 +53,44 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     code = code_version()
     key = run_key(params, version, code["code.commit"])
     checkpoints = layout.checkpoints / key
-    if fresh:
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    checkpoints.mkdir(parents=True, exist_ok=True)
+    # One training per run key at a time: a second one (two DAG runs, a retry racing a worker
+    # that is slow, not dead) waits here, then finds the training done and reuses it.
+    with exclusive_lock(layout.locks / f"train-{key}.lock"):
+        if fresh:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+        done = checkpoints / DONE_FILE
+        if done.is_file():
+            record = json.loads(done.read_text())
+            _publish(layout, checkpoints / record["best_model"], record)
+            out.print(f"train: run key {key} was trained already (MLflow run "
+                      f"{record['run_id']}); its model is in place, nothing retrained")
+            return
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
+                                      rows, checkpoints)
+        _publish(layout, best, record)
+        ledger.record(layout, "training_run", {
+            **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
+                                      "data_commit", "shards_md5", "splits_md5", "best_epoch")},
+            "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),
+            "params_sha256": _params_hash(params), "params_file": params_path.name,
+            "images_sha256": canonical_sha256(image_lists(roles)),
+            "images": {role: len(ids) for role, ids in image_lists(roles).items()},
+            "environment_locks": _lock_hashes()})
+        # Last: from here on a rerun of this run key only republishes the model.
+        atomic_write(done, (json.dumps({**record, "best_model": best.name}, indent=2) + "\n")
+                     .encode())
+    best_auc = record["best_val_macro_auc"]
+    shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
+    out.print(f"train: best epoch {record['best_epoch']} (validation macro AUC {shown}); model "
+              f"{layout.models / MODEL_FILE}; MLflow run {record['run_id']}")
+
+
+def _train_and_log(params: Params, params_path: Path, layout: StateLayout, version: DataVersion,
+                   code: dict[str, str], key: str, roles: Roles, rows: list[dict],
+                   checkpoints: Path) -> tuple[dict[str, Any], Path]:
+    import mlflow
+
     experiment = connect(layout)
     link = checkpoints / "mlflow.json"
     run_id = json.loads(link.read_text())["run_id"] if link.is_file() else None
@@ -82,21 +117,16 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
                   "image_size": params.train.image_size, "best_epoch": best_epoch,
                   "best_val_macro_auc": best_auc,
                   "resumed_at_epoch": result.resumed_at, **code}
+    return record, result.best_model
+
+
+def _publish(layout: StateLayout, best: Path, record: dict[str, Any]) -> None:
+    """The model and its run record where `skinrisk evaluate` reads them."""
     layout.models.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.best_model, layout.models / f"tmp-{MODEL_FILE}")
+    shutil.copyfile(best, layout.models / f"tmp-{MODEL_FILE}")
     (layout.models / f"tmp-{MODEL_FILE}").replace(layout.models / MODEL_FILE)
-    atomic_write(layout.models / RUN_FILE, (json.dumps(record, indent=2) + "\n").encode())
-    ledger.record(layout, "training_run", {
-        **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
-                                  "data_commit", "shards_md5", "splits_md5", "best_epoch")},
-        "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),
-        "params_sha256": _params_hash(params), "params_file": params_path.name,
-        "images_sha256": canonical_sha256(image_lists(roles)),
-        "images": {role: len(ids) for role, ids in image_lists(roles).items()},
-        "environment_locks": _lock_hashes()})
-    shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
-    out.print(f"train: best epoch {best_epoch} (validation macro AUC {shown}); model "
-              f"{layout.models / MODEL_FILE}; MLflow run {run.info.run_id}")
+    published = {k: v for k, v in record.items() if k != "best_model"}
+    atomic_write(layout.models / RUN_FILE, (json.dumps(published, indent=2) + "\n").encode())
 
 
 def _best(progress) -> tuple[int, float | None]:

@@ -12,10 +12,15 @@ from tests.conftest import REPO, VENVS
 CRASHPOINT = Path(__file__).parent / "crashpoint"
 
 
-def run_skinrisk(home: Path, args: list[str], crash: str | None = None
-                 ) -> subprocess.CompletedProcess[str]:
+def environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["SKINRISK_HOME"] = str(home)
+    return env
+
+
+def run_skinrisk(home: Path, args: list[str], crash: str | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+    env = environment(home)
     if crash:
         env["SKINRISK_TEST_CRASH"] = crash
         env["PYTHONPATH"] = str(CRASHPOINT)

@@ -148,3 +148,30 @@ def test_promote_killed_mid_way_then_rerun_ends_as_an_uninterrupted_promotion(
     assert state(clean)["aliases"] == ["challenger", "champion"]
     assert state(clean)["events"][-2:] == ["gate_decision", "alias_moved"]
     assert_invariants(crashed)
+
+
+def test_two_trainings_of_the_same_data_at_once_train_once(
+        stages: dict[str, Path], tmp_path: Path) -> None:
+    """Case 3 (training side; two promotions at once: test_promotion_registry.py)."""
+    import subprocess
+
+    import mlflow
+
+    from tests.conftest import VENVS
+    from tests.helpers.crash import environment
+
+    home = _copy(stages, "packed", tmp_path / "state")
+    _ok(home, "version")
+    command = [str(VENVS / "ml" / "bin" / "skinrisk"), "train", "--params",
+               str(stages["params"])]
+    both = [subprocess.Popen(command, cwd=REPO, env=environment(home), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [p.communicate(timeout=900) for p in both]
+    assert [p.returncode for p in both] == [0, 0], [o[1][-2000:] for o in outputs]
+    assert sum("trained already" in o[0].replace("\n", " ") for o in outputs) == 1
+    db = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=db)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert len(client.search_runs(experiments)) == 1
+    assert _events(home).count("training_run") == 1
+    assert_invariants(home)
