@@ -46,7 +46,7 @@ def command(
     check = _check(workspace, remote)
     if repair and not check.ok:
         delete_objects(remote, check.to_delete)
-        dvc(workspace, "push", "--quiet")
+        dvc(workspace, "push")
         out.print(f"repair: {len(check.to_delete)} damaged object(s) removed, pushed again")
         check = _check(workspace, remote)
     for label, items in (("missing", check.missing), ("corrupt", check.corrupt)):

@@ -29,6 +29,8 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         outcome = run_quality(raw, images, layout.cache, layout.curated, params,
                               lambda: progress.advance(task))
         where = {r["image_id"]: (r["batch_id"], r["format"]) for r in images}
+        # A DVC output of the stage: it exists even when nothing was quarantined.
+        (layout.curated / "contact_sheets").mkdir(parents=True, exist_ok=True)
         for reason, png in sheets_by_reason(
                 outcome.quarantined,
                 lambda i: raw.image_path(where[i][0], i, where[i][1]).read_bytes()).items():

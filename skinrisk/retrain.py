@@ -29,8 +29,13 @@ def check(current_version: str, current_train: int, champion_version: str | None
                             f"model version {already_trained} was already trained on "
                             f"{current_version}")
     if champion_version is None or champion_train is None:
-        return RetrainCheck(True, None, current_version, None,
-                            "no champion yet: train the first model")
+        # The first model needs as many training images as a retrain needs new ones: a
+        # dataset of only quarantined photos (an all-bad first batch) trains nothing.
+        enough = current_train >= min_new
+        return RetrainCheck(enough, None, current_version, None,
+                            f"no champion yet: {current_train} training images "
+                            f"({'>=' if enough else '<'} retrain.min_new_images {min_new})" + (
+                                ": train the first model" if enough else ""))
     new = current_train - champion_train
     enough = new >= min_new
     return RetrainCheck(enough, new, current_version, champion_version,

@@ -160,13 +160,13 @@ def _checkout_data(source: Source, tag: str, workspace: Path) -> Path:
     run(["git", "clone", "-q", source.git_remote, str(workspace)], workspace.parent)
     git(workspace, "checkout", "-q", tag)
     configure_dvc(workspace, source.dvc_remote)
-    dvc(workspace, "pull", "--quiet", *NEEDED)
+    dvc(workspace, "pull", *NEEDED)
     return workspace
 
 
 def _switch_data(workspace: Path, tag: str) -> None:
     git(workspace, "checkout", "-q", tag)
-    dvc(workspace, "pull", "--quiet", *NEEDED)
+    dvc(workspace, "pull", *NEEDED)
 
 
 def _environment(home: Path, code: Path) -> dict[str, str]:

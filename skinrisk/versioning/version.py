@@ -49,9 +49,9 @@ def make_version(layout: StateLayout) -> VersionResult:
         workspace = ensure_workspace(layout)  # under the lock: two first runs race here too
         sync_code(workspace)
         paths = [str(p.relative_to(workspace)) for p in raw_batches(layout)]
-        dvc(workspace, "add", "--quiet", *paths)  # each raw batch: one immutable entry
+        dvc(workspace, "add", *paths)  # each raw batch: one immutable entry
         # The data stages' outputs -> dvc.lock (train and evaluate are models, not data).
-        dvc(workspace, "commit", "--force", "--quiet", *DATA_STAGES)
+        dvc(workspace, "commit", "--force", *DATA_STAGES)
         git(workspace, "add", "--all", "data", "dvc.lock")
         tags = _data_tags(workspace)
         changed = bool(git(workspace, "status", "--porcelain", "--", "data", "dvc.lock"))
@@ -61,7 +61,7 @@ def make_version(layout: StateLayout) -> VersionResult:
             git(workspace, "tag", "-a", tag, "-m", _tag_message(tag, layout, workspace, paths))
         else:
             tag = f"data-v{max(tags)}"
-        dvc(workspace, "push", "--quiet")
+        dvc(workspace, "push")
         git(workspace, "push", "-q", "origin", BRANCH, "--follow-tags")
         return VersionResult(tag, changed or not tags, git(workspace, "rev-parse", "HEAD"))
 

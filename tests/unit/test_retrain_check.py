@@ -3,9 +3,11 @@
 from skinrisk.retrain import check
 
 
-def test_first_model_always_trains() -> None:
+def test_the_first_model_trains_once_there_are_enough_training_images() -> None:
     result = check("data-v1", 100, None, None, 50)
     assert result.retrain and "no champion" in result.why
+    empty = check("data-v1", 0, None, None, 50)  # e.g. a first batch that was all bad
+    assert not empty.retrain and "0 training images (< retrain.min_new_images 50)" in empty.why
 
 
 def test_enough_new_training_images_since_the_champions_version() -> None:
