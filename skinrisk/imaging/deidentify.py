@@ -14,11 +14,14 @@ Policy (README, "Ingest"):
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from skinrisk.imaging.errors import ImageRejected
 from skinrisk.imaging.jpeg import is_jpeg, strip_jpeg_metadata
@@ -27,6 +30,7 @@ from skinrisk.imaging.png import is_png, read_png_header, strip_png_metadata
 from skinrisk.reasons import Reason
 
 _ORIENTATION_TAG = 0x0112
+_T = TypeVar("_T")
 _SIGNATURES = {b"GIF8": "GIF", b"RIFF": "WebP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                b"BM": "BMP"}
 
@@ -73,7 +77,7 @@ def _jpeg(data: bytes, limits: Limits) -> StoredImage:
     if img.mode != "RGB":
         if img.mode not in ("L", "CMYK"):
             raise ImageRejected(Reason.UNSUPPORTED_MODE, f"JPEG mode {img.mode}")
-        pixels = ImageOps.exif_transpose(_open(data).convert("RGB"))  # type: ignore[arg-type]
+        pixels = _decoded(lambda: _upright(_open(data).convert("RGB"), orientation))
         return _encoded(pixels, "jpeg", orientation, "reencoded", img.mode, limits)
     if orientation == 1:
         return _stored(strip_jpeg_metadata(data), "jpeg", size, 1, "none", None)
@@ -81,7 +85,7 @@ def _jpeg(data: bytes, limits: Limits) -> StoredImage:
     if upright is not None:
         size = size[::-1] if orientation >= 5 else size
         return _stored(strip_jpeg_metadata(upright), "jpeg", size, orientation, "lossless", None)
-    pixels = ImageOps.exif_transpose(_open(data))
+    pixels = _decoded(lambda: _upright(_open(data), orientation))
     return _encoded(pixels, "jpeg", orientation, "reencoded", None, limits)
 
 
@@ -99,8 +103,8 @@ def _png(data: bytes, limits: Limits) -> StoredImage:
         raise ImageRejected(Reason.UNREADABLE, f"PNG pixel data does not decode ({exc})") from None
     if header.plain_rgb8 and orientation == 1:
         return _stored(stripped, "png", img.size, 1, "none", None)
-    rgb, converted_from = _to_rgb8(img)
-    upright = ImageOps.exif_transpose(rgb) if orientation != 1 else rgb
+    rgb, converted_from = _decoded(lambda: _to_rgb8(img))
+    upright = _decoded(lambda: _upright(rgb, orientation))
     transform = "lossless" if orientation != 1 else "none"  # PNG re-encoding loses nothing
     return _encoded(upright, "png", orientation, transform, converted_from, limits)
 
@@ -114,6 +118,27 @@ def _open(data: bytes) -> Image.Image:
         raise ImageRejected(Reason.TOO_MANY_PIXELS, str(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(Reason.UNREADABLE, f"header does not parse ({exc})") from None
+
+
+def _decoded(decode: Callable[[], _T]) -> _T:
+    """Run a pixel decode; damaged pixel data is a rejection, whatever Pillow raises for it."""
+    try:
+        return decode()
+    except (OSError, ValueError, SyntaxError, TypeError, EOFError, struct.error) as exc:
+        raise ImageRejected(Reason.UNREADABLE, f"pixel data does not decode "
+                            f"({type(exc).__name__}: {exc})") from None
+
+
+# EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose,
+# without reading the EXIF block again: a damaged one made Pillow raise TypeError).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def _upright(img: Image.Image, orientation: int) -> Image.Image:
+    return img.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else img
 
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
