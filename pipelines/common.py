@@ -91,4 +91,20 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
             raise
         fail(str(DiskFullError(exc.filename)))
         return 1
+    except Exception as exc:
+        if not type(exc).__module__.startswith("mlflow."):
+            raise
+        fail(_tracking_failure(exc))
+        return 1
     return result if isinstance(result, int) else 0
+
+
+def _tracking_failure(exc: Exception) -> str:
+    """An MLflow error (a server down, a timeout) as one actionable message, not a traceback."""
+    import os
+
+    where = os.environ.get("MLFLOW_TRACKING_URI", "the local MLflow store")
+    first = str(exc).strip().splitlines()[0][:600] if str(exc).strip() else type(exc).__name__
+    return (f"MLflow ({where}) failed: {first}. Rerun when it answers again: training resumes "
+            "from its last checkpoint and its MLflow run, evaluation registers nothing twice, "
+            "and a promotion whose alias move did not happen is applied then")

@@ -18,12 +18,16 @@ def environment(home: Path) -> dict[str, str]:
     return env
 
 
-def run_skinrisk(home: Path, args: list[str], crash: str | None = None
+def run_skinrisk(home: Path, args: list[str], crash: str | None = None,
+                 kill: int | None = None, extra: dict[str, str] | None = None
                  ) -> subprocess.CompletedProcess[str]:
-    env = environment(home)
+    """``crash``: where to SIGKILL the command itself, or with ``kill`` that process group."""
+    env = {**environment(home), **(extra or {})}
     if crash:
         env["SKINRISK_TEST_CRASH"] = crash
         env["PYTHONPATH"] = str(CRASHPOINT)
+    if kill:
+        env["SKINRISK_TEST_CRASH_PGID"] = str(kill)
     return subprocess.run([str(VENVS / "ml" / "bin" / "skinrisk"), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, check=False)
 

@@ -2,15 +2,13 @@
 own: tests/integration/test_ingest.py, test_train_evaluate.py) — the rerun ends in the state an
 uninterrupted run reaches, and nothing partial is visible in between.
 
-One tiny cohort is built once per stage boundary; each scenario runs on its own copy of that
-state, beside an uninterrupted copy to compare with. (Copies are made before the workspace is a
-git clone, or, for promote, share only the read-only model artifacts.)
+Each scenario runs on its own copy of a stage snapshot (tests/reliability/conftest.py), beside
+an uninterrupted copy to compare with.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,53 +18,10 @@ import yaml
 from tests.conftest import REPO, data_dir
 from tests.helpers.crash import killed, run_skinrisk
 from tests.helpers.invariants import assert_invariants, landing_files
+from tests.reliability.conftest import copy_stage as _copy
+from tests.reliability.conftest import ok as _ok
 
 pytestmark = [pytest.mark.ml, pytest.mark.slow]
-
-
-def _ok(home: Path, *args: str) -> str:
-    result = run_skinrisk(home, list(args))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Snapshots of one cohort's state: after ingest, after pack, after evaluate."""
-    root = tmp_path_factory.mktemp("crashes")
-    params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({
-        "extends": str(REPO / "params-small.yaml"),
-        "synth": {"images": 80, "difficulty": 0.0, "sources": ["hospital-a", "hospital-b"]},
-        "train": {"epochs": 1, "max_images": 40, "image_size": 71},
-        "evaluate": {"bootstrap_resamples": 200},
-        "promote": {"floors": {"macro": 0, "low-risk": 0, "high-risk": 0, "dangerous": 0},
-                    "insufficient_evidence": "allow"},
-    }))
-    p = ["--params", str(params)]
-    home = root / "build"
-    _ok(home, "synth", "--out", str(root / "landing" / "b1"), "--truth", str(root / "t.csv"),
-        *p)
-    _ok(home, "ingest", "--landing", str(root / "landing"), *p)
-    snapshots = {"params": params, "landing": root / "landing" / "b1"}
-    snapshots["ingested"] = _snapshot(home, root / "ingested")
-    for stage in ("quality", "validate", "split", "pack"):
-        _ok(home, stage, *p)
-    snapshots["packed"] = _snapshot(home, root / "packed")
-    _ok(home, "version")
-    for stage in ("train", "evaluate"):
-        _ok(home, stage, *p)
-    snapshots["evaluated"] = home
-    return snapshots
-
-
-def _snapshot(home: Path, to: Path) -> Path:
-    shutil.copytree(home, to, symlinks=True)
-    return to
-
-
-def _copy(stages: dict[str, Path], name: str, to: Path) -> Path:
-    return _snapshot(stages[name], to)
 
 
 def _rows(path: Path) -> list[dict]:

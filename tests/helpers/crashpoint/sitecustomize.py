@@ -3,6 +3,8 @@
 SKINRISK_TEST_CRASH="package.module:function:before|after[:N]" wraps that module attribute so
 that its Nth call (default 1st) SIGKILLs the process just before or just after it runs: no
 exception, no finally, no atexit — a worker lost mid-stage, at a known place.
+SKINRISK_TEST_CRASH_PGID=<pgid> kills that process group instead (a server the stage depends
+on, with its workers) and lets the stage go on into the outage.
 """
 
 from __future__ import annotations
@@ -11,6 +13,14 @@ import functools
 import importlib
 import os
 import signal
+
+
+def _kill() -> None:
+    group = os.environ.get("SKINRISK_TEST_CRASH_PGID")
+    if group:
+        os.killpg(int(group), signal.SIGKILL)
+    else:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _install(spec: str) -> None:
@@ -25,10 +35,10 @@ def _install(spec: str) -> None:
         nonlocal calls
         calls += 1
         if when == "before" and calls == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
+            _kill()
         result = original(*args, **kwargs)
         if when == "after" and calls == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
+            _kill()
         return result
 
     setattr(module, attribute, wrapper)
