@@ -17,7 +17,7 @@ ML_PY := $(VENVS)/ml/bin/python
 AF_PY := $(VENVS)/airflow/bin/python
 export SKINRISK_HOME ?= $(CURDIR)/var
 
-.PHONY: help setup system-packages demo test test-unit lock lint bench calibrate clean-state clean
+.PHONY: help setup system-packages demo test test-unit test-reliability lock lint bench calibrate clean-state clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ test: setup  ## run the whole test suite in both environments
 
 test-unit: setup  ## fast, pure tests only (both environments)
 	scripts/run-tests unit
+
+test-reliability: setup  ## the fault-injection suite only (docs/reliability.md; make test runs it too)
+	$(ML_PY) -m pytest tests/reliability
 
 bench: setup  ## run benchmarks, write BENCHMARKS.md
 	$(ML_PY) -m bench

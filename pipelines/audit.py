@@ -42,7 +42,8 @@ def verify_command() -> int:
     path = ledger_path(layout)
     verdict = verify(path)
     if not verdict.ok:
-        fail(f"{path}: entry {verdict.first_bad} of {verdict.entries}: {verdict.why}")
+        total = sum(1 for line in path.read_text().splitlines() if line.strip())
+        fail(f"{path}: entry {verdict.first_bad} of {total}: {verdict.why}")
         return 1
     anchor = check_anchor(path, ledger_archive(layout))
     if not anchor.ok:
