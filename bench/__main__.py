@@ -46,7 +46,7 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
-    from bench import dags, evaluation, ingest, quality, train
+    from bench import dags, evaluation, incremental, ingest, quality, train
 
     ingest_results = ingest.run()
     quality_results = quality.run()
@@ -58,6 +58,7 @@ def main() -> None:
         *quality_results,
         ("ingest + quality, one image after the other, 1 core", combined, "images/s"),
         ("(ingest + quality) / full decode", combined / full, "ratio"),
+        *incremental.run(),
         *evaluation.run(),
         *evaluation.gate(),
         *dags.run(),

@@ -44,14 +44,35 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
             if result.state != "success":
                 raise SkinriskError(f"{dag_id} ended {result.state}; see {result.log}")
         _show_report(layout)
+    _audit(layout)
     out.rule("where things are")
     for line in (f"landing zone {layout.landing}", f"dataset workspace {layout.workspace} "
                  "(tags data-vN)", f"decision records {layout.decisions}",
-                 f"run reports {layout.reports}", f"MLflow store {layout.mlflow}"):
+                 f"run reports {layout.reports}", f"MLflow store {layout.mlflow}",
+                 f"audit ledger {layout.ledger} (archived in {layout.dvc_remote}/ledger), "
+                 f"model audits {layout.home / 'audits'}"):
         out.print(f"  {line}")
     out.print("open the UIs on this state:")
     for line in airflow.ui_commands():
         out.print(f"  {line}", soft_wrap=True)
+
+
+def _audit(layout: StateLayout) -> None:
+    """The auditor's view of what the demo made: the ledger verified, the model traced."""
+    import mlflow
+
+    from pipelines.audit import model_command, verify_command
+    from skinrisk.promotion.registry import alias_version
+    from skinrisk.tracking import CHALLENGER, CHAMPION, connect
+
+    out.rule("the audit trail")
+    if verify_command() != 0:
+        raise SkinriskError("the audit ledger does not verify; see `skinrisk audit verify`")
+    connect(layout)
+    client = mlflow.MlflowClient()
+    ref = next((a for a in (CHAMPION, CHALLENGER) if alias_version(client, a)), None)
+    if ref is not None and model_command(ref, None) != 0:
+        raise SkinriskError(f"`skinrisk audit model {ref}` found records that disagree")
 
 
 def _land_synth(params: Params, layout: StateLayout, seed: int) -> None:

@@ -306,7 +306,11 @@ def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[
 
 def _promotion(related: list[dict[str, Any]], version: str) -> dict[str, Any] | None:
     """The alias move that made this version champion: who, when, under which decision."""
-    moved = [e for e in related if e["event"] == "alias_moved" and str(e["data"]["to"]) == version]
+    moved = [e for e in related if (
+        e["event"] == "alias_moved" and str(e["data"]["to"]) == version) or (
+        # Ledgers written before alias moves had their own event: the decision said it.
+        e["event"] == "gate_decision" and str(e["data"].get("applied", "")).startswith(
+            "champion") and str((e["data"].get("challenger") or {}).get("version")) == version)]
     if not moved:
         return None
     last = moved[-1]
