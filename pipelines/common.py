@@ -102,9 +102,15 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
 def _tracking_failure(exc: Exception) -> str:
     """An MLflow error (a server down, a timeout) as one actionable message, not a traceback."""
     import os
+    import re
 
-    where = os.environ.get("MLFLOW_TRACKING_URI", "the local MLflow store")
-    first = str(exc).strip().splitlines()[0][:600] if str(exc).strip() else type(exc).__name__
-    return (f"MLflow ({where}) failed: {first}. Rerun when it answers again: training resumes "
-            "from its last checkpoint and its MLflow run, evaluation registers nothing twice, "
-            "and a promotion whose alias move did not happen is applied then")
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "the local MLflow store")
+    where = re.sub(r"//[^/@]*@", "//", uri)  # never print credentials in a URI
+    text = str(exc).strip()
+    first = text.splitlines()[0][:600] if text else type(exc).__name__
+    unreachable = re.search(r"API request|Max retries|Connection|timed out|503|502", text)
+    advice = ("Rerun when it answers again: training resumes from its last checkpoint and its "
+              "MLflow run, evaluation registers nothing twice, and a promotion whose alias move "
+              "did not happen is applied then" if unreachable else
+              "This is not an outage: fix what the message names, then rerun")
+    return f"MLflow ({where}) failed: {first}. {advice}"

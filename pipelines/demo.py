@@ -19,6 +19,7 @@ from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from pipelines.import_pad import command as import_pad
 from pipelines.import_pad import default_pad_dir
 from pipelines.synth import write_synth_batch
+from skinrisk.audit.archive import ledger_archive
 from skinrisk.batch import READY_MARKER
 from skinrisk.config import Params
 from skinrisk.errors import SkinriskError
@@ -49,7 +50,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     for line in (f"landing zone {layout.landing}", f"dataset workspace {layout.workspace} "
                  "(tags data-vN)", f"decision records {layout.decisions}",
                  f"run reports {layout.reports}", f"MLflow store {layout.mlflow}",
-                 f"audit ledger {layout.ledger} (archived in {layout.dvc_remote}/ledger), "
+                 f"audit ledger {layout.ledger} (archived in {ledger_archive(layout)}), "
                  f"model audits {layout.home / 'audits'}"):
         out.print(f"  {line}")
     out.print("open the UIs on this state:")

@@ -54,7 +54,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
         champion = registry.alias_version(client, CHAMPION)
         # A decision is recorded before its alias move; a run killed between the two left a
         # decision that says "pending". The rerun finishes it instead of deciding again.
-        pending = _unapplied(layout, candidate)
+        pending = _unapplied(layout, candidate, version.tag)
         if champion == candidate:
             if pending is not None:
                 _moved(layout, pending, pending["champion_before"], candidate,
@@ -92,22 +92,22 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
     out.print(f"decision record: {paths[1]}")
 
 
-def _unapplied(layout: StateLayout, candidate: str) -> dict[str, Any] | None:
-    """The last recorded promote decision for this candidate whose alias move was never
-    recorded (its run was killed in between), or None."""
-    decided: dict[str, dict[str, Any]] = {}
-    moved: set[str] = set()
+def _unapplied(layout: StateLayout, candidate: str, data_version: str) -> dict[str, Any] | None:
+    """The promote decision a killed run recorded but did not see through — only while it is
+    the last word on the registry (no later decision, alias move or rollback: an operator's
+    rollback must not be undone by a retry) and judged the data version there is now."""
+    pending = None
     for entry in ledger.entries(ledger.ledger_path(layout)):
-        data = entry["data"]
-        if (entry["event"] == "gate_decision" and str(data.get("applied", "")).startswith(
-                PENDING) and str((data.get("challenger") or {}).get("version")) == candidate):
-            decided[data["decision_id"]] = {
-                "decision_id": data["decision_id"],
-                "champion_before": (data.get("champion") or {}).get("version")}
-        elif entry["event"] == "alias_moved":
-            moved.add(data["decision_id"])
-    waiting = [d for i, d in decided.items() if i not in moved]
-    return waiting[-1] if waiting else None
+        event, data = entry["event"], entry["data"]
+        if event not in ("gate_decision", "alias_moved", "rollback"):
+            continue
+        pending = None
+        if (event == "gate_decision" and str(data.get("applied", "")).startswith(PENDING)
+                and str((data.get("challenger") or {}).get("version")) == candidate
+                and (data.get("data") or {}).get("version") == data_version):
+            pending = {"decision_id": data["decision_id"],
+                       "champion_before": (data.get("champion") or {}).get("version")}
+    return pending
 
 
 def _moved(layout: StateLayout, decision: dict[str, Any], before: str | None, after: str,

@@ -49,9 +49,9 @@ def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
                          decisions[-1]["verdict"] if decisions else
                          "skipped: " + check["why"] if check and not check["retrain"] else "done")
     atomic_write(folder / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+    atomic_write(folder / "report.md", render(report).encode())
     # Every DAG run ends with the ledger archived beside the data, its events included.
     publish(ledger_path(layout), ledger_archive(layout))
-    atomic_write(folder / "report.md", render(report).encode())
     out.print(f"report: {folder / 'report.md'} ({report['outcome']})")
 
 

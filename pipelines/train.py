@@ -38,6 +38,7 @@ from skinrisk.versioning.workspace import git_remote
 
 RUN_FILE = "train.json"
 DONE_FILE = "done.json"  # in the run key's checkpoint folder: trained, logged, recorded
+LOGGED_FILE = "logged.json"  # the model this run key logged to MLflow
 MODEL_FILE = "model.keras"
 FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's checkpoints and "
                             "MLflow run link; train from epoch 0.")
@@ -69,14 +70,16 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
                                       rows, checkpoints)
         _publish(layout, best, record)
-        ledger.record(layout, "training_run", {
-            **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
-                                      "data_commit", "shards_md5", "splits_md5", "best_epoch")},
-            "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),
-            "params_sha256": _params_hash(params), "params_file": params_path.name,
-            "images_sha256": canonical_sha256(image_lists(roles)),
-            "images": {role: len(ids) for role, ids in image_lists(roles).items()},
-            "environment_locks": _lock_hashes()})
+        if not any(e["event"] == "training_run" and e["data"].get("run_id") == record["run_id"]
+                   for e in ledger.entries(ledger.ledger_path(layout))):
+            ledger.record(layout, "training_run", {
+                **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
+                                          "data_commit", "shards_md5", "splits_md5", "best_epoch")},
+                "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),
+                "params_sha256": _params_hash(params), "params_file": params_path.name,
+                "images_sha256": canonical_sha256(image_lists(roles)),
+                "images": {role: len(ids) for role, ids in image_lists(roles).items()},
+                "environment_locks": _lock_hashes()})
         # Last: from here on a rerun of this run key only republishes the model.
         atomic_write(done, (json.dumps({**record, "best_model": best.name}, indent=2) + "\n")
                      .encode())
@@ -105,13 +108,19 @@ def _train_and_log(params: Params, params_path: Path, layout: StateLayout, versi
         else:
             out.print(f"train: continuing MLflow run {run_id}")
         result = _train(params, layout, roles, checkpoints)
-        info = _log_model(result.best_model, params.train.image_size)
+        # Logged once per run key: a rerun after a kill past this point reuses the model.
+        logged = checkpoints / LOGGED_FILE
+        if logged.is_file():
+            model_uri = json.loads(logged.read_text())["model_uri"]
+        else:
+            model_uri = _log_model(result.best_model, params.train.image_size).model_uri
+            atomic_write(logged, json.dumps({"model_uri": model_uri}).encode())
         best_epoch, best_auc = _best(result.progress)
         mlflow.log_metrics({"best_epoch": best_epoch, "epochs_run": result.progress.next_epoch,
                             "stopped_early": int(result.progress.stopped_early),
                             **({"best_val_macro_auc": best_auc} if best_auc is not None
                                else {})})
-        record = {"run_id": run.info.run_id, "model_uri": info.model_uri, "run_key": key,
+        record = {"run_id": run.info.run_id, "model_uri": model_uri, "run_key": key,
                   "data_version": version.tag, "data_commit": version.commit,
                   "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
                   "image_size": params.train.image_size, "best_epoch": best_epoch,

@@ -47,12 +47,16 @@ def command(
     root = layout.curated / "validation"
     verdicts: list[Verdict] = []
     with exclusive_lock(layout.locks / "validate.lock"):
+        recorded = {e["data"]["batch_id"] for e in ledger.entries(ledger.ledger_path(layout))
+                    if e["event"] == "validation"}
         baseline: list[dict[str, Any]] = []
         for batch_id in order:
             mine = [r for r in rows if r["batch_id"] == batch_id]
             previous = root / batch_id / VERDICT
             if previous.is_file() and batch_id not in (batch or []):
                 status = json.loads(previous.read_text())["status"]
+                if batch_id not in recorded:  # a run killed between its verdict and its event
+                    _record(layout, json.loads(previous.read_text()))
             else:
                 verdict = validate_rows(batch_id, validation_rows(mine),
                                         validation_rows(baseline), schema, params,
@@ -61,17 +65,22 @@ def command(
                 atomic_write(root / batch_id / "report.md", render_report(
                     verdict, raw.report(batch_id) or {}, reasons).encode())
                 atomic_write(previous, (json.dumps(asdict(verdict), indent=2) + "\n").encode())
-                ledger.record(layout, "validation", {
-                    "batch_id": batch_id, "status": verdict.status, "rows": verdict.rows,
-                    "baseline_rows": verdict.baseline_rows,
-                    "anomalies": sum(f.kind == "schema" for f in verdict.findings),
-                    "drift_above": [d.feature for d in verdict.drift if d.value > d.threshold]})
+                _record(layout, asdict(verdict))
                 verdicts.append(verdict)
                 status = verdict.status
             if status != "failed":  # a failed batch is no one's baseline
                 baseline += mine
     out.print(_summary(verdicts, root))
     return 1 if any(v.status == "failed" for v in verdicts) else 0
+
+
+def _record(layout: StateLayout, verdict: dict[str, Any]) -> None:
+    """The verdict's ledger event (``verdict``: as verdict.json holds it)."""
+    ledger.record(layout, "validation", {
+        "batch_id": verdict["batch_id"], "status": verdict["status"], "rows": verdict["rows"],
+        "baseline_rows": verdict["baseline_rows"],
+        "anomalies": sum(f["kind"] == "schema" for f in verdict["findings"]),
+        "drift_above": [d["feature"] for d in verdict["drift"] if d["value"] > d["threshold"]]})
 
 
 def _summary(verdicts: list[Verdict], root: Path) -> Table:

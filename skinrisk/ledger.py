@@ -67,9 +67,15 @@ def append(layout: StateLayout, event: str, data: dict[str, Any], by: str) -> di
         entry["hash"] = _digest(entry)
         line = (json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n").encode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        size = os.fstat(fd).st_size
         try:
-            os.write(fd, line)
+            written = 0
+            while written < len(line):  # a short write (a disk filling) is continued...
+                written += os.write(fd, line[written:])
             os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)  # ...or undone: never a half line that blocks the chain
+            raise
         finally:
             os.close(fd)
     return entry

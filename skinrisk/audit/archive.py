@@ -14,13 +14,14 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import exclusive_lock
 
 ARCHIVE_VARIABLE = "SKINRISK_LEDGER_ARCHIVE"
 PREFIX = "ledger/"
@@ -58,7 +59,7 @@ def snapshot_name(lines: list[bytes]) -> str:
 
 def publish(ledger_file: Path, location: str) -> str | None:
     """Copy the ledger as it is now; returns the copy's name (None for an empty ledger)."""
-    lines = ledger_file.read_bytes().splitlines(keepends=True) if ledger_file.is_file() else []
+    lines = _snapshot(ledger_file)
     if not lines:
         return None
     name, body = snapshot_name(lines), b"".join(lines)
@@ -72,6 +73,15 @@ def publish(ledger_file: Path, location: str) -> str | None:
                             "local ledger and its archived copy disagree; run "
                             "`skinrisk audit verify`")
     return name
+
+
+def _snapshot(ledger_file: Path) -> list[bytes]:
+    """The ledger's lines, read under its lock: never a line an appender is half-way through."""
+    if not ledger_file.is_file():
+        return []
+    # The appenders' lock: StateLayout.locks / "ledger.lock", the ledger being <home>/ledger/.
+    with exclusive_lock(ledger_file.parent.parent / "locks" / "ledger.lock"):
+        return ledger_file.read_bytes().splitlines(keepends=True)
 
 
 def check_anchor(ledger_file: Path, location: str) -> Anchor:
@@ -118,17 +128,19 @@ class _Folder:
 
     def put(self, name: str, body: bytes) -> bool:
         """False when the name exists already (another writer got there first)."""
-        target = self.root / name
         self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.root / f".{name}.tmp"
-        atomic_write(temporary, body)
+        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=f".{name}.", suffix=".tmp")
         try:
-            os.link(temporary, target)  # atomic, and refuses an existing name
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, self.root / name)  # atomic, and refuses an existing name
         except FileExistsError:
             return False
         finally:
-            temporary.unlink(missing_ok=True)
-        target.chmod(0o444)  # write-once by convention; S3 Object Lock enforces it
+            Path(temporary).unlink(missing_ok=True)
+        (self.root / name).chmod(0o444)  # write-once by convention; S3 Object Lock enforces it
         return True
 
 

@@ -286,6 +286,8 @@ def _evaluation(report: dict[str, Any] | None, tag: str) -> dict[str, Any] | Non
 
 
 def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    moved = {e["data"]["decision_id"]: e["data"]["applied"]
+             for e in related if e["event"] == "alias_moved"}
     out = []
     for entry in related:
         if entry["event"] != "gate_decision":
@@ -295,7 +297,8 @@ def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[
         body = path.read_bytes() if path.is_file() else None
         record = json.loads(body) if body else {}
         out.append({"decision_id": data["decision_id"], "verdict": data["verdict"],
-                    "applied": data["applied"], "at": entry["at"], "by": entry["by"],
+                    "applied": moved.get(data["decision_id"], data["applied"]),
+                    "at": entry["at"], "by": entry["by"],
                     "challenger": (data.get("challenger") or {}).get("version"),
                     "champion": (data.get("champion") or {}).get("version"),
                     "reasons": record.get("reasons", []),

@@ -121,6 +121,10 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
               all(r["within"] for r in rows),
               f"largest difference {max((r['difference'] or 0) for r in rows):.6f} over "
               f"{len(rows)} figures"),
+        Check("the environments it ran in were installed from the recorded lock files",
+              _lock_hashes(project_root()) == (training or {}).get("environment_locks"),
+              "requirements/*.lock of the installation running the reproduction vs the "
+              "hashes the training run recorded"),
         Check("the recorded run was made from committed code",
               tags.get("code.dirty") != "True",
               "code.dirty=True: the run had uncommitted changes the commit does not hold"
@@ -134,6 +138,15 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
             "reproduced": {"run_id": own.get("run_id"), "code_commit": own.get("code_commit")},
             "tolerance": tolerance, "figures": rows,
             "checks": [c.to_dict() for c in checks]}
+
+
+def _lock_hashes(root: Path | None) -> dict[str, str]:
+    import hashlib
+
+    if root is None:
+        return {}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((root / "requirements").glob("*.lock"))}
 
 
 def _training_entry(layout: StateLayout, run_id: str) -> dict[str, Any] | None:
@@ -170,9 +183,12 @@ def _switch_data(workspace: Path, tag: str) -> None:
 
 
 def _environment(home: Path, code: Path) -> dict[str, str]:
+    # Nothing that points at production: MLflow (run, tracking, registry), the remotes, the
+    # ledger archive, an Airflow task's context.
     env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "SKINRISK_GIT_REMOTE", "SKINRISK_DVC_REMOTE")
-           and not k.startswith("AIRFLOW_CTX_")}
+           if not k.startswith(("MLFLOW_", "AIRFLOW_CTX_"))
+           and k not in ("SKINRISK_GIT_REMOTE", "SKINRISK_DVC_REMOTE", "SKINRISK_LEDGER_ARCHIVE",
+                         "SKINRISK_PARAMS", "SKINRISK_LANDING")}
     # The recorded commit's code, ahead of the installed (editable) one on the import path.
     return {**env, "SKINRISK_HOME": str(home), "PYTHONPATH": str(code),
             "USER": f"audit-reproduce:{env.get('USER', 'unknown')}"}

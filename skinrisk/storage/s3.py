@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
 from skinrisk.storage.landing import FileInfo, Received
 
+_T = TypeVar("_T")
 CHUNK = 1 << 20
 READ_ATTEMPTS = 4
 BACKOFF_S = 0.5
@@ -94,9 +98,42 @@ class S3Batch:
                 if not obj["Key"].endswith("/")}
 
     def read(self, name: str) -> Received:
-        """The object's bytes, checked against the SHA-256 S3 stored for it when there is one.
+        """The object's bytes, checked against the SHA-256 S3 stored for it when there is one."""
+        def fetch() -> Received:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name,
+                                              ChecksumMode="ENABLED")
+            data = response["Body"].read()
+            digest = hashlib.sha256(data)
+            _check(response, digest)
+            return Received(data, digest.hexdigest())
 
-        botocore retries a request whose answer is a 5xx, a throttle or a dropped connection,
+        return self._retrying(name, fetch)
+
+    def copy_to(self, name: str, target: Path) -> str:
+        """Stream the object to ``target`` (a large file kept as quarantine evidence); returns
+        its SHA-256, checked like read()'s."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+
+        def fetch() -> str:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name,
+                                              ChecksumMode="ENABLED")
+            digest = hashlib.sha256()
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "wb") as dst:
+                    for chunk in iter(lambda: response["Body"].read(CHUNK), b""):
+                        digest.update(chunk)
+                        dst.write(chunk)
+                _check(response, digest)
+                os.replace(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            return digest.hexdigest()
+
+        return self._retrying(name, fetch)
+
+    def _retrying(self, name: str, fetch: Callable[[], _T]) -> _T:
+        """botocore retries a request whose answer is a 5xx, a throttle or a dropped connection,
         but not a body cut off or damaged while it streams: that is retried here, with backoff.
         """
         from botocore.exceptions import (
@@ -109,43 +146,33 @@ class S3Batch:
         )
 
         streaming = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
-                     FlexibleChecksumError, ConnectionClosedError)
+                     FlexibleChecksumError, ConnectionClosedError, _Damaged)
         key = self.prefix + name
         why = ""
         for attempt in range(READ_ATTEMPTS):
             if attempt:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
             try:
-                response = self.client.get_object(Bucket=self.bucket, Key=key,
-                                                  ChecksumMode="ENABLED")
-                data = response["Body"].read()
+                return fetch()
             except streaming as exc:
-                why = f"{type(exc).__name__}: {exc}"
-                continue
+                why = str(exc) if isinstance(exc, _Damaged) else f"{type(exc).__name__}: {exc}"
             except ClientError as exc:  # botocore's own retries are spent
                 raise TransferError(f"s3://{self.bucket}/{key}: {_describe(exc)} after "
                                     "botocore's retries; nothing was ingested from this batch. "
                                     "Rerun later; if it persists, check the endpoint and the "
                                     "object") from None
-            digest = hashlib.sha256(data)
-            stored = response.get("ChecksumSHA256")
-            # A multipart upload's checksum is a checksum of part checksums ("...-N"):
-            # not comparable with the whole object's; botocore checks the parts.
-            if not stored or "-" in stored or base64.b64encode(digest.digest()).decode() == stored:
-                return Received(data, digest.hexdigest())
-            why = "the SHA-256 of the bytes differs from the checksum S3 stored"
         raise TransferError(f"s3://{self.bucket}/{key}: {why}, {READ_ATTEMPTS} times; the "
                             "object or the network is damaged. Nothing was ingested from this "
                             "batch; rerun later or ask the sender to upload the file again")
 
-    def copy_to(self, name: str, target: Path) -> str:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)
-        digest = hashlib.sha256()
-        tmp = target.with_name(f".{target.name}.tmp")
-        with tmp.open("wb") as dst:
-            for chunk in iter(lambda: response["Body"].read(CHUNK), b""):
-                digest.update(chunk)
-                dst.write(chunk)
-        tmp.replace(target)
-        return digest.hexdigest()
+
+class _Damaged(Exception):
+    """Bytes that do not hash to the checksum S3 stored for them."""
+
+
+def _check(response: dict[str, Any], digest: Any) -> None:
+    stored = response.get("ChecksumSHA256")
+    # A multipart upload's checksum is a checksum of part checksums ("...-N"): not comparable
+    # with the whole object's; botocore checks the parts.
+    if stored and "-" not in stored and base64.b64encode(digest.digest()).decode() != stored:
+        raise _Damaged("the SHA-256 of the bytes differs from the checksum S3 stored")
