@@ -43,8 +43,17 @@ def connect(layout: StateLayout) -> str:
     uri = tracking_uri(layout)
     if uri.startswith("sqlite:///"):
         layout.mlflow.mkdir(parents=True, exist_ok=True)
+    exported = {k: os.environ.get(k) for k in (URI_VARIABLE, "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # MLflow also exports the URI to the environment. Configuration stays where it was: a
+    # process that serves two homes (the tests) or starts subprocesses for another (audit
+    # reproduce, the embedded Airflow) must not inherit this store by accident.
+    for key, value in exported.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     name = os.environ.get(EXPERIMENT_VARIABLE, EXPERIMENT)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:

@@ -48,6 +48,7 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private SKINRISK_HOME, so no test writes into the checkout's var/."""
     home = tmp_path / "state"
     monkeypatch.setenv("SKINRISK_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # its store, not another's
     return home
 
 
