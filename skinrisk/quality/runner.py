@@ -23,7 +23,7 @@ from skinrisk.quality.neardup import group_near_duplicates
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
-from skinrisk.storage.tables import joined_schema, read_rows, write_rows, write_table
+from skinrisk.storage.tables import flat, joined_schema, read_rows, write_rows, write_table
 
 log = logging.getLogger(__name__)
 SCORES = "quality_scores.parquet"
@@ -97,7 +97,7 @@ def run_quality(raw: RawZone, images: list[dict[str, Any]], cache: Path, curated
                 "; ".join(d for _, d in failed), group if repeat else None, group))
         else:
             kept_groups.add(group)
-            accepted.append({**row, **asdict(score), "dup_group": group})
+            accepted.append({**row, **flat(score), "dup_group": group})
     if len(accepted) + len(quarantined) != len(images):
         raise AssertionError("quality: accepted + quarantined != images in")
     write_rows(curated / MANIFEST, accepted,
