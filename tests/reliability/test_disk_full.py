@@ -25,7 +25,7 @@ def small_disk(state_home: Path) -> Iterator[Path]:
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(raw)],
                              capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+        pytest.skip(reason=f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
         yield raw
     finally:

@@ -350,7 +350,7 @@ def _compose_client() -> list[str] | None:
 def test_docker_compose_accepts_the_file_and_refuses_missing_secrets(tmp_path: Path) -> None:
     client = _compose_client()
     if client is None:
-        pytest.skip("no compose client (`docker compose` plugin or docker-compose); the "
+        pytest.skip(reason="no compose client (`docker compose` plugin or docker-compose); the "
                     "structure is checked by the other tests")
     filled = tmp_path / "filled.env"
     filled.write_text("".join(f"{k}={v or 'placeholder0'}\n" for k, v in env_example().items()))
@@ -491,7 +491,7 @@ def test_task_pods_run_the_trainer_image_and_the_baked_dags() -> None:
 def test_helm_renders_the_values_with_the_chart(tmp_path: Path) -> None:
     chart = os.environ.get("AIRFLOW_HELM_CHART")  # a local copy of apache-airflow/airflow
     if not shutil.which("helm") or not chart or not Path(chart).exists():
-        pytest.skip("helm and the Airflow chart are not here (set AIRFLOW_HELM_CHART to a "
+        pytest.skip(reason="helm and the Airflow chart are not here (set AIRFLOW_HELM_CHART to a "
                     "chart folder or .tgz); the values are checked against the chart's keys")
     rendered = subprocess.run(
         ["helm", "template", "skinrisk", chart, "-f", str(VALUES),
