@@ -17,10 +17,10 @@ import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
-from skinrisk.audit.digest import canonical_sha256
+from skinrisk.audit.digest import canonical_sha256, lock_hashes
 from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.config import Params
-from skinrisk.layout import StateLayout
+from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write, exclusive_lock
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.tables import read_rows
@@ -70,8 +70,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
                                       rows, checkpoints)
         _publish(layout, best, record)
-        if not any(e["event"] == "training_run" and e["data"].get("run_id") == record["run_id"]
-                   for e in ledger.entries(ledger.ledger_path(layout))):
+        if not ledger.recorded(layout, "training_run", "run_id", record["run_id"]):
             ledger.record(layout, "training_run", {
                 **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
                                           "data_commit", "shards_md5", "splits_md5", "best_epoch")},
@@ -79,7 +78,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
                 "params_sha256": _params_hash(params), "params_file": params_path.name,
                 "images_sha256": canonical_sha256(image_lists(roles)),
                 "images": {role: len(ids) for role, ids in image_lists(roles).items()},
-                "environment_locks": _lock_hashes()})
+                "environment_locks": lock_hashes(project_root())})
         # Last: from here on a rerun of this run key only republishes the model.
         atomic_write(done, (json.dumps({**record, "best_model": best.name}, indent=2) + "\n")
                      .encode())
@@ -153,17 +152,6 @@ def _params_hash(params: Params) -> str:
 def image_lists(roles: Roles) -> dict[str, list[str]]:
     """The exact images a run fits on and validates on (logged; its digest is in the ledger)."""
     return {FIT: roles.ids(FIT), VALIDATION: roles.ids(VALIDATION)}
-
-
-def _lock_hashes() -> dict[str, str]:
-    """sha256 of the environment lock files this code was installed from (checkout only)."""
-    from skinrisk.layout import project_root
-
-    root = project_root()
-    if root is None:
-        return {}
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "requirements").glob("*.lock"))}
 
 
 def run_key(params: Params, version: DataVersion, commit: str) -> str:

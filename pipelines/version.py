@@ -23,8 +23,7 @@ def command(as_json: bool = JSON_OPTION) -> None:
     layout = StateLayout.from_env()
     result = make_version(layout)
     # Recorded once per tag, also by the rerun of a run killed between its tag and this line.
-    if not any(e["event"] == "dataset_version" and e["data"].get("tag") == result.tag
-               for e in ledger.entries(ledger_path(layout))):
+    if not ledger.recorded(layout, "dataset_version", "tag", result.tag):
         made = current_version(layout)
         ledger.record(layout, "dataset_version", {"tag": result.tag, "commit": result.commit,
                                                   "hashes": made.hashes})

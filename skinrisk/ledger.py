@@ -128,6 +128,13 @@ def trigger() -> str:
     return ", ".join(f"{k}={v}" for k, v in context_tags().items())
 
 
+def recorded(layout: StateLayout, event: str, key: str, value: Any) -> bool:
+    """Whether an ``event`` whose data[key] is ``value`` is in the ledger: stages that must
+    write an event once (a rerun after a kill between the work and its event) ask this."""
+    return any(e["event"] == event and e["data"].get(key) == value
+               for e in entries(ledger_path(layout)))
+
+
 def record(layout: StateLayout, event: str, data: dict[str, Any]) -> dict[str, Any]:
     return append(layout, event, data, trigger())
 

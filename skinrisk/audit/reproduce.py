@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from skinrisk import ledger
-from skinrisk.audit.digest import canonical_sha256
+from skinrisk.audit.digest import canonical_sha256, lock_hashes
 from skinrisk.audit.model import EVALUATION_ARTIFACT, PARAMS_ARTIFACT, RunArtifacts, resolve
 from skinrisk.audit.trace import Check
 from skinrisk.errors import SkinriskError
@@ -122,7 +122,7 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
               f"largest difference {max((r['difference'] or 0) for r in rows):.6f} over "
               f"{len(rows)} figures"),
         Check("the environments it ran in were installed from the recorded lock files",
-              _lock_hashes(project_root()) == (training or {}).get("environment_locks"),
+              lock_hashes(project_root()) == (training or {}).get("environment_locks"),
               "requirements/*.lock of the installation running the reproduction vs the "
               "hashes the training run recorded"),
         Check("the recorded run was made from committed code",
@@ -138,15 +138,6 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
             "reproduced": {"run_id": own.get("run_id"), "code_commit": own.get("code_commit")},
             "tolerance": tolerance, "figures": rows,
             "checks": [c.to_dict() for c in checks]}
-
-
-def _lock_hashes(root: Path | None) -> dict[str, str]:
-    import hashlib
-
-    if root is None:
-        return {}
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "requirements").glob("*.lock"))}
 
 
 def _training_entry(layout: StateLayout, run_id: str) -> dict[str, Any] | None:
