@@ -12,8 +12,8 @@ from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
 from skinrisk import ledger
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write, exclusive_lock
-from skinrisk.quality.runner import QualityOutcome, dataset_images, run_quality
-from skinrisk.quality.sheets import sheets_by_reason
+from skinrisk.quality.runner import QualityOutcome, dataset_images, dataset_rows, run_quality
+from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.storage.rawzone import RawZone
 
 
@@ -25,22 +25,19 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     with exclusive_lock(layout.locks / "quality.lock"), \
             Progress(console=err, transient=True) as progress:
         images = dataset_images(raw)
-        task = progress.add_task("quality", total=len(images))
+        task = progress.add_task("quality", total=images.num_rows)
         outcome = run_quality(raw, images, layout.cache, layout.curated, params,
                               lambda: progress.advance(task))
-        where = {r["image_id"]: (r["batch_id"], r["format"]) for r in images}
-        # A DVC output of the stage: it exists even when nothing was quarantined.
-        (layout.curated / "contact_sheets").mkdir(parents=True, exist_ok=True)
-        for reason, png in sheets_by_reason(
-                outcome.quarantined,
-                lambda i: raw.image_path(where[i][0], i, where[i][1]).read_bytes()).items():
-            atomic_write(layout.curated / "contact_sheets" / f"{reason}.png", png)
+        examples = examples_by_reason(outcome.quarantined, outcome.by_reason)
+        where = dataset_rows(images, [i for shown in examples.values() for i, _ in shown])
+        write_sheets(layout.curated / "contact_sheets", layout.cache, examples,
+                     lambda i: raw.image_path(where[i][0], i, where[i][1]).read_bytes())
         report = _report(outcome, params.model_dump())
         atomic_write(layout.curated / "quality_report.json",
                      (json.dumps(report, indent=2) + "\n").encode())
         ledger.record(layout, "quality", {"images_in": outcome.images_in,
-                                          "accepted": len(outcome.accepted),
-                                          "quarantined": len(outcome.quarantined),
+                                          "accepted": outcome.accepted,
+                                          "quarantined": outcome.quarantined.num_rows,
                                           "by_reason": outcome.by_reason})
     out.print(_table(outcome))
     out.print(f"curated dataset: {layout.curated / 'manifest.parquet'} · contact sheets: "
@@ -50,14 +47,14 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 def _report(outcome: QualityOutcome, thresholds: dict) -> dict:
     # A function of the dataset and thresholds only (it is a DVC metric): how many images this
     # run had to score is printed, not recorded.
-    return {"images_in": outcome.images_in, "accepted": len(outcome.accepted),
-            "quarantined": len(outcome.quarantined), "by_reason": outcome.by_reason,
+    return {"images_in": outcome.images_in, "accepted": outcome.accepted,
+            "quarantined": outcome.quarantined.num_rows, "by_reason": outcome.by_reason,
             "thresholds": thresholds}
 
 
 def _table(outcome: QualityOutcome) -> Table:
-    table = Table(title=f"quality: {outcome.images_in} in = {len(outcome.accepted)} accepted + "
-                        f"{len(outcome.quarantined)} quarantined "
+    table = Table(title=f"quality: {outcome.images_in} in = {outcome.accepted} accepted + "
+                        f"{outcome.quarantined.num_rows} quarantined "
                         f"({outcome.scored_now} scored this run)")
     table.add_column("reason")
     table.add_column("images", justify="right")

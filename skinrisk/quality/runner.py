@@ -1,52 +1,70 @@
 """The quality stage over the whole dataset: score new images, decide, write the curated set.
 
-Scores are cached by image_id (cache/quality_scores.parquet), so a rerun on a grown dataset
-decodes only the new images; decisions are recomputed from the cache every run, so a changed
-threshold applies to every image without decoding anything again.
+Nothing already computed is computed again, and the per-run work over the whole dataset is
+column-wise (Arrow/NumPy), so adding 100 photos to 10,000 costs about what adding them to 100
+does (BENCHMARKS.md, "incremental"). Three caches under cache/, each checked before use:
+
+- quality_scores.parquet: the checks' scores, by image_id (decoded once per image ever);
+- quality_judged.parquet: the verdict of the thresholds on each image's scores, valid while
+  the thresholds are unchanged (their digest is stored with it; a change re-judges every image
+  from the cached scores, still without decoding);
+- near_duplicates.npz: the near-duplicate groups of the dataset as of the last run, reused
+  when that dataset is a prefix of today's (batches only ever append) at the same distance.
+
+The curated set is a function of the dataset and the thresholds only: with or without the
+caches, the same bytes are written (tests/integration/test_quality_validate.py).
 """
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
+import hashlib
+import io
+import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from skinrisk.config import QualityParams
 from skinrisk.ingest.records import ImageRecord
+from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.decide import judge
 from skinrisk.quality.decode import load_working_image
-from skinrisk.quality.neardup import group_near_duplicates
+from skinrisk.quality.neardup import link
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
-from skinrisk.storage.tables import flat, joined_schema, read_rows, write_rows, write_table
+from skinrisk.storage.tables import joined_schema, schema_of
 
-log = logging.getLogger(__name__)
 SCORES = "quality_scores.parquet"
+JUDGED = "quality_judged.parquet"
+NEAR_DUPLICATES = "near_duplicates.npz"
 MANIFEST = "manifest.parquet"
 QUARANTINE = "quality_quarantine.parquet"
+_THRESHOLDS_KEY = b"skinrisk.thresholds_sha256"
 
 
 @dataclass
 class QualityOutcome:
     images_in: int
     scored_now: int
-    accepted: list[dict[str, Any]]
-    quarantined: list[QualityQuarantineRecord]
+    accepted: int
+    quarantined: pa.Table  # QualityQuarantineRecord rows, in dataset order
     by_reason: dict[str, int]
 
 
-def dataset_images(raw: RawZone) -> list[dict[str, Any]]:
+def dataset_images(raw: RawZone) -> pa.Table:
     """Every accepted image of every committed batch, in ingest order (the order near-duplicate
     groups are headed by)."""
-    rows: list[dict[str, Any]] = []
-    for batch_id in raw.batches_in_ingest_order():
-        rows += read_rows(raw.batch_dir(batch_id) / IMAGES_TABLE)
-    return rows
+    tables = [pq.read_table(raw.batch_dir(b) / IMAGES_TABLE)
+              for b in raw.batches_in_ingest_order()]
+    schema = schema_of(ImageRecord)
+    return pa.concat_tables([t.cast(schema) for t in tables]) if tables else schema.empty_table()
 
 
 def score_bytes(image_id: str, data: bytes) -> ScoreRecord:
@@ -58,51 +76,153 @@ def score_bytes(image_id: str, data: bytes) -> ScoreRecord:
     return ScoreRecord(image_id, True, None, **asdict(scores))
 
 
-def load_scores(cache: Path) -> dict[str, ScoreRecord]:
-    path = cache / SCORES
-    if not path.is_file():
-        return {}
-    return {row["image_id"]: ScoreRecord(**row) for row in read_rows(path)}
-
-
-def run_quality(raw: RawZone, images: list[dict[str, Any]], cache: Path, curated: Path,
+def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
                 params: QualityParams, advance: Callable[[], None] = lambda: None
                 ) -> QualityOutcome:
     """``images``: dataset_images(raw), read once by the caller."""
-    scores = load_scores(cache)
-    new = [r for r in images if r["image_id"] not in scores]
-    for row in new:
-        data = raw.image_path(row["batch_id"], row["image_id"], row["format"]).read_bytes()
-        scores[row["image_id"]] = score_bytes(row["image_id"], data)
-        advance()
-    if new:
-        write_table(cache / SCORES, list(scores.values()), ScoreRecord)
-    groups = group_near_duplicates([(r["image_id"], scores[r["image_id"]].phash) for r in images
-                                    if scores[r["image_id"]].decodable],
-                                   params.near_duplicate_distance)
-    accepted, quarantined = [], []
-    kept_groups: set[str] = set()  # groups that already have an image in the curated set
-    for row in images:
-        score = scores[row["image_id"]]
-        failed = judge(score, row["width"], row["height"], params)
-        dup = groups.get(row["image_id"])
-        group = dup.group if dup else row["image_id"]
-        # The first photo of a group that passes every check stays; later ones are repeats.
-        repeat = not failed and group in kept_groups
-        if repeat:
-            failed.append((Reason.NEAR_DUPLICATE, f"near-identical to an image of group {group}"))
-        if failed:
-            quarantined.append(QualityQuarantineRecord(
-                row["image_id"], row["batch_id"], ";".join(r.value for r, _ in failed),
-                "; ".join(d for _, d in failed), group if repeat else None, group))
-        else:
-            kept_groups.add(group)
-            accepted.append({**row, **flat(score), "dup_group": group})
-    if len(accepted) + len(quarantined) != len(images):
+    scores, scored_now = _scores(raw, images, cache, advance)
+    reasons, details = _judged(images, scores, cache, params)
+    groups = _groups(images, scores, cache, params.near_duplicate_distance)
+    passed = pc.equal(reasons, "").to_numpy()
+    # The first photo of a group that passes every check stays; later ones are repeats.
+    kept = np.zeros(len(images), dtype=bool)
+    candidates = np.flatnonzero(passed)
+    _, first = np.unique(groups.to_numpy()[candidates], return_index=True)
+    kept[candidates[first]] = True
+    repeat = pa.array(passed & ~kept)
+    manifest = _manifest(images, scores, groups, pa.array(kept))
+    quarantine = _quarantine(images, groups, reasons, details, repeat, pa.array(~kept))
+    if manifest.num_rows + quarantine.num_rows != images.num_rows:
         raise AssertionError("quality: accepted + quarantined != images in")
-    write_rows(curated / MANIFEST, accepted,
-               joined_schema(ImageRecord, ScoreRecord, extra={"dup_group": str}))
-    write_table(curated / QUARANTINE, quarantined, QualityQuarantineRecord)
-    by_reason = Counter(r for q in quarantined for r in q.reasons.split(";"))
-    return QualityOutcome(len(images), len(new), accepted, quarantined,
+    _write(curated / MANIFEST, manifest)
+    _write(curated / QUARANTINE, quarantine)
+    codes = pc.value_counts(pc.list_flatten(pc.split_pattern(quarantine["reasons"], ";")))
+    by_reason = {c["values"]: c["counts"] for c in codes.to_pylist()}
+    return QualityOutcome(images.num_rows, scored_now, manifest.num_rows, quarantine,
                           dict(sorted(by_reason.items())))
+
+
+def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], None]
+            ) -> tuple[pa.Table, int]:
+    """The cached scores, new images scored and added; returned row-aligned with ``images``."""
+    schema = schema_of(ScoreRecord)
+    path = cache / SCORES
+    cached = pq.read_table(path).cast(schema) if path.is_file() else schema.empty_table()
+    new = images.filter(pc.invert(pc.is_in(images["image_id"], value_set=cached["image_id"])))
+    fresh = []
+    for row in new.select(["batch_id", "image_id", "format"]).to_pylist():
+        data = raw.image_path(row["batch_id"], row["image_id"], row["format"]).read_bytes()
+        fresh.append(score_bytes(row["image_id"], data))
+        advance()
+    if fresh:
+        names = [f.name for f in fields(ScoreRecord)]
+        added = pa.Table.from_pydict({n: [getattr(r, n) for r in fresh] for n in names},
+                                     schema=schema)
+        cached = pa.concat_tables([cached, added])
+        _write(path, cached)
+    return _aligned(cached, images), len(fresh)
+
+
+def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
+    return table.take(pc.index_in(images["image_id"], value_set=table["image_id"]))
+
+
+def _thresholds_digest(params: QualityParams) -> str:
+    thresholds = params.model_dump(exclude={"near_duplicate_distance"})
+    return hashlib.sha256(json.dumps(thresholds, sort_keys=True).encode()).hexdigest()
+
+
+def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityParams
+            ) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Per image (aligned with ``images``): the failed checks' codes (";"-joined, "" = passed)
+    and their details, judged once per image for the current thresholds."""
+    schema = pa.schema([("image_id", pa.string()), ("reasons", pa.string()),
+                        ("detail", pa.string())],
+                       metadata={_THRESHOLDS_KEY: _thresholds_digest(params).encode()})
+    path = cache / JUDGED
+    cached = pq.read_table(path) if path.is_file() else schema.empty_table()
+    if (cached.schema.metadata or {}).get(_THRESHOLDS_KEY) != schema.metadata[_THRESHOLDS_KEY]:
+        cached = schema.empty_table()  # thresholds changed: every image is judged again
+    todo = pc.invert(pc.is_in(images["image_id"], value_set=cached["image_id"]))
+    rows = images.select(["image_id", "width", "height"]).filter(todo).to_pylist()
+    if rows:
+        verdicts = [judge(ScoreRecord(**s), r["width"], r["height"], params) for r, s in
+                    zip(rows, scores.filter(todo).to_pylist(), strict=True)]
+        added = pa.Table.from_pydict({
+            "image_id": [r["image_id"] for r in rows],
+            "reasons": [";".join(reason.value for reason, _ in v) for v in verdicts],
+            "detail": ["; ".join(detail for _, detail in v) for v in verdicts]}, schema=schema)
+        cached = pa.concat_tables([cached.cast(schema), added])
+        _write(path, cached)
+    aligned = _aligned(cached, images)
+    return aligned["reasons"], aligned["detail"]
+
+
+def _groups(images: pa.Table, scores: pa.Table, cache: Path, distance: int) -> pa.ChunkedArray:
+    """Each image's near-duplicate group (its earliest member's id); an undecodable image is a
+    group of its own."""
+    decodable = scores["decodable"].to_numpy()
+    positions = np.flatnonzero(decodable)
+    hashes = scores["phash"].to_numpy()[positions].astype(np.int64)
+    heads = link(hashes, _earlier_heads(cache, distance, hashes), distance)
+    _save_heads(cache, distance, hashes, heads)
+    head_of = np.arange(images.num_rows)
+    head_of[positions] = positions[heads]
+    return images["image_id"].take(pa.array(head_of))
+
+
+def _earlier_heads(cache: Path, distance: int, hashes: np.ndarray) -> np.ndarray:
+    """The last run's group heads when its hashes are a prefix of this run's (batches only
+    append), at the same distance; else none. Heads are positions and depend on nothing but
+    the hashes and the distance, so that check is the whole validity condition."""
+    path = cache / NEAR_DUPLICATES
+    if path.is_file():
+        with np.load(path) as saved:
+            count = len(saved["heads"])
+            if (int(saved["distance"]) == distance and count <= len(hashes)
+                    and np.array_equal(saved["hashes"], hashes[:count])):
+                return saved["heads"]
+    return np.empty(0, np.int64)
+
+
+def _save_heads(cache: Path, distance: int, hashes: np.ndarray, heads: np.ndarray) -> None:
+    sink = io.BytesIO()
+    np.savez(sink, distance=distance, hashes=hashes, heads=heads)
+    atomic_write(cache / NEAR_DUPLICATES, sink.getvalue())
+
+
+def _manifest(images: pa.Table, scores: pa.Table, groups: pa.ChunkedArray, kept: pa.Array
+              ) -> pa.Table:
+    schema = joined_schema(ImageRecord, ScoreRecord, extra={"dup_group": str})
+    columns = {**{n: images[n] for n in images.column_names},
+               **{n: scores[n] for n in scores.column_names if n not in images.column_names},
+               "dup_group": groups}
+    return pa.table([columns[f.name] for f in schema], schema=schema).filter(kept)
+
+
+def _quarantine(images: pa.Table, groups: pa.ChunkedArray, reasons: pa.ChunkedArray,
+                details: pa.ChunkedArray, repeat: pa.Array, out: pa.Array) -> pa.Table:
+    near = pa.scalar(Reason.NEAR_DUPLICATE.value)
+    repeat_detail = pc.binary_join_element_wise("near-identical to an image of group ", groups,
+                                                "")
+    schema = schema_of(QualityQuarantineRecord)
+    return pa.table([
+        images["image_id"], images["batch_id"],
+        pc.if_else(repeat, near, reasons), pc.if_else(repeat, repeat_detail, details),
+        pc.if_else(repeat, groups, pa.scalar(None, pa.string())), groups,
+    ], schema=schema).filter(out)
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    sink = io.BytesIO()
+    pq.write_table(table.combine_chunks(), sink)
+    atomic_write(path, sink.getvalue())
+
+
+def dataset_rows(images: pa.Table, image_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """image_id -> (batch_id, format), where the raw zone keeps it, for ``image_ids``."""
+    wanted = images.filter(pc.is_in(images["image_id"], value_set=pa.array(image_ids,
+                                                                             pa.string())))
+    table = wanted.select(["image_id", "batch_id", "format"]).to_pydict()
+    return {i: (b, f) for i, b, f in zip(table["image_id"], table["batch_id"], table["format"],
+                                         strict=True)}

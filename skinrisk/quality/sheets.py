@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
+
+from skinrisk.localfs import atomic_write
 
 THUMB = 160
 COLUMNS = 6
@@ -28,15 +35,40 @@ def contact_sheet(items: list[tuple[bytes, str]], title: str) -> bytes:
     return out.getvalue()
 
 
-def sheets_by_reason(quarantined: list, read: Callable[[str], bytes], limit: int = 30
-                     ) -> dict[str, bytes]:
-    """One sheet per reason code, up to ``limit`` examples each, in dataset order."""
-    by_reason: dict[str, list[tuple[bytes, str]]] = {}
-    for record in quarantined:
-        for reason, detail in zip(record.reasons.split(";"), record.detail.split("; "),
-                                  strict=False):
-            examples = by_reason.setdefault(reason, [])
-            if len(examples) < limit:
-                examples.append((read(record.image_id), detail))
-    return {reason: contact_sheet(items, f"quality: {reason} ({len(items)} shown)")
-            for reason, items in by_reason.items()}
+def examples_by_reason(quarantined: Any, by_reason: dict[str, int], limit: int = 30
+                       ) -> dict[str, list[tuple[str, str]]]:
+    """Per reason code, its first ``limit`` images in dataset order as (image_id, detail).
+
+    ``quarantined``: the quality quarantine as an Arrow table (``reasons`` ";"-joined codes,
+    ``detail`` the matching "; "-joined details); only the rows shown are read into Python.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    found: dict[str, list[tuple[str, str]]] = {}
+    for reason in by_reason:
+        has = pc.match_substring_regex(quarantined["reasons"], f"(^|;){re.escape(reason)}(;|$)")
+        rows = quarantined.take(np.flatnonzero(has.to_numpy())[:limit]).to_pylist()
+        found[reason] = [
+            (row["image_id"], dict(zip(row["reasons"].split(";"), row["detail"].split("; "),
+                                       strict=False)).get(reason, ""))
+            for row in rows]
+    return found
+
+
+def write_sheets(folder: Path, cache: Path, examples: dict[str, list[tuple[str, str]]],
+                 read: Callable[[str], bytes]) -> None:
+    """One sheet per reason code in ``folder`` (always created: a DVC output), each rendered
+    only when its examples changed since the last run (their digests are kept in ``cache``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = cache / "contact_sheets.json"
+    drawn = json.loads(record.read_text()) if record.is_file() else {}
+    for reason, shown in examples.items():
+        digest = hashlib.sha256(json.dumps(shown).encode()).hexdigest()
+        sheet = folder / f"{reason}.png"
+        if drawn.get(reason) == digest and sheet.is_file():
+            continue
+        atomic_write(sheet, contact_sheet([(read(i), detail) for i, detail in shown],
+                                          f"quality: {reason} ({len(shown)} shown)"))
+        drawn[reason] = digest
+        atomic_write(record, (json.dumps(drawn, indent=1, sort_keys=True) + "\n").encode())

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
-from skinrisk.localfs import list_files
+from skinrisk.localfs import file_sizes
 
 CHUNK = 1 << 20
 
@@ -69,8 +69,7 @@ class LocalBatch:
         self.batch_id = folder.name
 
     def files(self) -> dict[str, FileInfo]:
-        return {name: FileInfo((self.folder / name).stat().st_size)
-                for name in list_files(self.folder)}
+        return {name: FileInfo(size) for name, size in sorted(file_sizes(self.folder).items())}
 
     def read(self, name: str) -> Received:
         data = (self.folder / name).read_bytes()

@@ -61,6 +61,23 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
     assert main(["quality", *PARAMS]) == 0
     assert "(12 scored this run)" in capsys.readouterr().out
 
+    # The caches only save work: without the verdict and near-duplicate caches the same bytes
+    # are written, and a changed threshold re-judges every image from the cached scores.
+    outputs = ("manifest.parquet", "quality_quarantine.parquet")
+    incremental = {name: (curated / name).read_bytes() for name in outputs}
+    cache = state_home / "cache"
+    for name in ("quality_judged.parquet", "near_duplicates.npz"):
+        (cache / name).unlink()
+    assert main(["quality", *PARAMS]) == 0
+    assert {name: (curated / name).read_bytes() for name in outputs} == incremental
+    strict = tmp_path / "strict.yaml"
+    strict.write_text((REPO / "params.yaml").read_text().replace(
+        "min_sharpness:", "min_sharpness: 1.0e+12 #"))
+    assert main(["quality", "--params", str(strict)]) == 0
+    assert "(0 scored this run)" in capsys.readouterr().out
+    assert rows(curated / "manifest.parquet") == []
+    assert all("blur" in q["reasons"] for q in rows(curated / "quality_quarantine.parquet"))
+
 
 def _row(**overrides) -> dict:
     row = {"diagnosis": "MEL", "grade": "dangerous", "tumor_type": "malignant_melanoma",

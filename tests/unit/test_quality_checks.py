@@ -13,11 +13,13 @@ from PIL import Image
 
 from skinrisk.config import QualityParams, SynthParams
 from skinrisk.quality.decide import judge
-from skinrisk.quality.neardup import group_near_duplicates
+from skinrisk.quality.neardup import group_near_duplicates, link
 from skinrisk.quality.runner import score_bytes
+from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.reasons import Reason
 from skinrisk.synth.cohort import plan_cohort, render_photo
 from skinrisk.synth.spec import Defect
+from tests.helpers.images import jpeg, photo
 
 pytestmark = pytest.mark.ml
 PARAMS = QualityParams()
@@ -109,6 +111,46 @@ def test_near_duplicate_index_agrees_with_all_pairs() -> None:
                     assert groups[a].group == groups[b].group, (a, b, distance)
 
 
+def _components(hashes: list[int], distance: int) -> list[int]:
+    """All-pairs reference: each hash's group head is the earliest hash of its component."""
+    head = list(range(len(hashes)))
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(hashes):
+            for j, b in enumerate(hashes):
+                if (a ^ b).bit_count() <= distance and head[j] < head[i]:
+                    head[i], changed = head[j], True
+    return head
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_linking_new_photos_into_earlier_groups_equals_grouping_from_scratch(seed: int) -> None:
+    rng = random.Random(seed)
+    distance = 4
+    hashes = []
+    for _ in range(120):  # chains of near copies, so later photos bridge earlier groups
+        h = rng.choice(hashes) if hashes and rng.random() < 0.7 else rng.getrandbits(63)
+        for bit in rng.sample(range(63), rng.randint(0, 5)):
+            h ^= 1 << bit
+        hashes.append(h)
+    values = np.array(hashes, dtype=np.int64)
+    expected = _components(hashes, distance)
+    heads = np.empty(0, np.int64)
+    for end in [*sorted(rng.sample(range(1, 120), 6)), 120]:  # the dataset grows batch by batch
+        heads = link(values[:end], heads, distance)
+        assert heads.tolist() == _components(hashes[:end], distance)
+    assert heads.tolist() == expected == link(values, np.empty(0, np.int64), distance).tolist()
+
+
+def test_a_new_photo_between_two_earlier_groups_merges_them_under_the_earliest() -> None:
+    a, b = 0, 0b1111  # 4 bits apart: separate groups at distance 2
+    heads = link(np.array([a, b], np.int64), np.empty(0, np.int64), 2)
+    assert heads.tolist() == [0, 1]
+    bridge = 0b11  # 2 bits from each
+    assert link(np.array([a, b, bridge], np.int64), heads, 2).tolist() == [0, 0, 0]
+
+
 def test_near_duplicate_groups_are_headed_by_the_earliest_image() -> None:
     groups = group_near_duplicates([("a", 0b1111), ("b", 0), ("c", 0b1), ("d", 0b111 << 60)], 2)
     assert groups["b"].group == groups["c"].group == "b"
@@ -125,3 +167,30 @@ def test_scores_do_not_depend_on_the_working_copy_size_much() -> None:
     assert abs(score_bytes("a", dirty).skin_fraction
                - score_bytes("b", out.getvalue()).skin_fraction) < 0.05
     assert np.isfinite(score_bytes("c", out.getvalue()).sharpness)
+
+
+def test_contact_sheets_show_each_reason_with_its_own_detail_and_redraw_only_on_change(
+        tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    table = pa.table({"image_id": ["a", "b", "c"], "reasons": ["blur;hair", "hair", "dye"],
+                      "detail": ["sharpness 1 < 4.5; hair 0.2 > 0.07", "hair 0.3 > 0.07",
+                                 "dye 0.1 > 0.0005"]})
+    examples = examples_by_reason(table, {"blur": 1, "dye": 1, "hair": 2}, limit=1)
+    assert examples == {"blur": [("a", "sharpness 1 < 4.5")], "dye": [("c", "dye 0.1 > 0.0005")],
+                        "hair": [("a", "hair 0.2 > 0.07")]}
+    reads: list[str] = []
+
+    def read(image_id: str) -> bytes:
+        reads.append(image_id)
+        return jpeg(photo(seed=len(reads)))
+
+    folder = tmp_path / "sheets"
+    write_sheets(folder, tmp_path, examples, read)
+    assert sorted(p.name for p in folder.iterdir()) == ["blur.png", "dye.png", "hair.png"]
+    assert sorted(reads) == ["a", "a", "c"]
+    reads.clear()
+    write_sheets(folder, tmp_path, examples, read)  # same examples: nothing redrawn
+    assert reads == []
+    write_sheets(folder, tmp_path, {**examples, "dye": [("b", "dye 0.2 > 0.0005")]}, read)
+    assert reads == ["b"]
