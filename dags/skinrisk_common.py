@@ -10,6 +10,7 @@ skinrisk's stages. Deployment settings come from the worker's environment:
 | SKINRISK_REPO | the checkout above dags/ | working directory of the stage commands (params.yaml) |
 | SKINRISK_GPU_QUEUE | gpu | Celery queue of the GPU workers |
 | SKINRISK_GPU_ROUTING | queue | `queue` (Celery) or `pod` (Kubernetes executor pod override) |
+| SKINRISK_RETRY_DELAY_S | 30 | first retry's delay in seconds (doubles per try; tests shorten it) |
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def default_args(retries: int = 2) -> dict[str, Any]:
     return {
         "owner": OWNER,
         "retries": retries,
-        "retry_delay": dt.timedelta(seconds=30),
+        "retry_delay": dt.timedelta(seconds=int(os.environ.get("SKINRISK_RETRY_DELAY_S", "30"))),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=20),
         "execution_timeout": dt.timedelta(hours=1),

@@ -16,6 +16,12 @@ import signal
 
 
 def _kill() -> None:
+    once = os.environ.get("SKINRISK_TEST_CRASH_ONCE")
+    if once:
+        try:
+            os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
     group = os.environ.get("SKINRISK_TEST_CRASH_PGID")
     if group:
         os.killpg(int(group), signal.SIGKILL)

@@ -1,0 +1,1 @@
+"""The production topology on one machine, as real processes (`make topology`)."""
