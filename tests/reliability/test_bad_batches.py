@@ -27,7 +27,10 @@ def _params(folder: Path, **sections: dict) -> Path:
 
 
 def test_an_all_bad_batch_is_quarantined_whole_reported_and_trains_nothing(
-        state_home: Path, tmp_path: Path) -> None:
+        state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # validate fails here on purpose and is retried twice; at the production delay (30 s,
+    # doubling) the wait was most of this test's three minutes.
+    monkeypatch.setenv("SKINRISK_RETRY_DELAY_S", "1")
     params = _params(tmp_path)
     layout = StateLayout.from_env()
     assert main(["synth", "--out", str(layout.landing / "bad"), "--truth",
