@@ -17,6 +17,7 @@ The same variable names, queue names, pool names and connection ids as infra/com
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -240,19 +241,42 @@ def start(top: Topology, name: str) -> int:
 
 
 def kill(top: Topology, name: str, sig: int = signal.SIGKILL) -> None:
-    """Kill a process group the stack started, by its recorded id, and reap it."""
+    """Kill a process the stack started, by its recorded id: its process group and every
+    descendant (Airflow runs a bash task's command in a session of its own, which a kill of
+    the worker's group alone would leave running, as no lost machine or container does)."""
     pid = top.pids.pop(name, None)
     if pid is None:
         return
-    try:
-        os.killpg(pid, sig)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.2)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    tree = descendants(pid)
+    _signal(pid, tree, sig)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    _signal(pid, tree + descendants(pid), signal.SIGKILL)
     top.save()
+
+
+def _signal(group: int, pids: list[int], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (Linux /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _alive(pid: int) -> bool:

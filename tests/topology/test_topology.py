@@ -1,0 +1,213 @@
+"""Both DAGs on the production topology (pipelines/topology): Airflow 3 on PostgreSQL with Celery
+workers on queues `default` and `gpu`, an MLflow server on PostgreSQL with S3 artifacts, the DVC
+remote and the landing zone on an S3 API. Triggered through the REST API, like an operator.
+
+The tests share one stack and run in order: ingest, then one retrain run that goes through two
+faults — its GPU worker killed mid-training (the retry on a restarted worker resumes from the
+checkpoint) and the MLflow server killed at the alias move (the task fails, nothing moves, the
+retry after the server is back applies the decision) — while a second retrain trigger waits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pipelines.cli import main
+from pipelines.topology.processes import BUCKETS, Topology, kill, s3_env
+from pipelines.topology.stack import restart_mlflow, start_worker
+from tests.helpers.airflow_api import AirflowApi
+from tests.helpers.s3 import upload_batch
+from tests.topology.conftest import arm_crash
+
+pytestmark = [pytest.mark.ml, pytest.mark.slow, pytest.mark.topology]
+INGEST, RETRAIN = "skinrisk_ingest", "skinrisk_retrain"
+_RUNS: dict[str, str] = {}
+
+
+def _s3(top: Topology):
+    env = s3_env(top)
+    return boto3.client("s3", endpoint_url=top.s3, region_name=env["AWS_DEFAULT_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+def _keys(top: Topology, bucket: str, prefix: str = "") -> list[str]:
+    pages = _s3(top).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def _mlflow_rows(top: Topology, sql: str) -> list[list]:
+    """Read MLflow's backend store itself (the stack's PostgreSQL database)."""
+    import pg8000.dbapi
+
+    server = urllib.parse.urlsplit(top.postgres)
+    db = pg8000.dbapi.connect(user=server.username or "postgres", host=server.hostname,
+                              port=server.port or 5432, database=top.database("mlflow"))
+    try:
+        cursor = db.cursor()
+        cursor.execute(sql)
+        return [list(row) for row in cursor.fetchall()]
+    finally:
+        db.close()
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def assert_serialised(tasks: list[dict], pool: str) -> None:
+    """No two task instances of a one-slot pool ran at the same time."""
+    spans = sorted((_when(t["start_date"]), _when(t["end_date"]), t["task_id"])
+                   for t in tasks if t["pool"] == pool and t["start_date"] and t["end_date"])
+    assert spans, f"nothing ran in pool {pool}"
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+        assert start >= end, f"{first} and {second} overlapped in pool {pool}"
+
+
+@pytest.fixture(scope="module")
+def api(stack: Topology) -> AirflowApi:
+    client = AirflowApi(stack)
+    for dag in (INGEST, RETRAIN):
+        client.wait_parsed(dag)
+    return client
+
+
+def test_ingest_on_celery_lands_the_data_version_on_s3(stack: Topology, api: AirflowApi,
+                                                       tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    for batch, images in (("hosp-a-1", 160), ("hosp-b-1", 24)):
+        assert main(["synth", "--out", str(landing / batch), "--truth", str(tmp_path / "t.csv"),
+                     "--images", str(images), "--seed", str(images),
+                     "--params", stack.params]) == 0
+        upload_batch(_s3(stack), landing / batch, BUCKETS["landing"], "incoming/")
+    sent = set(_keys(stack, BUCKETS["landing"], "incoming/"))
+
+    api.unpause(INGEST)  # the scheduler may add the latest scheduled run to the one triggered
+    api.trigger(INGEST)
+    run_id = _RUNS[INGEST] = one_at_a_time(api, INGEST)
+    tasks = api.tasks(INGEST, run_id)
+    ran = [t for t in tasks if t["state"] == "success"]
+    assert {t["task_id"] for t in ran} >= {"pending", "ingest", "quality", "validate", "split",
+                                          "pack", "version", "publish"}
+    assert sum(t["task_id"] == "ingest" for t in ran) == 2  # one mapped task per batch
+    # Celery ran every task on the default queue's worker, none on the GPU worker.
+    assert {(t["queue"], t["hostname"]) for t in ran} == {
+        ("default", stack.worker_name("worker-default"))}
+    # Both ingests were ready at once; the one-slot pool ran them one after the other.
+    assert_serialised(tasks, "skinrisk_data_writes")
+
+    # The landing zone is only read; the data version's objects are in the S3 DVC remote.
+    assert set(_keys(stack, BUCKETS["landing"], "incoming/")) == sent
+    assert len(_keys(stack, BUCKETS["dvc"], "store/")) > 10
+    report = json.loads((stack.home / "workspace" / "data" / "raw" / "hosp-a-1" /
+                         "report.json").read_text())
+    assert report["landing"] == f"s3://{BUCKETS['landing']}/incoming/"
+    assert report["files_in"] == 160 == report["accepted"] + report["quarantined_files"]
+
+
+def one_at_a_time(api: AirflowApi, dag_id: str) -> str:
+    """The run that started first; every other run of the DAG is queued behind it
+    (max_active_runs=1), not run beside it. Returns the first run's id once it ended."""
+    first = api.first_started(dag_id)["dag_run_id"]
+    waiting = [r for r in api.runs(dag_id) if r["dag_run_id"] != first]
+    assert all(r["state"] == "queued" for r in waiting), waiting
+    ended = api.wait(dag_id, first, timeout=600)
+    assert ended["state"] == "success", api.tasks(dag_id, first)
+    for other in waiting:
+        assert api.wait(dag_id, other["dag_run_id"], timeout=300)["state"] == "success"
+        after = api.run(dag_id, other["dag_run_id"])
+        assert _when(after["start_date"]) >= _when(ended["end_date"]), (ended, after)
+    return first
+
+
+def _wait_for(what: str, ready, timeout: float = 300, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while not (value := ready()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+    return value
+
+
+def _checkpointed(checkpoints: Path) -> int | None:
+    """Epochs done by the newest checkpoint (its state.json names it once it is complete)."""
+    for state in checkpoints.glob("*/state.json"):
+        try:
+            return json.loads(state.read_text())["progress"]["next_epoch"]
+        except (ValueError, KeyError):
+            return None
+    return None
+
+
+def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage(
+        stack: Topology, api: AirflowApi) -> None:
+    import mlflow
+
+    assert _RUNS.get(INGEST), "needs the ingest test's data version"
+    once = stack.state / "mlflow-killed"
+    arm_crash(stack, "worker-default", "skinrisk.promotion.registry:apply_promotion:before",
+              stack.pids["mlflow"], once)
+    kill(stack, "worker-default")
+    start_worker(stack, "worker-default")
+
+    api.unpause(RETRAIN)
+    api.trigger(RETRAIN)
+    api.trigger(RETRAIN)  # a second trigger while the first runs: queued behind it
+    run_id = api.first_started(RETRAIN)["dag_run_id"]
+    waiting = [r["dag_run_id"] for r in api.runs(RETRAIN) if r["dag_run_id"] != run_id]
+    assert waiting
+
+    # Fault 1: kill -9 the GPU worker (and the training it runs) after the first checkpoint.
+    checkpoints = stack.home / "checkpoints"
+    _wait_for("the first epoch's checkpoint", lambda: _checkpointed(checkpoints) == 1,
+              timeout=420, every=0.2)
+    assert api.task(RETRAIN, run_id, "train")["state"] == "running"
+    assert {api.run(RETRAIN, r)["state"] for r in waiting} == {"queued"}
+    kill(stack, "worker-gpu")
+    start_worker(stack, "worker-gpu")
+
+    # Fault 2: the MLflow server killed just before the alias move; the task fails.
+    _wait_for("the MLflow server killed at the alias move", once.exists, timeout=600)
+    _wait_for("promote failing while MLflow is down", lambda: api.task(
+        RETRAIN, run_id, "promote")["state"] in ("up_for_retry", "failed"), timeout=120)
+    restart_mlflow(stack)  # the same port, the same Postgres store
+    client = mlflow.MlflowClient(tracking_uri=stack.mlflow, registry_uri=stack.mlflow)
+    assert "champion" not in client.get_model_version("skinrisk-xception", "1").aliases
+
+    assert one_at_a_time(api, RETRAIN) == run_id
+    train = api.task(RETRAIN, run_id, "train")
+    assert train["try_number"] >= 2 and train["queue"] == "gpu" and train["pool"] == "gpu"
+    assert train["hostname"] == stack.worker_name("worker-gpu")
+    first_try = api.tries(RETRAIN, run_id, "train")[0]
+    assert first_try["state"] in ("failed", "up_for_retry"), first_try
+    assert first_try["hostname"] == train["hostname"]
+    done = json.loads(next(checkpoints.glob("*/done.json")).read_text())
+    assert done["resumed_at_epoch"] == 1  # the retry went on from the checkpoint
+    promote = api.task(RETRAIN, run_id, "promote")
+    assert promote["state"] == "success" and promote["try_number"] >= 2
+
+    # In the Postgres-backed MLflow: one run, one model version, the champion alias on it.
+    runs = client.search_runs([client.get_experiment_by_name("skinrisk").experiment_id])
+    assert len(runs) == 1 and runs[0].data.tags["airflow.task_id"] == "train"
+    versions = client.search_model_versions("name='skinrisk-xception'")
+    assert [v.version for v in versions] == ["1"]
+    assert {"champion", "challenger"} <= set(client.get_model_version(
+        "skinrisk-xception", "1").aliases)
+    # ... which is the stack's PostgreSQL database, and the model's files are on the S3 API.
+    assert _mlflow_rows(stack, "select alias, version from registered_model_aliases where "
+                        "name = 'skinrisk-xception' order by alias") == [
+        ["challenger", 1], ["champion", 1]]
+    assert _mlflow_rows(stack, "select count(*) from runs where status = 'FINISHED'") == [[1]]
+    assert any(k.endswith("MLmodel") for k in _keys(stack, BUCKETS["mlflow"], "artifacts/"))
+
+    # The queued runs found this data version trained on already: nothing trained twice.
+    later = [t for r in waiting for t in api.tasks(RETRAIN, r)]
+    assert "train" not in {t["task_id"] for t in later if t["state"] == "success"}
+    assert_serialised(api.tasks(RETRAIN, run_id) + later, "gpu")
