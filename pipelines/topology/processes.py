@@ -86,9 +86,8 @@ class Topology:
         return f"{QUEUES[worker]}-{self.suffix}@{socket.gethostname()}"
 
     def save(self) -> None:
-        path = self.state / "state.json"
-        path.write_text(json.dumps({**asdict(self), "state": str(self.state)}, indent=1))
-        path.chmod(0o600)
+        write_private(self.state / "state.json",
+                      json.dumps({**asdict(self), "state": str(self.state)}, indent=1))
 
     @classmethod
     def load(cls, state: Path) -> Topology:
@@ -97,6 +96,14 @@ class Topology:
             raise SkinriskError(f"no stack recorded in {state} (state.json missing)")
         data = json.loads(path.read_text())
         return cls(**{**data, "state": Path(data["state"])})
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds the stack's generated secrets)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def plan(state: Path, params: str, postgres: str = "postgresql://postgres@127.0.0.1:5432",
@@ -158,6 +165,8 @@ def airflow_env(top: Topology) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT":
             str(top.ports["scheduler-health"]),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(top.heartbeat_timeout),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL":
+            str(min(10, max(2, top.heartbeat_timeout // 4))),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(top.ports["triggerer-logs"]),
         "AIRFLOW_CONN_SKINRISK_S3": json.dumps(conn),
         "AIRFLOW_CONN_SKINRISK_MLFLOW": json.dumps(

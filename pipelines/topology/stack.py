@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 from pipelines.topology.processes import (
     AF_BIN,
@@ -19,11 +21,11 @@ from pipelines.topology.processes import (
     QUEUES,
     REPO,
     Topology,
-    airflow_env,
     commands,
     kill,
     s3_env,
     start,
+    write_private,
 )
 from skinrisk.errors import SkinriskError
 
@@ -120,12 +122,13 @@ def worker_ready(top: Topology, worker: str) -> bool:
     return f"{top.worker_name(worker)} ready." in text.split("== started ==")[-1]
 
 
-def start_worker(top: Topology, worker: str) -> None:
+def start_worker(top: Topology, worker: str, wait: bool = True) -> None:
     """(Re)start one Celery worker and wait until it consumes its queue."""
     with (top.state / "logs" / f"{worker}.log").open("a") as logfile:
         logfile.write("\n== started ==\n")
     start(top, worker)
-    wait_for(f"Celery worker {worker}", lambda: worker_ready(top, worker), top, worker)
+    if wait:
+        wait_for(f"Celery worker {worker}", lambda: worker_ready(top, worker), top, worker)
 
 
 def restart_mlflow(top: Topology) -> None:
@@ -138,8 +141,7 @@ def up(top: Topology) -> Topology:
     """Create and start everything; on any failure, tear down what was made and re-raise."""
     top.state.mkdir(parents=True, exist_ok=True)
     top.home.mkdir(parents=True, exist_ok=True)
-    (top.state / "passwords.json").write_text(json.dumps({"skinrisk": top.secrets["admin"]}))
-    (top.state / "passwords.json").chmod(0o600)
+    write_private(top.state / "passwords.json", json.dumps({"skinrisk": top.secrets["admin"]}))
     top.save()
     try:
         names = [top.database("airflow"), top.database("mlflow")]
@@ -157,7 +159,10 @@ def up(top: Topology) -> Topology:
         wait_for("MLflow server", lambda: reachable(f"{top.mlflow}/health"), top, "mlflow")
         wait_for("Airflow api-server", lambda: _health(top), top, "api-server")
         for worker in QUEUES:
-            start_worker(top, worker)
+            start_worker(top, worker, wait=False)
+        for worker in QUEUES:
+            wait_for(f"Celery worker {worker}", lambda w=worker: worker_ready(top, w), top,
+                     worker)
     except BaseException:
         down(top)
         raise
@@ -183,27 +188,33 @@ def token(top: Topology) -> str:
         return json.load(r)["access_token"]
 
 
+def write_env_file(top: Topology) -> Path:
+    """The workers' environment as a shell file (mode 600: it holds the generated secrets), for
+    running `airflow` or `skinrisk` commands against the stack by hand."""
+    path = top.state / "stack.env"
+    env = commands(top)["worker-default"][1]
+    names = [k for k in env if k.startswith(("AIRFLOW", "SKINRISK_", "MLFLOW_", "AWS_"))]
+    write_private(path, "".join(f"export {k}={shlex.quote(env[k])}\n" for k in sorted(names)))
+    return path
+
+
 def describe(top: Topology) -> str:
-    env = " ".join(f"{k}={v}" for k, v in airflow_env(top).items()
-                   if k in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    env_file = write_env_file(top)
     return "\n".join([
         f"Airflow UI and REST API  {top.api}  (user skinrisk, password in "
         f"{top.state}/passwords.json)",
         f"MLflow                   {top.mlflow}",
-        f"S3 API (moto)            {top.s3}  buckets {', '.join(BUCKETS.values())}; keys in "
-        f"{top.state}/state.json",
+        f"S3 API (moto)            {top.s3}  buckets {', '.join(BUCKETS.values())}",
         f"Celery workers           {', '.join(top.worker_name(w) for w in QUEUES)}",
         f"databases                {', '.join(top.databases)}",
         f"logs                     {top.state}/logs/",
-        "trigger a DAG:",
-        f"  {env} {AF_BIN / 'airflow'} dags unpause skinrisk_ingest",
-        f"  {env} {AF_BIN / 'airflow'} dags trigger skinrisk_ingest",
-        f"  or: TOKEN=$(curl -s -X POST {top.api}/auth/token -H 'Content-Type: "
-        "application/json' -d '{\"username\": \"skinrisk\", \"password\": \"...\"}' | jq "
-        "-r .access_token)",
-        f"      curl -X POST {top.api}/api/v2/dags/skinrisk_ingest/dagRuns -H \"Authorization:"
-        " Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"logical_date\": null}'",
-        f"put batches under s3://{BUCKETS['landing']}/incoming/<batch>/ (_READY last)",
+        "by hand, in another shell (the stack's environment, secrets included):",
+        f"  . {env_file}",
+        f"  batches go under s3://{BUCKETS['landing']}/incoming/<batch>/ (_READY last; boto3 "
+        "with the AWS_* of that file; `skinrisk synth --out DIR` makes one)",
+        f"  {AF_BIN / 'airflow'} dags unpause skinrisk_ingest && "
+        f"{AF_BIN / 'airflow'} dags trigger skinrisk_ingest",
+        f"  REST: POST {top.api}/auth/token {{\"username\": \"skinrisk\", \"password\": ...}},"
+        f" then POST {top.api}/api/v2/dags/skinrisk_ingest/dagRuns "
+        "{\"logical_date\": null} with the Bearer token",
     ])
-
-

@@ -62,20 +62,49 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         _SKIPPED.append(reason)
         pytest.skip(reason=reason)
     state = tmp_path_factory.mktemp("topology")
-    top = plan(state, str(tiny_params(state)), heartbeat_timeout=25, retry_delay_s=5,
+    # The default worker's tasks kill the MLflow server's process group just before the alias
+    # move, once (tests/helpers/crashpoint); the group is written to mlflow.pgid after `up`.
+    crash = {"SKINRISK_TEST_CRASH": "skinrisk.promotion.registry:apply_promotion:before",
+             "SKINRISK_TEST_CRASH_PGID": f"@{state / 'mlflow.pgid'}",
+             "SKINRISK_TEST_CRASH_ONCE": str(state / "mlflow-killed"),
+             "PYTHONPATH": str(CRASHPOINT)}
+    # Retries after 10-20 s: longer than the MLflow server takes to come back (about 15 s).
+    top = plan(state, str(tiny_params(state)), heartbeat_timeout=20, retry_delay_s=10,
                # fail fast while the MLflow server is down (MLflow retries for minutes)
                worker_env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-                           "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"})
+                           "MLFLOW_HTTP_REQUEST_TIMEOUT": "10", **crash})
     try:
-        yield up(top)
+        up(top)
+        (state / "mlflow.pgid").write_text(str(top.pids["mlflow"]))
+        yield top
     finally:
         with contextlib.suppress(FileNotFoundError):
             down(Topology.load(state))
+    # Torn down: no process of this stack left (each has the state folder in its environment,
+    # task subprocesses included), no database of it left.
+    assert stray_processes(state) == []
+    assert databases(top) == []
 
 
-def arm_crash(top: Topology, worker: str, where: str, kill_group: int, once: Path) -> None:
-    """The worker's tasks kill -9 `kill_group` at `where`, once (tests/helpers/crashpoint)."""
-    top.worker_env.update({"SKINRISK_TEST_CRASH": where, "SKINRISK_TEST_CRASH_PGID":
-                           str(kill_group), "SKINRISK_TEST_CRASH_ONCE": str(once),
-                           "PYTHONPATH": str(CRASHPOINT)})
-    top.save()
+def stray_processes(state: Path) -> list[str]:
+    marker = str(state).encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if marker in environ.read_bytes():
+                found.append((environ.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                             .decode(errors="replace")[:200])
+    return found
+
+
+def databases(top: Topology) -> list[str]:
+    import pg8000.dbapi
+
+    db = pg8000.dbapi.connect(user="postgres", host="127.0.0.1", port=5432, database="postgres")
+    try:
+        cursor = db.cursor()
+        cursor.execute("select datname from pg_database where datname like %s",
+                       (f"%{top.suffix}",))
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        db.close()

@@ -23,6 +23,9 @@ def _kill() -> None:
         except FileExistsError:
             return
     group = os.environ.get("SKINRISK_TEST_CRASH_PGID")
+    if group and group.startswith("@"):
+        with open(group[1:]) as named:
+            group = named.read().strip()
     if group:
         os.killpg(int(group), signal.SIGKILL)
     else:
