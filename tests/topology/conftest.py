@@ -68,7 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
              "SKINRISK_TEST_CRASH_PGID": f"@{state / 'mlflow.pgid'}",
              "SKINRISK_TEST_CRASH_ONCE": str(state / "mlflow-killed"),
              "PYTHONPATH": str(CRASHPOINT)}
-    # Retries after 10-20 s: longer than the MLflow server takes to come back (about 15 s).
+    # Retries after 10-20 s (production: 30 s, doubling), so the faults cost little time.
     top = plan(state, str(tiny_params(state)), heartbeat_timeout=20, retry_delay_s=10,
                # fail fast while the MLflow server is down (MLflow retries for minutes)
                worker_env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",

@@ -19,7 +19,7 @@ import itertools
 import json
 import time
 import urllib.parse
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -177,9 +177,9 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     _wait_for("the MLflow server killed at the alias move", once.exists, timeout=600)
     _wait_for("promote failing while MLflow is down", lambda: api.task(
         RETRAIN, run_id, "promote")["state"] in ("up_for_retry", "failed"), timeout=120)
+    back = datetime.now(UTC)  # nothing can reach MLflow before this: it is still down
     restart_mlflow(stack)  # the same port, the same Postgres store
     client = mlflow.MlflowClient(tracking_uri=stack.mlflow, registry_uri=stack.mlflow)
-    assert "champion" not in client.get_model_version("skinrisk-xception", "1").aliases
 
     assert one_at_a_time(api, RETRAIN) == run_id
     train = api.task(RETRAIN, run_id, "train")
@@ -190,15 +190,25 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     assert first_try["hostname"] == train["hostname"]
     done = json.loads(next(checkpoints.glob("*/done.json")).read_text())
     assert done["resumed_at_epoch"] == 1  # the retry went on from the checkpoint
+    # Every try before the last failed on the outage (a retry that starts before the server is
+    # back fails the same way; the task has 3 tries); the last, after it, succeeded.
     promote = api.task(RETRAIN, run_id, "promote")
     assert promote["state"] == "success" and promote["try_number"] >= 2
+    assert _when(promote["end_date"]) > back
     assert api.tries(RETRAIN, run_id, "promote")[0]["state"] in ("failed", "up_for_retry")
     logs = stack.state / "airflow" / "logs" / f"dag_id={RETRAIN}" / f"run_id={run_id}"
-    assert "MLflow (" in (logs / "task_id=promote" / "attempt=1.log").read_text()
-    events = [json.loads(line)["event"] for line in
+    for attempt in range(1, promote["try_number"]):
+        log = (logs / "task_id=promote" / f"attempt={attempt}.log").read_text()
+        assert "MLflow (" in log and "failed" in log, attempt
+    ledger = [json.loads(line) for line in
               (stack.home / "ledger" / "ledger.jsonl").read_text().splitlines()]
-    # Decided once (the failed try recorded it), applied once (by the retry).
+    events = [entry["event"] for entry in ledger]
+    # Decided once (the failed try recorded it), applied once: by the last try, after the
+    # server was back (nothing moved while it was down).
     assert events.count("gate_decision") == 1 and events.count("alias_moved") == 1
+    moved = next(entry for entry in ledger if entry["event"] == "alias_moved")
+    assert f"airflow.try_number={promote['try_number']}" in moved["by"]
+    assert datetime.fromisoformat(moved["at"]) >= back.replace(microsecond=0)
 
     # In the Postgres-backed MLflow: one run, one model version, the champion alias on it.
     runs = client.search_runs([client.get_experiment_by_name("skinrisk").experiment_id])
