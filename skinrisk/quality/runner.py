@@ -23,11 +23,9 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from skinrisk.config import QualityParams
 from skinrisk.ingest.records import ImageRecord
@@ -40,6 +38,12 @@ from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
 from skinrisk.storage.tables import joined_schema, schema_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported inside the functions: the ml environment has it, and `skinrisk`'s commands
+# must import in the orchestrator environment too (pipelines.cli imports every stage).
 
 SCORES = "quality_scores.parquet"
 JUDGED = "quality_judged.parquet"
@@ -61,6 +65,9 @@ class QualityOutcome:
 def dataset_images(raw: RawZone) -> pa.Table:
     """Every accepted image of every committed batch, in ingest order (the order near-duplicate
     groups are headed by)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     tables = [pq.read_table(raw.batch_dir(b) / IMAGES_TABLE)
               for b in raw.batches_in_ingest_order()]
     schema = schema_of(ImageRecord)
@@ -80,6 +87,9 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
                 params: QualityParams, advance: Callable[[], None] = lambda: None
                 ) -> QualityOutcome:
     """``images``: dataset_images(raw), read once by the caller."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     scores, scored_now = _scores(raw, images, cache, advance)
     reasons, details = _judged(images, scores, cache, params)
     groups = _groups(images, scores, cache, params.near_duplicate_distance)
@@ -105,6 +115,10 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
 def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], None]
             ) -> tuple[pa.Table, int]:
     """The cached scores, new images scored and added; returned row-aligned with ``images``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     schema = schema_of(ScoreRecord)
     path = cache / SCORES
     cached = pq.read_table(path).cast(schema) if path.is_file() else schema.empty_table()
@@ -124,6 +138,8 @@ def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], N
 
 
 def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
+    import pyarrow.compute as pc
+
     return table.take(pc.index_in(images["image_id"], value_set=table["image_id"]))
 
 
@@ -136,6 +152,10 @@ def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityPara
             ) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
     """Per image (aligned with ``images``): the failed checks' codes (";"-joined, "" = passed)
     and their details, judged once per image for the current thresholds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     schema = pa.schema([("image_id", pa.string()), ("reasons", pa.string()),
                         ("detail", pa.string())],
                        metadata={_THRESHOLDS_KEY: _thresholds_digest(params).encode()})
@@ -161,6 +181,8 @@ def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityPara
 def _groups(images: pa.Table, scores: pa.Table, cache: Path, distance: int) -> pa.ChunkedArray:
     """Each image's near-duplicate group (its earliest member's id); an undecodable image is a
     group of its own."""
+    import pyarrow as pa
+
     decodable = scores["decodable"].to_numpy()
     positions = np.flatnonzero(decodable)
     hashes = scores["phash"].to_numpy()[positions].astype(np.int64)
@@ -193,6 +215,8 @@ def _save_heads(cache: Path, distance: int, hashes: np.ndarray, heads: np.ndarra
 
 def _manifest(images: pa.Table, scores: pa.Table, groups: pa.ChunkedArray, kept: pa.Array
               ) -> pa.Table:
+    import pyarrow as pa
+
     schema = joined_schema(ImageRecord, ScoreRecord, extra={"dup_group": str})
     columns = {**{n: images[n] for n in images.column_names},
                **{n: scores[n] for n in scores.column_names if n not in images.column_names},
@@ -202,6 +226,9 @@ def _manifest(images: pa.Table, scores: pa.Table, groups: pa.ChunkedArray, kept:
 
 def _quarantine(images: pa.Table, groups: pa.ChunkedArray, reasons: pa.ChunkedArray,
                 details: pa.ChunkedArray, repeat: pa.Array, out: pa.Array) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     near = pa.scalar(Reason.NEAR_DUPLICATE.value)
     repeat_detail = pc.binary_join_element_wise("near-identical to an image of group ", groups,
                                                 "")
@@ -214,6 +241,8 @@ def _quarantine(images: pa.Table, groups: pa.ChunkedArray, reasons: pa.ChunkedAr
 
 
 def _write(path: Path, table: pa.Table) -> None:
+    import pyarrow.parquet as pq
+
     sink = io.BytesIO()
     pq.write_table(table.combine_chunks(), sink)
     atomic_write(path, sink.getvalue())
@@ -221,6 +250,9 @@ def _write(path: Path, table: pa.Table) -> None:
 
 def dataset_rows(images: pa.Table, image_ids: list[str]) -> dict[str, tuple[str, str]]:
     """image_id -> (batch_id, format), where the raw zone keeps it, for ``image_ids``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     wanted = images.filter(pc.is_in(images["image_id"], value_set=pa.array(image_ids,
                                                                              pa.string())))
     table = wanted.select(["image_id", "batch_id", "format"]).to_pydict()
