@@ -33,7 +33,11 @@ def _fmt(value: Any) -> str:
 
 
 def _ci(ci: Any) -> str:
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if isinstance(ci, list) and len(ci) == 2 else "—"
+    # A bound is None where the interval is undefined (a set without every grade, so no macro
+    # AUC in the resamples); the trace says so with "—", it does not fail.
+    if isinstance(ci, list) and len(ci) == 2 and None not in ci:
+        return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+    return "—"
 
 
 def model_markdown(trace: dict[str, Any]) -> str:

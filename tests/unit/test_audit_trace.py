@@ -89,3 +89,11 @@ def test_a_reproduction_is_judged_figure_by_figure_against_the_tolerance() -> No
     # A figure that became uncomputable is not "within" anything.
     gone = compare(recorded, recorded_figures(_report(0.85, None)), tolerance=1.0)
     assert [r["metric"] for r in gone if not r["within"]] == ["heldout_auc_dangerous"]
+
+
+def test_an_undefined_confidence_interval_renders_as_a_dash_not_a_crash() -> None:
+    from skinrisk.audit.render import _ci
+
+    # CI caught `audit model` failing on a test set that lacked a grade: bounds [None, None].
+    assert _ci([None, None]) == _ci([0.5, None]) == _ci(None) == "—"
+    assert _ci([0.81234, 0.9]) == "[0.812, 0.900]"
