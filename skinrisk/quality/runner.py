@@ -21,7 +21,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,7 @@ from skinrisk.quality.neardup import link
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
-from skinrisk.storage.tables import joined_schema, schema_of
+from skinrisk.storage.tables import joined_schema, records_table, schema_of, write_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -104,8 +104,8 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
     quarantine = _quarantine(images, groups, reasons, details, repeat, pa.array(~kept))
     if manifest.num_rows + quarantine.num_rows != images.num_rows:
         raise AssertionError("quality: accepted + quarantined != images in")
-    _write(curated / MANIFEST, manifest)
-    _write(curated / QUARANTINE, quarantine)
+    write_arrow(curated / MANIFEST, manifest)
+    write_arrow(curated / QUARANTINE, quarantine)
     codes = pc.value_counts(pc.list_flatten(pc.split_pattern(quarantine["reasons"], ";")))
     by_reason = {c["values"]: c["counts"] for c in codes.to_pylist()}
     return QualityOutcome(images.num_rows, scored_now, manifest.num_rows, quarantine,
@@ -129,11 +129,9 @@ def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], N
         fresh.append(score_bytes(row["image_id"], data))
         advance()
     if fresh:
-        names = [f.name for f in fields(ScoreRecord)]
-        added = pa.Table.from_pydict({n: [getattr(r, n) for r in fresh] for n in names},
-                                     schema=schema)
+        added = records_table(fresh, ScoreRecord)
         cached = pa.concat_tables([cached, added])
-        _write(path, cached)
+        write_arrow(path, cached)
     return _aligned(cached, images), len(fresh)
 
 
@@ -173,7 +171,7 @@ def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityPara
             "reasons": [";".join(reason.value for reason, _ in v) for v in verdicts],
             "detail": ["; ".join(detail for _, detail in v) for v in verdicts]}, schema=schema)
         cached = pa.concat_tables([cached.cast(schema), added])
-        _write(path, cached)
+        write_arrow(path, cached)
     aligned = _aligned(cached, images)
     return aligned["reasons"], aligned["detail"]
 
@@ -240,12 +238,6 @@ def _quarantine(images: pa.Table, groups: pa.ChunkedArray, reasons: pa.ChunkedAr
     ], schema=schema).filter(out)
 
 
-def _write(path: Path, table: pa.Table) -> None:
-    import pyarrow.parquet as pq
-
-    sink = io.BytesIO()
-    pq.write_table(table.combine_chunks(), sink)
-    atomic_write(path, sink.getvalue())
 
 
 def dataset_rows(images: pa.Table, image_ids: list[str]) -> dict[str, tuple[str, str]]:

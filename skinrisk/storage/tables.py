@@ -33,16 +33,27 @@ def schema_of(record_type: type) -> Any:
 
 def write_table(path: Path, records: list[Any], record_type: type) -> None:
     """Records -> Parquet with the dataclass's schema (so an empty table still has columns)."""
+    write_arrow(path, records_table(records, record_type))
+
+
+def records_table(records: list[Any], record_type: type) -> Any:
+    """Records -> an Arrow table with the dataclass's schema."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     # Column by column from the fields: dataclasses.asdict deep-copies every value, which was
     # most of the cost of a 10,000-row table (the records hold plain values only).
     names = [f.name for f in fields(record_type)]
-    table = pa.Table.from_pydict({n: [getattr(r, n) for r in records] for n in names},
-                                 schema=schema_of(record_type))
+    return pa.Table.from_pydict({n: [getattr(r, n) for r in records] for n in names},
+                                schema=schema_of(record_type))
+
+
+def write_arrow(path: Path, table: Any) -> None:
+    """An Arrow table -> Parquet, atomically (one chunk per column, so the bytes depend on the
+    rows only, not on how the table was assembled)."""
+    import pyarrow.parquet as pq
+
     sink = io.BytesIO()
-    pq.write_table(table, sink)
+    pq.write_table(table.combine_chunks(), sink)
     atomic_write(path, sink.getvalue())
 
 
