@@ -17,11 +17,12 @@ from PIL import Image
 
 from skinrisk.config import SynthParams
 from skinrisk.imaging.deidentify import Limits
-from skinrisk.ingest.runner import ingest_batch
+from skinrisk.ingest.runner import Arrivals, ingest_batch
 from skinrisk.storage.landing import LocalLanding
 from skinrisk.storage.private import PrivateStore
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.synth.cohort import render_cohort
+from skinrisk.vocabulary import ETHNICITY_GROUPS
 from tests.helpers.batches import manifest_row, write_batch
 
 SIZE = (2000, 1500)
@@ -74,7 +75,8 @@ def run(count: int = 120) -> list[tuple[str, float, str]]:
             with PrivateStore(root / "private.sqlite") as private:
                 ingest_batch(LocalLanding(root / "landing").open_batch("bench"),
                              RawZone(root / "raw", root / "quarantine"), private, limits,
-                             dt.datetime.now(dt.UTC).isoformat(), "bench")
+                             dt.datetime.now(dt.UTC).isoformat(), "bench",
+                             Arrivals(3600, time.time(), ETHNICITY_GROUPS))
 
         import pandas  # noqa: F401  pyarrow imports it on first use: once per run, not per image
 

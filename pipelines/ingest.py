@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -13,27 +14,40 @@ from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, fail, load_params, out, run_app
 from skinrisk import ledger
+from skinrisk.batch import BATCH_ID_RULE, BatchFormatError, is_batch_id
 from skinrisk.config import IngestParams
 from skinrisk.errors import SkinriskError
 from skinrisk.imaging.deidentify import Limits
-from skinrisk.ingest.runner import BatchOutcome, ingest_batch
+from skinrisk.ingest.refusals import listing_fingerprint, refused_batches
+from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import exclusive_lock
 from skinrisk.storage.landing import Landing, open_landing
 from skinrisk.storage.private import PrivateStore
 from skinrisk.storage.rawzone import RawZone
+from skinrisk.vocabulary import describe_value
 
 LANDING_VARIABLE = "SKINRISK_LANDING"
+
+
+def _batch_ids(values: list[str] | None) -> list[str] | None:
+    for value in values or []:
+        if not is_batch_id(value):
+            raise typer.BadParameter(f"{value!r} is not a batch id: use {BATCH_ID_RULE}")
+    return values
 
 
 def command(
     landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder "
                        "[default: $SKINRISK_LANDING, else $SKINRISK_HOME/landing].")] = None,
-    batch: Annotated[list[str] | None, typer.Option(help="Only these batch ids "
-                     "(repeatable) [default: every ready batch].")] = None,
+    batch: Annotated[list[str] | None, typer.Option(
+        help="Only these batch ids (repeatable); a batch refused before is tried again "
+        "[default: every ready batch].", callback=_batch_ids)] = None,
     params_path: Path = PARAMS_OPTION,
 ) -> int:
-    """Ingest ready batches: verify, de-identify, store by content; quarantine the rest."""
+    """Ingest ready batches: verify, de-identify, store by content; quarantine the rest.
+    Exit 1 only for what this run newly found (a refusal, a failed transfer); batches
+    refused before, and unchanged since, are skipped with a warning."""
     params = load_params(params_path).ingest
     layout = StateLayout.from_env()
     zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
@@ -43,33 +57,52 @@ def command(
     with exclusive_lock(layout.locks / "ingest.lock"), PrivateStore(layout.private /
                                                                    "identity.sqlite") as private:
         known = raw.known_images()  # read once; each committed batch adds its images
-        outcomes = [_one(zone, raw, private, batch_id, params, known)
+        refused = refused_batches(ledger.entries(ledger.ledger_path(layout)))
+        outcomes = [_one(zone, raw, private, batch_id, params, known,
+                         set() if batch else refused.get(batch_id, set()))
                     for batch_id in _ready(zone, batch)]
     out.print(_table(outcomes, zone.uri))
-    return 1 if any(o.status == "refused" for o in outcomes) else 0
+    return 1 if any(o.status in ("refused", "failed") for o in outcomes) else 0
 
 
 def pending_command(
     landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder "
                        "[default: $SKINRISK_LANDING, else $SKINRISK_HOME/landing].")] = None,
 ) -> None:
-    """List ready batches not yet in the raw zone; the last line is a JSON list (the ingest
-    DAG maps one task per entry)."""
+    """List ready batches not yet in the raw zone and not refused before in their present
+    state; the last line is a JSON list (the ingest DAG maps one task per entry)."""
     import json
 
     layout = StateLayout.from_env()
     zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
     committed = set(RawZone(layout.raw, layout.quarantine).committed_batches())
-    pending = [b for b in _ready(zone, None) if b not in committed]
+    refused = refused_batches(ledger.entries(ledger.ledger_path(layout)))
+    pending = [b for b in _ready(zone, None) if b not in committed
+               and not _still_refused(zone, b, refused.get(b, set()))]
     out.print(f"pending in {zone.uri}: {', '.join(pending) or 'none'}")
     print(json.dumps(pending))
 
 
+def _still_refused(zone: Landing, batch_id: str, fingerprints: set[str]) -> bool:
+    if not fingerprints:
+        return False
+    try:
+        return listing_fingerprint(zone.open_batch(batch_id).files()) in fingerprints
+    except SkinriskError:  # not a folder any more, ...: ingest says why
+        return False
+
+
 def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
-    listing = dict(zone.batch_ids())
+    entries = zone.batch_ids()
+    invalid = [name for name, _ in entries if not is_batch_id(name)]
+    if invalid:  # named by shape only: an entry's name is text the sender chose
+        err.print(f"warning: {len(invalid)} landing entr(y/ies) in {zone.uri} are not valid batch "
+                  f"ids and were not read ({'; '.join(describe_value(n) for n in invalid[:5])}). "
+                  f"Rename each to {BATCH_ID_RULE}")
+    listing = {name: ready for name, ready in entries if is_batch_id(name)}
     for batch_id in wanted or []:
         if batch_id not in listing:
-            raise SkinriskError(f"batch {batch_id!r} is not in {zone.uri}")
+            raise SkinriskError(f"--batch {batch_id}: no such batch in {zone.uri}")
     waiting = [b for b, ready in listing.items() if not ready and (not wanted or b in wanted)]
     if waiting:
         err.print(f"waiting for {len(waiting)} batch(es) without _READY: {', '.join(waiting)}")
@@ -77,27 +110,54 @@ def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
 
 
 def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
-         params: IngestParams, known: dict[str, str]) -> BatchOutcome:
+         params: IngestParams, known: dict[str, str], refused: set[str]) -> BatchOutcome:
     limits = Limits(int(params.max_file_mb * 2**20), int(params.max_megapixels * 1e6),
                     params.jpeg_quality)
+    arrivals = Arrivals(params.ready_grace_minutes * 60, time.time(), params.ethnicity_groups)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    reader = zone.open_batch(batch_id)
+    fingerprint = ""
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task(f"ingest {batch_id}", total=None)
         try:
-            outcome = ingest_batch(reader, raw, private, limits, now, zone.uri,
-                                   lambda: progress.advance(task), known)
-        except SkinriskError as exc:  # a batch-level refusal: the others still run
+            reader = zone.open_batch(batch_id)
+            listing = reader.files()
+            fingerprint = listing_fingerprint(listing)
+            if fingerprint in refused:
+                return _skipped(batch_id)
+            outcome = ingest_batch(reader, raw, private, limits, now, zone.uri, arrivals,
+                                   lambda: progress.advance(task), known, listing)
+        except (BatchRefused, BatchFormatError) as exc:  # this batch only: the others still run
             outcome = BatchOutcome(batch_id, "refused", str(exc))
-    if outcome.status == "refused":
+        except SkinriskError as exc:  # transient (a transfer, a batch changing while read)
+            outcome = BatchOutcome(batch_id, "failed", str(exc))
+    _announce(outcome, zone.uri, fingerprint)
+    return outcome
+
+
+def _skipped(batch_id: str) -> BatchOutcome:
+    message = (f"batch {batch_id} was refused before and has not changed since; skipped (see "
+               "the ledger's batch_refused event; `skinrisk ingest --batch "
+               f"{batch_id}` tries it again)")
+    err.print(f"warning: {message}")
+    return BatchOutcome(batch_id, "skipped", message)
+
+
+def _announce(outcome: BatchOutcome, landing: str, fingerprint: str) -> None:
+    """Print what happened and write its ledger event (a refusal once per batch state)."""
+    layout = StateLayout.from_env()
+    if outcome.status in ("refused", "failed"):
         fail(outcome.message)
+    elif outcome.status == "waiting":
+        err.print(f"warning: {outcome.message}")
+    if outcome.status == "refused":
+        ledger.record(layout, "batch_refused", {"batch_id": outcome.batch_id,
+                                                "landing": landing, "fingerprint": fingerprint})
     if outcome.status == "ingested":
         report = outcome.report
-        ledger.record(StateLayout.from_env(), "batch_ingested", {
-            "batch_id": batch_id, "landing": zone.uri,
+        ledger.record(layout, "batch_ingested", {
+            "batch_id": outcome.batch_id, "landing": landing,
             **{k: report.get(k) for k in ("files_in", "accepted", "quarantined_files",
                                           "by_reason", "manifest_sha256", "images_sha256")}})
-    return outcome
 
 
 def _table(outcomes: list[BatchOutcome], uri: str) -> Table:

@@ -17,13 +17,24 @@ import io
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
 from skinrisk.errors import SkinriskError
 from skinrisk.reasons import Reason
 from skinrisk.taxonomy import UnknownDiagnosisError, resolve_diagnosis
+from skinrisk.vocabulary import (
+    ETHNICITY_GROUPS,
+    MAX_DEVICE_CHARS,
+    MAX_ID_CHARS,
+    SOURCE_ID,
+    SOURCE_RULE,
+    body_site_code,
+    describe_value,
+    group_code,
+    has_unsafe_characters,
+)
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.csv"
@@ -51,12 +62,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("lesion_id", True, "the hospital's lesion id (several photos per lesion)"),
     Column("diagnosis", True, "diagnosis code known to `skinrisk taxonomy`"),
     Column("pathology_verified", True, "true/false: confirmed by histopathology"),
-    Column("body_site", False, "anatomical site, e.g. face, finger"),
+    Column("body_site", False, "anatomical site from the format's list (skinrisk.vocabulary), "
+           "e.g. face, finger"),
     Column("fitzpatrick", False, "Fitzpatrick skin type 1-6 or I-VI"),
-    Column("ethnicity", False, "ethnicity group as the hospital records it"),
+    Column("ethnicity", False, "ethnicity group from params.yaml ingest.ethnicity_groups"),
     Column("capture_date", False, "YYYY-MM-DD or YYYY-MM (coarsened to YYYY-MM at ingest)"),
-    Column("device", False, "camera or phone model"),
-    Column("source", True, "hospital or data source id"),
+    Column("device", False, "camera or phone model (kept only as a keyed hash)"),
+    Column("source", True, "source id: lowercase letters, digits, '.', '_', '-'"),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 
@@ -82,8 +94,11 @@ class Problem:
     where: str
     line: int | None
     column: str | None
-    message: str
+    message: str  # never quotes a value the hospital sent (see skinrisk.vocabulary)
     reason: Reason | None = None  # set for row problems: what the row is quarantined for
+    # The received file name or value the problem is about, for `skinrisk batch check
+    # --show-values` on the sender's own machine only; never part of str(problem).
+    subject: str | None = None
 
     def __str__(self) -> str:
         place = self.where + (f" line {self.line}" if self.line else "")
@@ -106,12 +121,18 @@ class BatchFormatError(SkinriskError):
         )
 
 
+BATCH_ID_RULE = ("1-128 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                 "(the batch folder or S3 prefix is named by it)")
+
+
+def is_batch_id(text: str) -> bool:
+    return bool(_BATCH_ID.match(text))
+
+
 def check_batch_id(batch_id: str) -> str:
-    if not _BATCH_ID.match(batch_id):
-        raise SkinriskError(
-            f"batch id {batch_id!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (the batch folder or S3 prefix is named by it)"
-        )
+    """For ids a person typed (--batch): the message may show what they typed."""
+    if not is_batch_id(batch_id):
+        raise SkinriskError(f"batch id {batch_id!r} is not valid: use {BATCH_ID_RULE}")
     return batch_id
 
 
@@ -131,34 +152,66 @@ class ManifestReading:
     rejected: tuple[RejectedRow, ...]
 
 
-def read_manifest(text: str, where: str = MANIFEST_NAME) -> ManifestReading:
-    """Every row, accepted or rejected with a reason. A broken header refuses the whole batch."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header_problems = _check_header(reader.fieldnames, where)
+def read_manifest(text: str, where: str = MANIFEST_NAME,
+                  ethnicity_groups: tuple[str, ...] = ETHNICITY_GROUPS) -> ManifestReading:
+    """Every row, accepted or rejected with a reason. A broken header, or quoting that breaks
+    the file's structure (an unbalanced quote), refuses the whole batch naming the line."""
+    records = _records(text.removeprefix("\ufeff"), where)
+    header = next(records, None)
+    header_problems = _check_header(header[2] if header else None, where)
     if header_problems:
         raise BatchFormatError(header_problems)
     rows: list[ManifestRow] = []
     rejected: list[RejectedRow] = []
-    for raw in reader:
-        line = reader.line_num
-        if None in raw or any(v is None for v in raw.values()):
-            problem = Problem(where, line, None, "has a different number of fields than the "
-                              f"header ({len(COLUMN_NAMES)}); check quoting of commas",
-                              Reason.BAD_VALUE)
+    for line, _end, fields in records:
+        if len(fields) != len(COLUMN_NAMES):
+            problem = Problem(where, line, None, (
+                f"has a different number of fields ({len(fields)}) than the header "
+                f"({len(COLUMN_NAMES)}); check quoting of commas"), Reason.BAD_VALUE)
             rejected.append(RejectedRow(line, "", Reason.BAD_VALUE, (problem,)))
             continue
-        row, problems = _parse_row(raw, line, where)
+        raw = dict(zip(COLUMN_NAMES, fields, strict=True))
+        row, problems = _parse_row(raw, line, where, ethnicity_groups)
         if row is not None:
             rows.append(row)
         else:
             reason = min((p.reason for p in problems if p.reason), key=_REASON_ORDER.index)
-            rejected.append(RejectedRow(line, (raw.get("file_name") or "").strip(), reason,
-                                        tuple(problems)))
+            rejected.append(RejectedRow(line, raw["file_name"].strip(), reason, tuple(problems)))
     rows, duplicates = _split_duplicates(rows, where)
     if not rows and not rejected and not duplicates:
         raise BatchFormatError([Problem(where, None, None, "has a header but no rows")])
     return ManifestReading(tuple(rows), tuple(sorted(rejected + duplicates,
                                                      key=lambda r: r.line)))
+
+
+def _records(text: str, where: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) per CSV record; blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise BatchFormatError([Problem(where, start, None, (
+                "the quoting breaks the file from this line on (a double quote that is "
+                "never closed, or text after a closing quote); close the quote, or write a "
+                "quote inside a value as two (\"\")"))]) from None
+        end = reader.line_num
+        if end > start and _swallows_rows(fields):
+            raise BatchFormatError([Problem(where, start, None, (
+                f"a quoted value opens on this line and runs to line {end} over what look "
+                "like whole rows: a double quote is not closed where it should be; close it, "
+                "or write a quote inside a value as two (\"\")"))])
+        if fields:
+            yield start, end, fields
+
+
+def _swallows_rows(fields: list[str]) -> bool:
+    """A line break inside a value followed by field separators: rows read as one value."""
+    return any(re.search(r"[\r\n][^\r\n]*,", value) for value in fields)
 
 
 def parse_manifest(text: str, where: str = MANIFEST_NAME) -> list[ManifestRow]:
@@ -182,60 +235,83 @@ def _check_header(fieldnames: Sequence[str] | None, where: str) -> list[Problem]
     problems = [Problem(where, 1, c, "required column is missing from the header")
                 for c in COLUMN_NAMES if c not in names]
     # Unknown columns are refused rather than carried: they are where names, birth dates and
-    # record numbers would slip past de-identification.
-    problems += [Problem(where, 1, n, "unknown column; remove it (the format has only "
-                         + ", ".join(COLUMN_NAMES) + ")")
-                 for n in names if n not in COLUMN_NAMES]
+    # record numbers would slip past de-identification. Named by position: a header cell is
+    # text the hospital wrote, too.
+    problems += [Problem(where, 1, None, f"header field {i} ({describe_value(n)}) is not a "
+                         "column of the format; remove it (the format has only "
+                         + ", ".join(COLUMN_NAMES) + ")", subject=n)
+                 for i, n in enumerate(names, 1) if n not in COLUMN_NAMES]
     problems += [Problem(where, 1, n, "column appears more than once")
-                 for n, k in Counter(names).items() if k > 1]
+                 for n, k in Counter(names).items() if k > 1 and n in COLUMN_NAMES]
     if names != list(fieldnames):
         problems.append(Problem(where, 1, None, "column names have surrounding spaces"))
     return problems
 
 
-def _parse_row(raw: dict[str, str], line: int, where: str
+def _parse_row(raw: dict[str, str], line: int, where: str, ethnicity_groups: tuple[str, ...]
                ) -> tuple[ManifestRow | None, list[Problem]]:
     values = {k: v.strip() for k, v in raw.items()}
     problems: list[Problem] = []
 
     def bad(column: str, message: str, reason: Reason = Reason.BAD_VALUE) -> None:
-        problems.append(Problem(where, line, column, message, reason))
+        problems.append(Problem(where, line, column, message, reason, raw[column]))
 
     for column in COLUMNS:
-        if column.required and not values[column.name]:
+        if has_unsafe_characters(raw[column.name]):
+            bad(column.name, f"{describe_value(raw[column.name])}: holds a line break, control "
+                "or invisible character; remove it", Reason.BAD_FILE_NAME
+                if column.name == "file_name" else Reason.UNSAFE_VALUE)
+        elif column.required and not values[column.name]:
             bad(column.name, "is empty; this column needs a value in every row",
                 Reason.MISSING_REQUIRED)
         elif _is_formula(raw[column.name]):
             bad(column.name, "starts like a spreadsheet formula (=, +, @, -, tab); "
                 "remove the leading character", Reason.UNSAFE_VALUE)
-    if values["file_name"]:
-        for message in _file_name_problems(values["file_name"]):
-            bad("file_name", message, Reason.BAD_FILE_NAME)
-    if values["diagnosis"]:
-        try:
-            resolve_diagnosis(values["diagnosis"])
-        except UnknownDiagnosisError:
-            bad("diagnosis", f"unknown diagnosis code {values['diagnosis']!r}; "
-                "`skinrisk taxonomy` lists the known codes", Reason.UNKNOWN_DIAGNOSIS)
-    verified = _parse_bool(values["pathology_verified"])
-    if values["pathology_verified"] and verified is None:
-        bad("pathology_verified", f"{values['pathology_verified']!r} is not true/false")
-    fitzpatrick = _parse_fitzpatrick(values["fitzpatrick"])
-    if values["fitzpatrick"] and fitzpatrick is None:
-        bad("fitzpatrick", f"{values['fitzpatrick']!r} is not a Fitzpatrick type; "
-            "use 1-6 or I-VI, or leave it empty")
-    if values["capture_date"] and not _DATE.match(values["capture_date"]):
-        bad("capture_date", f"{values['capture_date']!r} is not YYYY-MM-DD or YYYY-MM")
+    if problems:  # the checks below assume printable text
+        return None, problems
+    _check_values(values, bad, ethnicity_groups)
     if problems:
         return None, problems
     return ManifestRow(
         line=line, file_name=values["file_name"], patient_id=values["patient_id"],
         lesion_id=values["lesion_id"], diagnosis=values["diagnosis"],
-        pathology_verified=bool(verified), body_site=values["body_site"].lower() or None,
-        fitzpatrick=fitzpatrick, ethnicity=values["ethnicity"] or None,
+        pathology_verified=bool(_parse_bool(values["pathology_verified"])),
+        body_site=body_site_code(values["body_site"]) if values["body_site"] else None,
+        fitzpatrick=_parse_fitzpatrick(values["fitzpatrick"]),
+        ethnicity=(group_code(values["ethnicity"], ethnicity_groups)
+                   if values["ethnicity"] else None),
         capture_date=values["capture_date"] or None, device=values["device"] or None,
         source=values["source"],
     ), []
+
+
+def _check_values(values: dict[str, str], bad: Callable[..., None],
+                  ethnicity_groups: tuple[str, ...]) -> None:
+    """Each column against its rule; messages name the rule, never the value."""
+    if values["file_name"] and _file_name_problem(values["file_name"]):
+        bad("file_name", str(_file_name_problem(values["file_name"])), Reason.BAD_FILE_NAME)
+    if values["diagnosis"] and not _known_diagnosis(values["diagnosis"]):
+        bad("diagnosis", "is not a known diagnosis code; `skinrisk taxonomy` lists the codes",
+            Reason.UNKNOWN_DIAGNOSIS)
+    for column in ("patient_id", "lesion_id"):
+        if len(values[column]) > MAX_ID_CHARS:
+            bad(column, f"is longer than {MAX_ID_CHARS} characters")
+    if values["pathology_verified"] and _parse_bool(values["pathology_verified"]) is None:
+        bad("pathology_verified", "is not true/false (also yes/no, 1/0)")
+    if values["fitzpatrick"] and _parse_fitzpatrick(values["fitzpatrick"]) is None:
+        bad("fitzpatrick", "is not a Fitzpatrick type; use 1-6 or I-VI, or leave it empty")
+    if values["capture_date"] and not _DATE.match(values["capture_date"]):
+        bad("capture_date", "is not a date written YYYY-MM-DD or YYYY-MM")
+    if values["body_site"] and body_site_code(values["body_site"]) is None:
+        bad("body_site", "is not a body site of the format's list (README, 'The "
+            "hospital-batch format'); use one of them, or leave it empty")
+    if values["ethnicity"] and group_code(values["ethnicity"], ethnicity_groups) is None:
+        bad("ethnicity", "is not one of the ethnicity groups this deployment lists "
+            "(params.yaml ingest.ethnicity_groups); use one of them, or leave it empty")
+    if len(values["device"]) > MAX_DEVICE_CHARS:
+        bad("device", f"is longer than {MAX_DEVICE_CHARS} characters")
+    if values["source"] and not SOURCE_ID.match(values["source"]):
+        bad("source", f"is not a source id: use {SOURCE_RULE}")
 
 
 def _is_formula(value: str) -> bool:
@@ -248,19 +324,31 @@ def _is_formula(value: str) -> bool:
     return text.startswith("-") and not _NUMBER.match(text)
 
 
-def _file_name_problems(file_name: str) -> list[str]:
+def _known_diagnosis(code: str) -> bool:
+    try:
+        resolve_diagnosis(code)
+    except UnknownDiagnosisError:
+        return False
+    return True
+
+
+def _file_name_problem(file_name: str) -> str | None:
     path = PurePosixPath(file_name)
-    if "\\" in file_name or path.is_absolute() or ".." in path.parts:
-        return [f"{file_name!r} must be a relative path inside the batch, with '/' separators"]
-    if any(unicodedata.category(c).startswith("C") for c in file_name):
-        # NUL, other control characters, zero-width and bidirectional-override characters:
-        # ways to make one name look like another.
-        return [f"{file_name!r} contains control or invisible characters"]
+    if ("\\" in file_name or path.is_absolute() or ".." in path.parts
+            or "//" in file_name or file_name.endswith("/")):
+        return "must be a relative path inside the batch, with '/' separators and no '..'"
     if unicodedata.normalize("NFC", file_name) != file_name:
-        return [f"{file_name!r} is not in Unicode NFC form; save names in NFC"]
+        return "is not in Unicode NFC form; save file names in NFC"
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return [f"{file_name!r} is not an image file name (expected {', '.join(IMAGE_SUFFIXES)})"]
-    return []
+        return f"is not an image file name (expected {', '.join(IMAGE_SUFFIXES)})"
+    return None
+
+
+def file_name_problem(name: str) -> str | None:
+    """The rule a received file name (a manifest value or a listed key) breaks, if any."""
+    if has_unsafe_characters(name):
+        return "contains control or invisible characters"
+    return _file_name_problem(name)
 
 
 def _parse_bool(text: str) -> bool | None:
@@ -285,8 +373,8 @@ def _split_duplicates(rows: list[ManifestRow], where: str
     rejected = [
         RejectedRow(r.line, r.file_name, Reason.DUPLICATE_ROW, (Problem(
             where, r.line, "file_name",
-            f"{r.file_name!r} is listed on lines {', '.join(map(str, lines[r.file_name]))}; "
-            "list each image once", Reason.DUPLICATE_ROW),))
+            f"the same file is listed on lines {', '.join(map(str, lines[r.file_name]))}; "
+            "list each image once", Reason.DUPLICATE_ROW, r.file_name),))
         for r in rows if len(lines[r.file_name]) > 1]
     return keep, rejected
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
@@ -21,6 +22,8 @@ from skinrisk.batch import (
     Problem,
     parse_manifest,
 )
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,42 @@ def make_ready_marker(manifest_bytes: bytes, image_count: int) -> bytes:
 
 
 def parse_ready_marker(data: bytes, where: str = READY_MARKER) -> ReadyMarker:
+    """The marker, with every field's type checked (a marker is written by a program; one
+    that says "three" or true is a broken producer, not a count)."""
     try:
         record = json.loads(data)
-        marker = ReadyMarker(**{f.name: record[f.name] for f in fields(ReadyMarker)})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BatchFormatError([Problem(where, None, None, (
-            f"is not a valid ready marker ({exc}); a producer writes it last, as JSON with "
-            "format_version, manifest_sha256 and image_count"))]) from exc
+    except ValueError:
+        record = None
+    problems = _marker_problems(record)
+    if problems:
+        raise BatchFormatError([Problem(where, None, column, message)
+                                for column, message in problems])
+    marker = ReadyMarker(**{f.name: record[f.name] for f in fields(ReadyMarker)})
     if marker.format_version != FORMAT_VERSION:
         raise BatchFormatError([Problem(where, None, "format_version", (
             f"batch format {marker.format_version} is not supported (this skinrisk reads "
             f"format {FORMAT_VERSION})"))])
     return marker
+
+
+def _marker_problems(record: object) -> list[tuple[str | None, str]]:
+    if not isinstance(record, dict):
+        return [(None, "is not a valid ready marker: a producer writes it last, as a JSON "
+                 "object with format_version, manifest_sha256 and image_count")]
+    problems: list[tuple[str | None, str]] = []
+    for name in ("format_version", "image_count"):
+        value = record.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append((name, "must be a whole number, 0 or more (JSON number, not text)"))
+    sha = record.get("manifest_sha256")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        problems.append(("manifest_sha256", "must be the manifest's sha256 as 64 lowercase "
+                         "hex digits"))
+    extra = sorted(set(record) - {f.name for f in fields(ReadyMarker)})
+    if extra:
+        problems.append((None, f"has {len(extra)} key(s) the format does not define; a marker "
+                         "holds only format_version, manifest_sha256 and image_count"))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -93,9 +120,14 @@ def verify_batch(manifest_bytes: bytes, marker_bytes: bytes, present: Iterable[s
                                 f"says {marker.image_count} images, the manifest lists "
                                 f"{len(rows)}"))
     check = reconcile(rows, present)
-    problems += [Problem(prefix + name, None, None, "listed in manifest.csv but not in the batch")
+    line = {r.file_name: r.line for r in rows}
+    # File names are named only by manifest line: they are text the hospital wrote (PAD's carry
+    # patient ids). `skinrisk batch check --show-values` shows them on the sender's machine.
+    problems += [Problem(prefix + MANIFEST_NAME, line[name], "file_name",
+                         "the file this row lists is not in the batch", subject=name)
                  for name in check.missing]
-    problems += [Problem(prefix + name, None, None, "in the batch but not listed in manifest.csv")
+    problems += [Problem(prefix.rstrip("/") or ".", None, None, "a file in the batch is not "
+                         "listed in manifest.csv", subject=name)
                  for name in check.extra]
     if problems:
         raise BatchFormatError(problems)

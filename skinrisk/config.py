@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from skinrisk.errors import SkinriskError
 from skinrisk.synth.spec import Defect
 from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
+from skinrisk.vocabulary import ETHNICITY_GROUPS, vocabulary_key
 
 _TYPE_KEYS = tuple(t.key for t in TUMOR_TYPES + OOD_TYPES)
 
@@ -91,6 +92,21 @@ class IngestParams(_Params):
     # Used only where pixels must change (grayscale/CMYK JPEG, or an orientation jpegtran
     # cannot apply losslessly); most photos are stored with their image data untouched.
     jpeg_quality: int = Field(95, ge=75, le=100)
+    # A batch whose ready marker is there but whose upload is not complete (count, manifest
+    # hash or files disagree) waits this long after the marker, then is refused.
+    ready_grace_minutes: float = Field(60.0, ge=0, le=60 * 24 * 30)
+    # The closed vocabulary of the manifest's ethnicity column for this deployment: anything
+    # else is quarantined (a free-text field is where names and record numbers hide).
+    ethnicity_groups: tuple[str, ...] = ETHNICITY_GROUPS
+
+    @field_validator("ethnicity_groups")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [g for g in value if vocabulary_key(g) != g or not g]
+        if bad:
+            raise ValueError(f"{bad}: write groups as lowercase codes with '_' between words, "
+                             "e.g. south_asian")
+        return value
 
 
 class QualityParams(_Params):

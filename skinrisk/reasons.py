@@ -19,6 +19,8 @@ class Reason(StrEnum):
     DUPLICATE_ROW = "duplicate_row"
     MISSING_FILE = "missing_file"
     NOT_IN_MANIFEST = "not_in_manifest"
+    NOT_REGULAR_FILE = "not_regular_file"
+    HARD_LINK = "hard_link"
     # the file
     EMPTY_FILE = "empty_file"
     TOO_LARGE = "too_large"
@@ -53,12 +55,19 @@ ADVICE: dict[Reason, str] = {
                           "no control or invisible characters, and a .jpg/.jpeg/.png extension",
     Reason.MISSING_REQUIRED: "fill in every required column (README, 'The hospital-batch format')",
     Reason.UNKNOWN_DIAGNOSIS: "use a code that `skinrisk taxonomy` lists",
-    Reason.BAD_VALUE: "correct the value as the message says",
-    Reason.UNSAFE_VALUE: "values must not start with =, +, @ or a tab (spreadsheet formulas); "
-                         "or '-' unless a number",
+    Reason.BAD_VALUE: "correct the value as the detail says (it names the column and the rule; "
+                      "body site and ethnicity take values from their lists)",
+    Reason.UNSAFE_VALUE: "values must not hold line breaks, control or invisible characters, "
+                         "nor start with =, +, @ or a tab (spreadsheet formulas), or '-' "
+                         "unless a number",
     Reason.DUPLICATE_ROW: "list each image once; resend with one row per file",
     Reason.MISSING_FILE: "include the image in the batch, or remove its row",
     Reason.NOT_IN_MANIFEST: "add a row for the file, or leave it out of the batch",
+    Reason.NOT_REGULAR_FILE: "send the photo itself: symbolic links, FIFOs, sockets and devices "
+                             "are never followed or read (S3: no '.', '..' or empty segments "
+                             "in keys)",
+    Reason.HARD_LINK: "copy the photo into the batch instead of hard-linking it: a file also "
+                      "linked from outside the batch is not read",
     Reason.EMPTY_FILE: "resend the image; the file has no bytes",
     Reason.TOO_LARGE: "resend a smaller file (the cap is ingest.max_file_mb)",
     Reason.UNSUPPORTED_FORMAT: "send JPEG or PNG photos",

@@ -30,7 +30,7 @@ class ImageRecord:
     fitzpatrick: int | None
     ethnicity: str | None
     capture_month: str | None  # YYYY-MM
-    device: str | None
+    device: str | None  # keyed hash of the device as sent (ingest.identity), never the text
     width: int
     height: int
     format: str
@@ -56,7 +56,8 @@ class QuarantineRecord:
 
 
 def image_record(row: ManifestRow, stored: StoredImage, image_id: str, received_sha256: str,
-                 batch_id: str, patient: str, lesion: str, now: str) -> ImageRecord:
+                 batch_id: str, patient: str, lesion: str, device: str | None, now: str
+                 ) -> ImageRecord:
     diagnosis = resolve_diagnosis(row.diagnosis)
     return ImageRecord(
         image_id=image_id, batch_id=batch_id, source=row.source, patient=patient, lesion=lesion,
@@ -65,7 +66,7 @@ def image_record(row: ManifestRow, stored: StoredImage, image_id: str, received_
         grade=diagnosis.grade.value, flags=";".join(f.value for f in diagnosis.flags),
         pathology_verified=row.pathology_verified, body_site=row.body_site,
         fitzpatrick=row.fitzpatrick, ethnicity=row.ethnicity,
-        capture_month=row.capture_date[:7] if row.capture_date else None, device=row.device,
+        capture_month=row.capture_date[:7] if row.capture_date else None, device=device,
         width=stored.width, height=stored.height, format=stored.format, bytes=len(stored.data),
         received_sha256=received_sha256, orientation=stored.orientation,
         transform=stored.transform, converted_from=stored.converted_from, ingested_at=now,

@@ -7,13 +7,14 @@ streamed per file: a batch is never held in memory, one image at a time is.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
-from skinrisk.localfs import file_sizes
+from skinrisk.storage.nofollow import FILE, is_real_folder, open_regular, read_regular, walk_entries
 
 CHUNK = 1 << 20
 
@@ -22,6 +23,12 @@ CHUNK = 1 << 20
 class FileInfo:
     size: int
     checksum_sha256: str | None = None  # hex, where the store keeps one (S3 flexible checksums)
+    kind: str = FILE  # nofollow.FILE, SYMLINK, SPECIAL, HARD_LINK, or UNSAFE_NAME: never read
+    signature: str = ""  # changes whenever the content may have (local: stat; S3: ETag, time)
+    what: str = "file"  # the kind for a person: "symbolic link", "FIFO", ...
+
+
+UNSAFE_NAME = "unsafe_name"  # an S3 key with '.', '..' or empty segments: never fetched
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,10 @@ class BatchReader(Protocol):
 
     def copy_to(self, name: str, target: Path) -> str: ...  # returns sha256 of what was copied
 
+    def digest(self, name: str) -> str: ...  # sha256 of a regular file's bytes, streamed
+
+    def ready_at(self) -> float: ...  # when the ready marker was written (epoch seconds)
+
 
 class Landing(Protocol):
     uri: str
@@ -54,13 +65,26 @@ class LocalLanding:
         self.uri = str(root)
 
     def batch_ids(self) -> list[tuple[str, bool]]:
-        if not self.root.is_dir():
-            return []
-        return sorted((p.name, (p / READY_MARKER).is_file()) for p in self.root.iterdir()
-                      if p.is_dir() and not p.name.startswith("."))
+        """Every entry of the landing folder but hidden ones; a link to a folder is listed
+        too (and refused when opened), never walked."""
+        if not is_real_folder(self.root):
+            raise SkinriskError(f"landing zone {self.root} does not exist or is not a folder; "
+                                "check --landing / SKINRISK_LANDING")
+        with os.scandir(self.root) as entries:
+            # A link is listed as ready, so that ingest refuses it (once, recorded) instead
+            # of looking inside it for a marker.
+            listed = [(e.name, e.is_symlink()) for e in entries if not e.name.startswith(".")
+                      and (e.is_dir(follow_symlinks=False) or e.is_symlink())]
+        return sorted((n, link or os.path.lexists(self.root / n / READY_MARKER))
+                      for n, link in listed)
 
     def open_batch(self, batch_id: str) -> LocalBatch:
-        return LocalBatch(self.root / batch_id)
+        folder = self.root / batch_id
+        if not is_real_folder(folder):
+            raise SkinriskError(f"batch {batch_id}: its landing entry is not a folder (a link "
+                                "or a file); a batch is a real folder, and links are never "
+                                "followed")
+        return LocalBatch(folder)
 
 
 class LocalBatch:
@@ -69,22 +93,35 @@ class LocalBatch:
         self.batch_id = folder.name
 
     def files(self) -> dict[str, FileInfo]:
-        return {name: FileInfo(size) for name, size in sorted(file_sizes(self.folder).items())}
+        return {name: FileInfo(e.size, kind=e.kind, signature=e.signature, what=e.what)
+                for name, e in walk_entries(self.folder).items()}
 
     def read(self, name: str) -> Received:
-        data = (self.folder / name).read_bytes()
+        data = read_regular(self.folder, name)
         return Received(data, hashlib.sha256(data).hexdigest())
 
     def copy_to(self, name: str, target: Path) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         tmp = target.with_name(f".{target.name}.tmp")
-        with (self.folder / name).open("rb") as src, tmp.open("wb") as dst:
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(open_regular(self.folder, name), "rb") as src, \
+                os.fdopen(out, "wb") as dst:
             for chunk in iter(lambda: src.read(CHUNK), b""):
                 digest.update(chunk)
                 dst.write(chunk)
         tmp.replace(target)
         return digest.hexdigest()
+
+    def digest(self, name: str) -> str:
+        digest = hashlib.sha256()
+        with os.fdopen(open_regular(self.folder, name), "rb") as src:
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def ready_at(self) -> float:
+        return os.lstat(self.folder / READY_MARKER).st_mtime
 
 
 def open_landing(uri: str) -> Landing:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from skinrisk.batch import READY_MARKER
+from skinrisk.batch import READY_MARKER, is_batch_id
 from skinrisk.errors import SkinriskError
-from skinrisk.storage.landing import FileInfo, Received
+from skinrisk.storage.landing import UNSAFE_NAME, FileInfo, Received
 
 _T = TypeVar("_T")
 CHUNK = 1 << 20
@@ -69,7 +69,10 @@ class S3Landing:
             Bucket=self.bucket, Prefix=self.prefix, Delimiter="/")
         ids = [p["Prefix"][len(self.prefix):].rstrip("/")
                for page in pages for p in page.get("CommonPrefixes", [])]
-        return sorted((i, self._exists(f"{self.prefix}{i}/{READY_MARKER}")) for i in ids)
+        # No request is made under a prefix that is not a valid batch id ('..', spaces):
+        # the caller reports those entries; they are never read.
+        return sorted((i, is_batch_id(i) and self._exists(f"{self.prefix}{i}/{READY_MARKER}"))
+                      for i in ids)
 
     def _exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
@@ -93,9 +96,16 @@ class S3Batch:
     def files(self) -> dict[str, FileInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix)
-        return {obj["Key"][len(self.prefix):]: FileInfo(int(obj["Size"]))
+        return {obj["Key"][len(self.prefix):]: _info(obj["Key"][len(self.prefix):], obj)
                 for page in pages for obj in page.get("Contents", [])
                 if not obj["Key"].endswith("/")}
+
+    def digest(self, name: str) -> str:
+        return self.read(name).sha256
+
+    def ready_at(self) -> float:
+        head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + READY_MARKER)
+        return float(head["LastModified"].timestamp())
 
     def read(self, name: str) -> Received:
         """The object's bytes, checked against the SHA-256 S3 stored for it when there is one."""
@@ -164,6 +174,17 @@ class S3Batch:
         raise TransferError(f"s3://{self.bucket}/{key}: {why}, {READ_ATTEMPTS} times; the "
                             "object or the network is damaged. Nothing was ingested from this "
                             "batch; rerun later or ask the sender to upload the file again")
+
+
+def _info(name: str, obj: dict[str, Any]) -> FileInfo:
+    """A key whose name has empty, '.' or '..' segments is never fetched: some HTTP layers
+    normalise such paths, and the request could reach a key outside the batch's prefix."""
+    size = int(obj["Size"])
+    signature = f"{size}:{obj.get('ETag', '')}:{obj['LastModified'].isoformat()}"
+    if any(part in ("", ".", "..") for part in name.split("/")) or "\\" in name:
+        return FileInfo(size, kind=UNSAFE_NAME, signature=signature,
+                        what="key with '.', '..' or empty path segments")
+    return FileInfo(size, signature=signature)
 
 
 class _Damaged(Exception):

@@ -87,12 +87,15 @@ def test_bad_inputs_each_end_in_quarantine_with_their_reason(tmp_path: Path, sta
         "twice.jpg": images.jpeg(images.photo(seed=9)),
         "unlisted.jpg": images.jpeg(images.photo(seed=10)),
         "notes.txt": b"not an image",
+        "formula.jpg": images.jpeg(images.photo(seed=11)),
+        "unknown.jpg": images.jpeg(images.photo(seed=12)),
     }
     rows = [manifest_row(n) for n in files if n not in ("unlisted.jpg", "notes.txt",
-                                                        "twins_b.jpg", "twice.jpg")]
+                                                        "twins_b.jpg", "twice.jpg",
+                                                        "formula.jpg", "unknown.jpg")]
     rows += [manifest_row("twins_b.jpg", patient="MRN0002"),
              manifest_row("twice.jpg"), manifest_row("twice.jpg", patient="MRN0003"),
-             manifest_row("../escape.jpg"), manifest_row("gone.jpg"),
+             manifest_row("../escape.jpg"),
              manifest_row("nul\x00.jpg"), manifest_row("formula.jpg", device="=cmd|' /C calc'!A0"),
              manifest_row("unknown.jpg", diagnosis="WART")]
     write_batch(tmp_path / "landing", "bad", files, rows)
@@ -119,11 +122,12 @@ def test_bad_inputs_each_end_in_quarantine_with_their_reason(tmp_path: Path, sta
         "twice.jpg": ("quarantined", "duplicate_row"),
         "unlisted.jpg": ("quarantined", "not_in_manifest"),
         "notes.txt": ("quarantined", "not_in_manifest"),
+        "formula.jpg": ("quarantined", "unsafe_value"),
+        "unknown.jpg": ("quarantined", "unknown_diagnosis"),
     }
     assert len(accepted) == 5
     row_reasons = sorted(q["reason"] for q in quarantined if q["stored_as"] is None)
-    assert row_reasons == ["bad_file_name", "bad_file_name", "duplicate_row", "missing_file",
-                           "unknown_diagnosis", "unsafe_value"]
+    assert row_reasons == ["bad_file_name", "bad_file_name", "duplicate_row"]
     # Every quarantined file is kept, byte for byte as received.
     for q in quarantined:
         if q["stored_as"]:
@@ -215,7 +219,7 @@ def _state(home: Path) -> dict:
     seen = {}
     for batch in sorted(p for p in (data_dir(home) / "raw").iterdir() if p.is_dir()):
         rows = [{k: v for k, v in r.items() if k not in ("ingested_at", "quarantined_at",
-                                                          "patient", "lesion")}
+                                                          "patient", "lesion", "device")}
                 for name in ("images", "quarantine") for r in table(home, batch.name, name)]
         seen[batch.name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
     return seen

@@ -35,7 +35,8 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
 
 def _rows(home: Path, batch: str) -> list[dict]:
     rows = pq.read_table(data_dir(home) / "raw" / batch / "images.parquet").to_pylist()
-    return sorted(({k: v for k, v in r.items() if k not in ("ingested_at", "patient", "lesion")}
+    return sorted(({k: v for k, v in r.items() if k not in ("ingested_at", "patient", "lesion",
+                                                          "device")}  # keyed per private store
                    for r in rows), key=lambda r: r["image_id"])
 
 
@@ -82,7 +83,7 @@ def test_an_unknown_batch_id_on_s3_is_an_error_naming_it(tmp_path: Path, s3,
     _, bucket = s3
     monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "state"))
     assert main(["ingest", "--landing", f"s3://{bucket}/x/", "--batch", "nope", *PARAMS]) == 1
-    assert "batch 'nope' is not in s3://" in capsys.readouterr().err
+    assert "--batch nope: no such batch in s3://" in capsys.readouterr().err
 
 
 def test_the_ledger_is_archived_write_once_on_s3_and_anchors_the_local_chain(

@@ -6,6 +6,8 @@ from skinrisk.batch import COLUMN_NAMES, read_manifest
 from skinrisk.ingest.identity import normalise_source_id
 from skinrisk.ingest.plan import plan_batch
 from skinrisk.reasons import Reason
+from skinrisk.storage.landing import FileInfo
+from skinrisk.storage.nofollow import HARD_LINK, SPECIAL, SYMLINK
 
 HEADER = ",".join(COLUMN_NAMES)
 
@@ -14,8 +16,9 @@ def row(name: str, patient: str = "MRN1", diagnosis: str = "MEL") -> str:
     return f"{name},{patient},L1,{diagnosis},true,,,,,,h"
 
 
-def plan(rows: list[str], present: dict[str, int], cap: int = 1000):
-    return plan_batch(read_manifest("\n".join([HEADER, *rows])), present, cap)
+def plan(rows: list[str], present: dict[str, int | FileInfo], cap: int = 1000):
+    listing = {n: i if isinstance(i, FileInfo) else FileInfo(i) for n, i in present.items()}
+    return plan_batch(read_manifest("\n".join([HEADER, *rows])), listing, cap)
 
 
 def test_every_present_file_is_claimed_exactly_once() -> None:
@@ -41,6 +44,19 @@ def test_refusal_details_never_quote_file_names() -> None:
     p = plan([row("PAT_77_1.jpg", diagnosis="??"), row("PAT_77_1.jpg"), row("../PAT_77_2.jpg")],
              {"PAT_77_1.jpg": 10})
     assert all("PAT_77" not in r.detail for r in p.refusals)
+
+
+def test_links_and_special_entries_are_refused_unread_listed_or_not() -> None:
+    p = plan([row("a.jpg"), row("b.jpg"), row("c.jpg")],
+             {"a.jpg": FileInfo(0, kind=SYMLINK, what="symbolic link"),
+              "b.jpg": FileInfo(10, kind=HARD_LINK, what="hard link"),
+              "c.jpg": 10, "fifo": FileInfo(0, kind=SPECIAL, what="FIFO")})
+    assert [t.row.file_name for t in p.tasks] == ["c.jpg"]
+    outcome = {(r.line, r.file_name): (r.reason, r.readable) for r in p.refusals}
+    assert outcome == {(2, "a.jpg"): (Reason.NOT_REGULAR_FILE, False),
+                       (3, "b.jpg"): (Reason.HARD_LINK, False),
+                       (None, "fifo"): (Reason.NOT_REGULAR_FILE, False)}
+    assert p.files_in == 4
 
 
 @pytest.mark.parametrize(("a", "b"), [
