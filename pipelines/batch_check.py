@@ -8,25 +8,64 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.common import err, fail, out, run_app
-from skinrisk.batch import MANIFEST_NAME, READY_MARKER
+from pipelines.common import PARAMS_OPTION, err, fail, load_params, out, run_app
+from skinrisk.batch import (
+    BATCH_ID_RULE,
+    MANIFEST_NAME,
+    READY_MARKER,
+    BatchFormatError,
+    Problem,
+    is_batch_id,
+)
 from skinrisk.batch_marker import verify_batch
 from skinrisk.batch_stats import BatchStats, summarize_rows
 from skinrisk.errors import SkinriskError
-from skinrisk.localfs import list_files
+from skinrisk.storage.landing import LocalBatch
+from skinrisk.storage.nofollow import FILE, is_real_folder, read_regular
 from skinrisk.taxonomy import Flag, RiskGrade
+from skinrisk.vocabulary import ETHNICITY_GROUPS
 
 
-def check_batch_dir(batch_dir: Path) -> BatchStats:
-    """Read one batch folder and verify manifest, marker and files; raise on any problem."""
+def check_batch_dir(batch_dir: Path, ethnicity_groups: tuple[str, ...] = ETHNICITY_GROUPS
+                    ) -> BatchStats:
+    """Read one batch folder and verify manifest, marker and files; raise on any problem.
+    Links and special entries are reported, never followed; nothing outside the folder is read."""
+    if not is_real_folder(batch_dir):
+        raise SkinriskError(f"{batch_dir}: not a folder (a link to a folder is not followed)")
+    if not is_batch_id(batch_dir.name):
+        raise SkinriskError(f"{batch_dir}: the folder name is not a valid batch id: use "
+                            f"{BATCH_ID_RULE}")
+    listing = LocalBatch(batch_dir).files()
     for name in (READY_MARKER, MANIFEST_NAME):
-        if not (batch_dir / name).is_file():
-            raise SkinriskError(f"{batch_dir}: no {name}; a batch is complete only when its "
-                                f"producer has written {MANIFEST_NAME} and then {READY_MARKER}")
-    rows = verify_batch((batch_dir / MANIFEST_NAME).read_bytes(),
-                        (batch_dir / READY_MARKER).read_bytes(), list_files(batch_dir),
-                        where=str(batch_dir))
+        if name not in listing or listing[name].kind != FILE:
+            raise SkinriskError(f"{batch_dir}: no {name} as a regular file; a batch is complete "
+                                f"only when its producer has written {MANIFEST_NAME} and then "
+                                f"{READY_MARKER}")
+    odd = [Problem(str(batch_dir), None, None, f"a {info.what} is in the batch; links and "
+                   "special files are never followed or read (ingest quarantines them): put "
+                   "the photo itself there", subject=name)
+           for name, info in listing.items() if info.kind != FILE]
+    try:
+        rows = verify_batch(read_regular(batch_dir, MANIFEST_NAME),
+                            read_regular(batch_dir, READY_MARKER),
+                            [n for n, i in listing.items() if i.kind == FILE],
+                            where=str(batch_dir), ethnicity_groups=ethnicity_groups)
+    except BatchFormatError as exc:
+        raise BatchFormatError(odd + exc.problems) from None
+    if odd:
+        raise BatchFormatError(odd)
     return summarize_rows(rows)
+
+
+def _message(exc: SkinriskError, show_values: bool) -> str:
+    """The error; with --show-values, each problem followed by the name or value it is about
+    (for the sender's own terminal: these can be patient ids)."""
+    if not show_values or not isinstance(exc, BatchFormatError):
+        return str(exc)
+    lines = [str(exc).splitlines()[0]]
+    for p in exc.problems:
+        lines.append(f"  - {p}" + (f"  [{p.subject!r}]" if p.subject is not None else ""))
+    return "\n".join(lines)
 
 
 def stats_table(stats: dict[str, BatchStats]) -> Table:
@@ -59,15 +98,21 @@ _FLAGS = tuple(f.value for f in Flag)
 def command(
     batch_dirs: Annotated[list[Path], typer.Argument(help="Batch folders to check.",
                                                      exists=True, file_okay=False)],
+    show_values: Annotated[bool, typer.Option(
+        "--show-values", help="Also print the file name or value each problem is about. For "
+        "the sender's own terminal only: names and values can hold patient ids.")] = False,
+    params_path: Path = PARAMS_OPTION,
 ) -> int:
-    """Check batch folders against the hospital-batch format; exit 1 if any is bad."""
+    """Check batch folders against the hospital-batch format; exit 1 if any is bad. Problems
+    name the manifest line and column, never the value."""
+    groups = load_params(params_path).ingest.ethnicity_groups
     good: dict[str, BatchStats] = {}
     bad = 0
     for batch_dir in batch_dirs:
         try:
-            good[batch_dir.name] = check_batch_dir(batch_dir)
+            good[batch_dir.name] = check_batch_dir(batch_dir, groups)
         except SkinriskError as exc:
-            fail(str(exc))
+            fail(_message(exc, show_values))
             bad += 1
     if good:
         out.print(stats_table(good))

@@ -214,9 +214,10 @@ def _swallows_rows(fields: list[str]) -> bool:
     return any(re.search(r"[\r\n][^\r\n]*,", value) for value in fields)
 
 
-def parse_manifest(text: str, where: str = MANIFEST_NAME) -> list[ManifestRow]:
+def parse_manifest(text: str, where: str = MANIFEST_NAME,
+                   ethnicity_groups: tuple[str, ...] = ETHNICITY_GROUPS) -> list[ManifestRow]:
     """The strict reading: raise BatchFormatError naming every bad row and column."""
-    reading = read_manifest(text, where)
+    reading = read_manifest(text, where, ethnicity_groups)
     if reading.rejected:
         raise BatchFormatError([p for r in reading.rejected for p in r.problems])
     return list(reading.rows)

@@ -22,6 +22,7 @@ from skinrisk.batch import (
     Problem,
     parse_manifest,
 )
+from skinrisk.vocabulary import ETHNICITY_GROUPS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -97,7 +98,8 @@ def reconcile(rows: Iterable[ManifestRow], present: Iterable[str]) -> Reconcilia
 
 
 def verify_batch(manifest_bytes: bytes, marker_bytes: bytes, present: Iterable[str],
-                 where: str = "") -> list[ManifestRow]:
+                 where: str = "", ethnicity_groups: tuple[str, ...] = ETHNICITY_GROUPS
+                 ) -> list[ManifestRow]:
     """Check a complete batch: manifest, ready marker and the files present must all agree."""
     prefix = f"{where}/" if where else ""
     marker = parse_ready_marker(marker_bytes, prefix + READY_MARKER)
@@ -111,9 +113,10 @@ def verify_batch(manifest_bytes: bytes, marker_bytes: bytes, present: Iterable[s
     try:
         text = manifest_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BatchFormatError([Problem(prefix + MANIFEST_NAME, None, None,
-                                        f"is not UTF-8 ({exc}); save it as UTF-8 CSV")]) from None
-    rows = parse_manifest(text, prefix + MANIFEST_NAME)
+        raise BatchFormatError([Problem(prefix + MANIFEST_NAME, None, None, (
+            f"is not UTF-8 (first bad byte at offset {exc.start}); save it as UTF-8 CSV"))]
+        ) from None
+    rows = parse_manifest(text, prefix + MANIFEST_NAME, ethnicity_groups)
     problems = []
     if marker.image_count != len(rows):
         problems.append(Problem(prefix + READY_MARKER, None, "image_count",
