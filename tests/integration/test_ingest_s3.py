@@ -113,3 +113,38 @@ def test_the_ledger_is_archived_write_once_on_s3_and_anchors_the_local_chain(
                                            .splitlines(keepends=True)[:2]))
     anchor = check_anchor(ledger_path(layout), archive)
     assert not anchor.ok and "entries were removed" in anchor.why
+
+
+def test_s3_keys_that_could_leave_the_prefix_are_never_fetched_and_bad_ids_never_read(
+        tmp_path: Path, s3, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """Issue 19: on S3 only the keys under the batch's prefix are read; a key with '..' or an
+    empty segment is quarantined unread, a same-size change to a committed batch is refused,
+    and a prefix that is not a batch id is never listed into."""
+    client, bucket = s3
+    batch = tmp_path / "local" / "s1"
+    assert main(["synth", "--out", str(batch), "--truth", str(tmp_path / "t.csv"),
+                 "--images", "4", "--size", "64x48", *PARAMS]) == 0
+    upload_batch(client, batch, bucket, "in/")
+    client.put_object(Bucket=bucket, Key="secret/passwd.jpg", Body=b"TOP-SECRET")
+    for key in ("in/s1/../../secret/passwd.jpg", "in/s1/a//b.jpg"):
+        client.put_object(Bucket=bucket, Key=key, Body=b"TOP-SECRET")
+    client.put_object(Bucket=bucket, Key="in/bad id/_READY", Body=b"{}")
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path / "state"))
+    assert main(["ingest", "--landing", f"s3://{bucket}/in/", *PARAMS]) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert "1 landing entr(y/ies)" in said and "bad id" not in said
+    report = json.loads((data_dir(tmp_path / "state") / "raw" / "s1" / "report.json")
+                        .read_text())
+    assert report["by_reason"].get("not_regular_file") == 2
+    kept = list((tmp_path / "state" / "quarantine" / "s1").iterdir())
+    assert not any(b"TOP-SECRET" in p.read_bytes() for p in kept)
+    # A same-size edit of a committed image (new ETag, same size) is refused.
+    key = next(k["Key"] for k in client.list_objects_v2(Bucket=bucket, Prefix="in/s1/")
+               ["Contents"] if k["Key"].endswith(".jpg") and "//" not in k["Key"]
+               and ".." not in k["Key"])
+    data = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    data[-5] ^= 0xFF
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+    assert main(["ingest", "--landing", f"s3://{bucket}/in/", *PARAMS]) == 1
+    assert "1 file(s) changed" in capsys.readouterr().err
