@@ -15,6 +15,8 @@ from pipelines.airflow_local import LocalAirflow
 from pipelines.cli import main
 from skinrisk.layout import StateLayout
 from tests.conftest import REPO
+from tests.helpers.batches import write_batch
+from tests.helpers.canary import canary, hostile_rows
 from tests.helpers.privacy import leaks, outputs
 
 pytestmark = [pytest.mark.ml, pytest.mark.slow]
@@ -38,6 +40,12 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path, p
     # Real clinical photos too: PAD-UFES-20's file names carry its patient ids.
     assert main(["import-pad", "--source", str(pad_dir), "--out",
                  str(layout.landing / "pad"), "--limit", "20", "--params", str(params)]) == 0
+    # And canaries planted in every column (tests/integration/test_canary.py), on to training,
+    # evaluation, promotion and the audit.
+    assert main(["synth", "--out", str(tmp_path / "src"), "--truth", str(tmp_path / "s.csv"),
+                 "--images", "12", "--seed", "4", "--params", str(params)]) == 0
+    files, rows = hostile_rows([p.read_bytes() for p in sorted((tmp_path / "src").rglob("*.jpg"))])
+    write_batch(layout.landing, "h1", files, rows)
     airflow = LocalAirflow(layout, str(params))
     airflow.prepare()
 
@@ -50,7 +58,8 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path, p
     pad = json.loads((layout.raw / "pad" / "report.json").read_text())
     assert report["files_in"] == 60 == report["accepted"] + report["quarantined_files"]
     assert pad["files_in"] == 20 == pad["accepted"] + pad["quarantined_files"]
-    assert curated["images_in"] == report["accepted"] + pad["accepted"]
+    hostile = json.loads((layout.raw / "h1" / "report.json").read_text())
+    assert curated["images_in"] == report["accepted"] + pad["accepted"] + hostile["accepted"]
     tags = (layout.workspace / ".git" / "refs" / "tags").iterdir()
     assert [t.name for t in tags] == ["data-v1"]
     with sqlite3.connect(layout.home / "airflow" / "airflow.db") as db:
@@ -94,6 +103,7 @@ def test_ingest_then_retrain_through_airflow(state_home: Path, tmp_path: Path, p
     ids = {r["patient_id"] for r in pad_rows} | {
         r["patient_id"] for r in csv.DictReader((layout.landing / "b1" / "manifest.csv").open())}
     assert any(i.startswith("PAT_") for i in ids) and any(i.startswith("MRN") for i in ids)
+    ids |= {canary(n) for n in range(60)}
     scanned = [p for p in outputs(layout.home) if not p.is_relative_to(layout.landing)]
     assert any(p.is_relative_to(layout.mlflow / "artifacts") for p in scanned)
     assert any(p.is_relative_to(layout.home / "airflow") for p in scanned)
