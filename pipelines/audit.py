@@ -18,6 +18,7 @@ from pipelines.common import fail, out, run_app
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import ledger_path, verify
 from skinrisk.localfs import atomic_write
+from skinrisk.permissions import require_private_zones
 
 MODEL_ARGUMENT = typer.Argument(..., help="Version number, alias (champion, challenger), "
                                 "skinrisk-xception/<N> or skinrisk-xception@<alias>.")
@@ -96,6 +97,7 @@ def image_command(query: str = IMAGE_ARGUMENT, folder: Path | None = OUT_OPTION)
     from skinrisk.versioning.workspace import dvc_remote
 
     layout = StateLayout.from_env()
+    require_private_zones(layout)  # a file name is looked up in the private store
     connect(layout)
     trace = trace_image(layout, mlflow.MlflowClient(), query, dvc_remote(layout))
     paths = _write(layout, folder, trace, image_markdown(trace))

@@ -24,12 +24,14 @@ from skinrisk.batch import READY_MARKER
 from skinrisk.config import Params
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.permissions import require_private_zones
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
     """Two rounds through both DAGs: a first champion, then a challenger at the gate."""
     params = load_params(params_path)
     layout = StateLayout.from_env()
+    require_private_zones(layout)  # here, not in an ingest task's log, for an old state folder
     airflow = LocalAirflow(layout, str(params_path.resolve()))
     out.rule(f"skinrisk demo — state in {layout.home}, params {params_path}")
     airflow.prepare()

@@ -68,6 +68,7 @@ class StateLayout:
 
     @property
     def quarantine(self) -> Path:
+        """Refused files kept as received (not versioned): a private zone, like ``private``."""
         return self.home / "quarantine"
 
     @property
@@ -115,6 +116,12 @@ class StateLayout:
     def private(self) -> Path:
         """Patient-id mapping: never versioned, logged or reported."""
         return self.home / "private"
+
+    @property
+    def private_zones(self) -> tuple[Path, ...]:
+        """Folders readable by their owner only (skinrisk.permissions): they can hold patient
+        identifiers, as ids, as received file names, or inside files kept as received."""
+        return (self.private, self.quarantine)
 
     @property
     def mlflow(self) -> Path:

@@ -6,6 +6,10 @@
     raw/<batch>/report.json                  written last: the batch is ingested iff it exists
     quarantine/<batch>/<quarantine id>.<ext> the refused files, kept as received (not versioned)
 
+The quarantine is a private zone (skinrisk.permissions): its folders are 0700 and its files 0600,
+whatever the umask, since a file kept as received may carry a patient identifier; the first
+quarantine write of a RawZone refuses a zone that is open to others.
+
 One folder per batch, so DVC versions each batch as one immutable entry (an image is accepted
 in one batch only: a repeat is quarantined as duplicate_image).
 
@@ -22,6 +26,7 @@ from typing import Any
 
 from skinrisk.ingest.records import ImageRecord, QuarantineRecord
 from skinrisk.localfs import atomic_write
+from skinrisk.permissions import make_private_dir, require_private, tighten_files
 from skinrisk.storage.tables import read_table, write_table
 
 REPORT = "report.json"
@@ -34,6 +39,7 @@ class RawZone:
     def __init__(self, root: Path, quarantine_root: Path) -> None:
         self.root = root
         self.quarantine_root = quarantine_root
+        self._quarantine_checked = False
 
     def batch_dir(self, batch_id: str) -> Path:
         return self.root / batch_id
@@ -62,14 +68,24 @@ class RawZone:
 
     def keep_quarantined(self, batch_id: str, quarantine_id: str, suffix: str,
                          data: bytes) -> str:
-        relative = f"{batch_id}/{quarantine_id}{suffix}"
-        atomic_write(self.quarantine_root / relative, data, durable=False)
+        target, relative = self.quarantine_target(batch_id, quarantine_id, suffix)
+        atomic_write(target, data, durable=False)  # mkstemp: 0600 from creation
         return relative
 
     def quarantine_target(self, batch_id: str, quarantine_id: str, suffix: str
                           ) -> tuple[Path, str]:
-        relative = f"{batch_id}/{quarantine_id}{suffix}"
-        return self.quarantine_root / relative, relative
+        """Where to keep a refused file; its folder exists, private, when this returns."""
+        folder = self._quarantine_folder(batch_id)
+        return folder / f"{quarantine_id}{suffix}", f"{batch_id}/{quarantine_id}{suffix}"
+
+    def _quarantine_folder(self, batch_id: str) -> Path:
+        if not self._quarantine_checked:  # once per run: the walk reads every kept file
+            make_private_dir(self.quarantine_root)
+            require_private(self.quarantine_root)
+            self._quarantine_checked = True
+        folder = self.quarantine_root / batch_id
+        make_private_dir(folder)  # before a writer's mkdir(parents=True) makes it 0755
+        return folder
 
     def known_images(self) -> dict[str, str]:
         """image_id -> surrogate patient, over every committed batch."""
@@ -81,6 +97,10 @@ class RawZone:
 
     def commit(self, batch_id: str, accepted: list[ImageRecord],
                quarantined: list[QuarantineRecord], report: dict[str, Any]) -> None:
+        # Belt and braces: a BatchReader.copy_to (quarantine_target) that made its file under
+        # the umask is published 0600 all the same (no one else could reach it in its 0700
+        # folder meanwhile).
+        tighten_files(self.quarantine_root / batch_id)
         os.sync()  # every image and quarantined file reaches the disk before anything names it
         folder = self.batch_dir(batch_id)
         write_table(folder / IMAGES_TABLE, accepted, ImageRecord)
