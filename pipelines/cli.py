@@ -81,7 +81,9 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    """Exit codes: 0 ok, 1 failure, 2 usage error."""
+    """Exit codes: 0 ok, 1 failure (one line says why and what to do; a command that needs the
+    ml environment says so), 2 usage error, 130 interrupted (Ctrl-C: nothing was left
+    half-written; rerun the same command to continue)."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,14 @@
 """What every command shares: params loading, consoles, and the error-to-exit-code contract.
 
-Exit codes: 0 ok, 1 failure (a SkinriskError is printed as its message, without a traceback),
-2 usage error (bad option or argument, as click reports it).
+Exit codes: 0 ok; 1 failure (a SkinriskError is printed as its message, without a traceback;
+so is a command that needs the ml environment run from the orchestrator one); 2 usage error (bad
+option or argument, as click reports it); 130 interrupted (Ctrl-C): every output is written to a
+temporary file and renamed, so nothing is left half-written and the same command continues.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,19 @@ from rich.text import Text
 
 from skinrisk.config import Params, parse_params
 from skinrisk.errors import SkinriskError
+from skinrisk.layout import project_root
 from skinrisk.localfs import DISK_FULL, DiskFullError
 
 out = Console()
 err = Console(stderr=True)
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+# Installed in the ml environment only (requirements/ml.in, and what TensorFlow and TFDV bring):
+# the orchestrator environment imports every command for `--help`, but a command that needs one
+# of these cannot run there.
+ML_ONLY_PACKAGES = frozenset({
+    "apache_beam", "cv2", "keras", "matplotlib", "pyarrow", "scipy", "sklearn", "tensorflow",
+    "tensorflow_data_validation", "tensorflow_metadata", "tfx_bsl"})
 
 PARAMS_OPTION = typer.Option(
     Path("params.yaml"), "--params", envvar="SKINRISK_PARAMS", dir_okay=False,
@@ -63,7 +75,8 @@ def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None) 
 
 
 def fail(message: str) -> None:
-    err.print(Text("error: ", style="bold red") + Text(message))
+    # soft_wrap: one line in a log or a pipe (rich would break it at 80 columns there)
+    err.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
 
 
 def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = None,
@@ -74,9 +87,16 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
         single.command()(app)
         app = single
     command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        result = command.main(args=list(argv) if argv is not None else None,
-                              prog_name=prog_name, standalone_mode=False)
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except KeyboardInterrupt:  # typer turns one inside a command into exit 130; this is the rest
+        result = INTERRUPTED
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in ML_ONLY_PACKAGES:
+            raise
+        fail(_needs_ml(command, args, prog_name, exc.name or ""))
+        return 1
     except typer.Abort:
         fail("aborted")
         return 1
@@ -96,7 +116,28 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
             raise
         fail(_tracking_failure(exc))
         return 1
+    if result == INTERRUPTED:  # no command returns 130 itself: typer's word for a Ctrl-C
+        err.print("interrupted: nothing was left half-written; rerun the same command to "
+                  "continue", highlight=False, soft_wrap=True)
     return result if isinstance(result, int) else 0
+
+
+def _needs_ml(command: Any, args: list[str], prog_name: str, module: str) -> str:
+    """Which environment runs this command, in one line (the arguments are not repeated: a
+    file name a hospital sent can be one)."""
+    words = prog_name.split()[1:]  # `skinrisk ingest` when a stage runs on its own
+    for arg in args:  # the subcommand words: a group's `commands` (typer vendors click)
+        command = getattr(command, "commands", {}).get(arg)
+        if command is None:
+            break
+        words.append(arg)
+    name = " ".join(["skinrisk", *words])
+    root = project_root()
+    ml_bin = root / ".venvs" / "ml" / "bin" / "skinrisk" if root else None
+    where = (f"{ml_bin} {' '.join(words)}".rstrip() if ml_bin and ml_bin.is_file() else
+             "the ml environment's skinrisk (requirements/ml.lock)")
+    return (f"`{name}` needs the ml environment ({module.partition('.')[0]} is not installed "
+            f"in this one): run it as {where}, with the same arguments")
 
 
 def _tracking_failure(exc: Exception) -> str:
