@@ -100,7 +100,8 @@ def _png(data: bytes, limits: Limits) -> StoredImage:
     try:
         img.load()  # PNG has no reduced decode; its chunks' CRCs passed, now the pixel stream
     except (OSError, ValueError) as exc:
-        raise ImageRejected(Reason.UNREADABLE, f"PNG pixel data does not decode ({exc})") from None
+        raise ImageRejected(Reason.UNREADABLE, f"PNG pixel data does not decode "
+                            f"({type(exc).__name__})") from None
     if header.plain_rgb8 and orientation == 1:
         return _stored(stripped, "png", img.size, 1, "none", None)
     rgb, converted_from = _decoded(lambda: _to_rgb8(img))
@@ -117,7 +118,9 @@ def _open(data: bytes) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise ImageRejected(Reason.TOO_MANY_PIXELS, str(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected(Reason.UNREADABLE, f"header does not parse ({exc})") from None
+        # The exception's type only: Pillow's messages quote bytes of the file (chunk names).
+        raise ImageRejected(Reason.UNREADABLE, f"header does not parse ({type(exc).__name__})"
+                            ) from None
 
 
 def _decoded(decode: Callable[[], _T]) -> _T:
@@ -126,7 +129,7 @@ def _decoded(decode: Callable[[], _T]) -> _T:
         return decode()
     except (OSError, ValueError, SyntaxError, TypeError, EOFError, struct.error) as exc:
         raise ImageRejected(Reason.UNREADABLE, f"pixel data does not decode "
-                            f"({type(exc).__name__}: {exc})") from None
+                            f"({type(exc).__name__})") from None
 
 
 # EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose,
