@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
@@ -71,15 +72,19 @@ def command(
             if status != "failed":  # a failed batch is no one's baseline
                 baseline += mine
     out.print(_summary(verdicts, root))
+    for finding in (f for v in verdicts for f in v.findings if f.kind == "error"):
+        out.print(f"[red]validate:[/] {escape(finding.description)}", highlight=False)
     return 1 if any(v.status == "failed" for v in verdicts) else 0
 
 
 def _record(layout: StateLayout, verdict: dict[str, Any]) -> None:
-    """The verdict's ledger event (``verdict``: as verdict.json holds it)."""
+    """The verdict's ledger event (``verdict``: as verdict.json holds it); counts and feature
+    names only, never a finding's text."""
     ledger.record(layout, "validation", {
         "batch_id": verdict["batch_id"], "status": verdict["status"], "rows": verdict["rows"],
         "baseline_rows": verdict["baseline_rows"],
         "anomalies": sum(f["kind"] == "schema" for f in verdict["findings"]),
+        "errors": sum(f["kind"] == "error" for f in verdict["findings"]),
         "drift_above": [d["feature"] for d in verdict["drift"] if d["value"] > d["threshold"]]})
 
 

@@ -1,4 +1,8 @@
-"""The validation report a person reads: one Markdown page per batch."""
+"""The validation report a person reads: one Markdown page per batch.
+
+It shows what the verdict holds (feature names, anomaly types, counts, schema-listed slice
+values), never a value a hospital sent.
+"""
 
 from __future__ import annotations
 
@@ -36,9 +40,18 @@ def render_report(verdict: Verdict, ingest: dict[str, Any], quality_reasons: dic
         lines.append("Not measured (no baseline)." if not verdict.baseline_rows else "None.")
     lines += ["", "## Slices", "", "| slice | images |", "|---|---:|"]
     lines += [f"| {name} | {n} |" for name, n in verdict.slices.items()]
-    lines += ["", "TFDV's own files beside this report: `statistics.tfrecord` (statistics, all "
-              "slices), `anomalies.pbtxt`.", ""]
+    lines += ["", _files_note(verdict), ""]
     return "\n".join(lines)
+
+
+def _files_note(verdict: Verdict) -> str:
+    if any(f.kind == "error" for f in verdict.findings):
+        return (f"No TFDV files for this batch: its statistics could not be computed (see "
+                f"Anomalies). Once fixed: `skinrisk validate --batch {verdict.batch_id}`.")
+    if not verdict.rows:
+        return "No TFDV files for this batch: it has no curated image."
+    return ("TFDV's own files beside this report: `statistics.tfrecord` (statistics, all "
+            "slices), `anomalies.pbtxt` (descriptions quoting data values left out).")
 
 
 def _reasons(counts: dict[str, int]) -> str:

@@ -1,32 +1,47 @@
 """One batch through TFDV: statistics on Beam, schema anomalies, drift, slices.
 
-The same call runs on Beam's DirectRunner (default) or, given pipeline options, on Flink, Spark
-or Dataflow: statistics come from `tfdv.generate_statistics_from_csv`, a Beam pipeline.
+The rows reach TFDV as a TFRecord of tf.train.Example (text as bytes, numbers as the schema's
+INT or FLOAT), never as text to parse, so no value's content (a newline, a quote, NUL) can
+change what TFDV reads. Statistics come from `tfdv.generate_statistics_from_tfrecord`, a Beam
+pipeline: the same call runs on Beam's DirectRunner (default) or, given pipeline options, on
+Flink, Spark or Dataflow.
+
+Nothing a hospital sent is echoed in a finding, verdict.json, report.md or anomalies.pbtxt:
+findings carry TFDV's anomaly type and short description (its long description quotes the
+unexpected values), slices are made only for values the schema lists, and a batch whose
+statistics fail gets a failed verdict naming the exception's type, not its text.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
+import logging
+import shutil
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skinrisk.config import ValidateParams
-from skinrisk.validation.features import FEATURES
+from skinrisk.errors import SkinriskError
+from skinrisk.localfs import atomic_write
+from skinrisk.validation.features import SCHEMA_TYPE, Encoded, encode_record
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SLICE = "All Examples"
 STATISTICS = "statistics.tfrecord"
 ANOMALIES = "anomalies.pbtxt"
+_LIST = {"BYTES": "bytes_list", "INT": "int64_list", "FLOAT": "float_list"}
 
 
 @dataclass(frozen=True)
 class Finding:
     feature: str
-    kind: str  # "schema" | "drift"
-    description: str
+    kind: str  # "schema" | "drift" | "error" (statistics could not be computed)
+    description: str  # never a data value: TFDV's anomaly type and short description
 
 
 @dataclass(frozen=True)
@@ -48,9 +63,14 @@ class Verdict:
     status: str = "passed"  # passed | warned | failed
 
 
+class StatisticsError(SkinriskError):
+    """A batch's (or its baseline's) statistics could not be computed; the text quotes no value."""
+
+    where = "?"  # file:line that raised, for the log
+
+
 def _tfdv() -> Any:
     """Import TFDV with its import-time chatter (IPython, deprecations) kept out of the log."""
-    import logging
     import warnings
 
     root = logging.getLogger()
@@ -68,31 +88,105 @@ def _tfdv() -> Any:
     return tfdv
 
 
-def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(FEATURES))
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+def _example(values: dict[str, Encoded]) -> Any:
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example()
+    for name, (kind, value) in values.items():
+        getattr(example.features.feature[name], _LIST[kind]).value.extend(value)
+    return example
+
+
+def _write_examples(rows: list[dict[str, Any]], path: Path) -> Path:
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for index, record in enumerate(rows):
+            writer.write(_example(encode_record(record, index)).SerializeToString())
     return path
 
 
 def _statistics(rows: list[dict[str, Any]], params: ValidateParams, work: Path, name: str,
-                output: Path | None = None, sliced: bool = False) -> Any:
+                slicers: list[Any]) -> tuple[Any, Path]:
+    """Statistics of ``rows`` and the file Beam wrote them to, all under ``work``."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     tfdv = _tfdv()
-    slicers = [tfdv.experimental_get_feature_value_slicer({f: None}) for f in params.slice_by]
-    options = tfdv.StatsOptions(experimental_slice_functions=slicers if sliced else None)
-    return tfdv.generate_statistics_from_csv(
-        str(_write_csv(rows, work / f"{name}.csv")), stats_options=options,
-        pipeline_options=PipelineOptions(list(params.beam_args)),
-        output_path=str(output) if output else None)
+    output = work / name / STATISTICS  # Beam's beam-temp-* folders go beside it, in work
+    stats = tfdv.generate_statistics_from_tfrecord(
+        str(_write_examples(rows, work / f"{name}.tfrecord")), output_path=str(output),
+        stats_options=tfdv.StatsOptions(experimental_slice_functions=slicers or None),
+        pipeline_options=PipelineOptions(list(params.beam_args)))
+    return stats, output
+
+
+def _batch_statistics(rows: list[dict[str, Any]], baseline: list[dict[str, Any]],
+                      slicers: list[Any], params: ValidateParams, out_dir: Path
+                      ) -> tuple[Any, Any]:
+    """The batch's sliced statistics (kept in out_dir) and its baseline's, or StatisticsError.
+
+    A failing baseline fails the batch too: a verdict without the drift check would pass a batch
+    nobody compared. Baseline rows come from batches whose own statistics succeeded, so what
+    fails here is Beam, not a value, and `validate --batch` retries.
+    """
+    with tempfile.TemporaryDirectory(prefix="skinrisk-validate-") as tmp:
+        stage = "statistics"
+        # Beam re-raises a worker's error as whatever type it was (ValueError, OSError,
+        # pyarrow's ...), so no narrower class means "this batch's statistics failed". It is
+        # not swallowed: it becomes the batch's failed verdict, and the log says where.
+        try:
+            stats, written = _statistics(rows, params, Path(tmp), "batch", slicers)
+            stage = "baseline statistics"
+            previous = (_statistics(baseline, params, Path(tmp), "baseline", [])[0]
+                        if baseline else None)
+        except Exception as exc:
+            raise _failure(stage, exc) from None
+        atomic_write(out_dir / STATISTICS, written.read_bytes())
+    return stats, previous
+
+
+def _failure(stage: str, exc: Exception) -> StatisticsError:
+    """One line for the verdict: the type only, since an exception's text may quote a value."""
+    own = f": {exc}" if isinstance(exc, SkinriskError) else ""  # ours never quote a value
+    error = StatisticsError(f"{stage} could not be computed ({type(exc).__name__}{own})")
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    error.where = f"{frame.filename}:{frame.lineno}" if frame else "?"
+    return error
+
+
+def _slicers(tfdv: Any, schema: Any, params: ValidateParams) -> list[Any]:
+    """One slicer per slice_by feature, on the values its schema domain lists.
+
+    A slice is named after its value: a value the schema does not list (a hospital's free
+    text) gets no slice of its own, so no report names it. It still counts in All Examples.
+    """
+    slicers = []
+    for name in params.slice_by:
+        try:
+            values = [v.encode() for v in tfdv.get_domain(schema, name).value]
+        except (ValueError, AttributeError):  # no such feature, no domain, not a string one
+            values = []
+        if not values:
+            raise SkinriskError(
+                f"validate.slice_by names {name}, which has no string_domain in the schema: "
+                "a slice is named after its value and only the schema's values may appear in "
+                f"a report. Add a string_domain for {name} or drop it from slice_by")
+        slicers.append(tfdv.experimental_get_feature_value_slicer({name: values}))
+    return slicers
 
 
 def load_schema(path: Path, params: ValidateParams) -> Any:
     """The curated schema with the drift comparators of params.yaml applied."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
     tfdv = _tfdv()
     schema = tfdv.load_schema_text(str(path))
+    for feature in schema.feature:
+        kind = schema_pb2.FeatureType.Name(feature.type)
+        if SCHEMA_TYPE.get(feature.name, kind) != kind:
+            raise SkinriskError(
+                f"{path}: feature {feature.name} is {kind}, but validate writes it as "
+                f"{SCHEMA_TYPE[feature.name]} (skinrisk/validation/features.py); make them agree")
     for feature, threshold in params.drift.items():
         comparator = tfdv.get_feature(schema, feature).drift_comparator
         if threshold.jensen_shannon is not None:
@@ -104,43 +198,80 @@ def load_schema(path: Path, params: ValidateParams) -> Any:
 
 def validate_rows(batch_id: str, rows: list[dict[str, Any]], baseline: list[dict[str, Any]],
                   schema_path: Path, params: ValidateParams, out_dir: Path) -> Verdict:
-    """Validate one batch's rows against the schema and the baseline; keep TFDV's files."""
-    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    """Validate one batch's rows against the schema and the baseline; keep TFDV's files.
+
+    Statistics that cannot be computed give a failed verdict naming the batch, not an error.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("beam-temp-*"):  # Beam's, from runs that wrote statistics here
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    verdict = Verdict(batch_id, len(rows), len(baseline))
+    if not rows:  # every image of the batch left at ingest or quality: nothing to describe
+        verdict.findings.append(Finding(
+            "(batch)", "schema", "no image of this batch reached the curated dataset"))
+        return _with_status(verdict, params)
+    schema = load_schema(schema_path, params)
+    try:
+        stats, previous = _batch_statistics(rows, baseline, _slicers(_tfdv(), schema, params),
+                                            params, out_dir)
+    except StatisticsError as exc:
+        log.error("batch %s: %s, raised at %s", batch_id, exc, exc.where)
+        for name in (STATISTICS, ANOMALIES):  # an earlier run's, no longer this verdict's
+            (out_dir / name).unlink(missing_ok=True)
+        verdict.findings.append(Finding("(batch)", "error", f"batch {batch_id}: {exc}"))
+        return _with_status(verdict, params)
+    return _judge(verdict, stats, previous, schema, params, out_dir)
+
+
+def _judge(verdict: Verdict, stats: Any, previous: Any, schema: Any, params: ValidateParams,
+           out_dir: Path) -> Verdict:
+    from google.protobuf import text_format
 
     tfdv = _tfdv()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not rows:  # every image of the batch left at ingest or quality: nothing to describe
-        verdict = Verdict(batch_id, 0, len(baseline), [Finding(
-            "(batch)", "schema", "no image of this batch reached the curated dataset")])
-        verdict.status = _status(verdict, params)
-        return verdict
-    schema = load_schema(schema_path, params)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        stats = _statistics(rows, params, work, "batch", out_dir / STATISTICS, sliced=True)
-        previous = _statistics(baseline, params, work, "baseline") if baseline else None
-    default = tfdv.get_slice_stats(stats, DEFAULT_SLICE)
-    anomalies = tfdv.validate_statistics(default, schema, previous_statistics=previous)
-    tfdv.write_anomalies_text(anomalies, str(out_dir / ANOMALIES))
-    verdict = Verdict(batch_id, len(rows), len(baseline))
-    type_name = anomalies_pb2.AnomalyInfo.Type.Name
-    for feature, info in sorted(anomalies.anomaly_info.items()):
-        for reason in info.reason:
-            kind = "drift" if type_name(reason.type).startswith("COMPARATOR_") else "schema"
-            verdict.findings.append(Finding(feature, kind, reason.description))
-    for info in anomalies.drift_skew_info:
-        for m in info.drift_measurements:
-            measure = "jensen_shannon" if m.type == m.JENSEN_SHANNON_DIVERGENCE else "infinity_norm"
-            verdict.drift.append(Drift(".".join(info.path.step), measure, m.value, m.threshold))
+    anomalies = tfdv.validate_statistics(tfdv.get_slice_stats(stats, DEFAULT_SLICE), schema,
+                                         previous_statistics=previous)
+    _withhold_values(anomalies)
+    atomic_write(out_dir / ANOMALIES, text_format.MessageToString(anomalies).encode())
+    verdict.findings = _findings(anomalies)
+    verdict.drift = [
+        Drift(".".join(info.path.step), "jensen_shannon"
+              if m.type == m.JENSEN_SHANNON_DIVERGENCE else "infinity_norm", m.value, m.threshold)
+        for info in anomalies.drift_skew_info for m in info.drift_measurements]
     verdict.slices = {d.name: int(d.num_examples) for d in stats.datasets}
-    verdict.status = _status(verdict, params)
-    return verdict
+    return _with_status(verdict, params)
 
 
-def _status(verdict: Verdict, params: ValidateParams) -> str:
+def _withhold_values(anomalies: Any) -> None:
+    """Clear what can quote a value: long descriptions ("...: Yolanda (~50%)"), diff regions."""
+    infos = list(anomalies.anomaly_info.values())
+    if anomalies.HasField("dataset_anomaly_info"):
+        infos.append(anomalies.dataset_anomaly_info)
+    for info in infos:
+        info.ClearField("description")
+        info.ClearField("diff_regions")
+        for reason in info.reason:
+            reason.ClearField("description")
+
+
+def _findings(anomalies: Any) -> list[Finding]:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    type_name = anomalies_pb2.AnomalyInfo.Type.Name
+    infos = sorted(anomalies.anomaly_info.items())
+    if anomalies.HasField("dataset_anomaly_info"):
+        infos.append(("(dataset)", anomalies.dataset_anomaly_info))
+    findings = []
+    for feature, info in infos:
+        for reason in info.reason:
+            name = type_name(reason.type)
+            kind = "drift" if name.startswith("COMPARATOR_") else "schema"
+            findings.append(Finding(feature, kind, f"{name}: {reason.short_description}"))
+    return findings
+
+
+def _with_status(verdict: Verdict, params: ValidateParams) -> Verdict:
     kinds = {f.kind for f in verdict.findings}
-    if not kinds:
-        return "passed"
-    fails = ("schema" in kinds and params.on_anomaly == "fail") or \
+    fails = "error" in kinds or ("schema" in kinds and params.on_anomaly == "fail") or \
         ("drift" in kinds and params.on_drift == "fail")
-    return "failed" if fails else "warned"
+    verdict.status = "failed" if fails else "warned" if kinds else "passed"
+    return verdict

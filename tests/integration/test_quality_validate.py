@@ -156,4 +156,6 @@ def test_a_batch_from_an_unregistered_source_fails_validation(tmp_path: Path, st
     assert main(["quality", *PARAMS]) == 0
     assert main(["validate", *PARAMS]) == 1
     report = (data_dir(state_home) / "curated" / "validation" / "new" / "report.md").read_text()
-    assert "**failed**" in report and "hospital-zz" in report
+    assert "**failed**" in report
+    assert "| source | schema | ENUM_TYPE_UNEXPECTED_STRING_VALUES" in report
+    assert "hospital-zz" not in report  # the source id the batch sent is not quoted back
