@@ -22,6 +22,7 @@ from skinrisk.ingest.refusals import listing_fingerprint, refused_batches
 from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import exclusive_lock
+from skinrisk.permissions import require_private_zones
 from skinrisk.storage.landing import Landing, open_landing
 from skinrisk.storage.private import PrivateStore
 from skinrisk.storage.rawzone import RawZone
@@ -50,6 +51,7 @@ def command(
     refused before, and unchanged since, are skipped with a warning."""
     params = load_params(params_path).ingest
     layout = StateLayout.from_env()
+    require_private_zones(layout)  # before a byte is read: the store and quarantine are private
     zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
     raw = RawZone(layout.raw, layout.quarantine)
     # One writer of the raw zone at a time: a second ingest (an Airflow retry, a person)
@@ -116,7 +118,7 @@ def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
     arrivals = Arrivals(params.ready_grace_minutes * 60, time.time(), params.ethnicity_groups)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = ""
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(f"ingest {batch_id}", total=None)
         try:
             reader = zone.open_batch(batch_id)

@@ -31,7 +31,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     previous = _previous(root / INDEX, params.image_size)
     index, written = [], 0
     todo = groups(read_rows(assignments))
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("pack", total=len(todo))
         for (batch_id, split), rows in todo.items():
             members = [r["image_id"] for r in rows]

@@ -32,7 +32,7 @@ def write_batch(batch_dir: Path, rows: list[ManifestRow], files: Iterable[tuple[
     refuse_complete_batch(batch_dir)
     expected = {r.file_name for r in rows}
     written = 0
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(label, total=len(rows))
         for name, data in files:
             if name not in expected:

@@ -23,7 +23,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     layout = StateLayout.from_env()
     raw = RawZone(layout.raw, layout.quarantine)
     with exclusive_lock(layout.locks / "quality.lock"), \
-            Progress(console=err, transient=True) as progress:
+            Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         images = dataset_images(raw)
         task = progress.add_task("quality", total=images.num_rows)
         outcome = run_quality(raw, images, layout.cache, layout.curated, params,

@@ -19,7 +19,7 @@ from skinrisk.ingest.plan import plan_batch
 from skinrisk.storage.landing import FileInfo
 from skinrisk.vocabulary import BODY_SITES, ETHNICITY_GROUPS, SOURCE_ID, has_unsafe_characters
 
-pytestmark = pytest.mark.ml  # hypothesis is in the ml environment
+pytestmark = pytest.mark.ml  # hypothesis is in the ml environment (reliability: ml only)
 
 EXAMPLES = int(os.environ.get("SKINRISK_FUZZ_EXAMPLES", "400"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
