@@ -1,0 +1,138 @@
+"""The pieces of `make calibrate`: labels by eye, cached scores of real photos, and the figures
+(precision/recall with Wilson intervals, rejection rate by group with Fisher's exact test)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from skinrisk.quality.records import ScoreRecord
+from skinrisk.reasons import Reason
+from skinrisk.taxonomy import resolve_diagnosis
+
+# Label column -> the reason of the check judged by it.
+LABELLED: dict[str, Reason] = {
+    "ink": Reason.DYE, "hair": Reason.HAIR, "exudate": Reason.EXUDATE,
+    "background_dominant": Reason.BACKGROUND_DOMINANT, "blur": Reason.BLUR,
+    "underexposed": Reason.UNDEREXPOSED, "overexposed": Reason.OVEREXPOSED,
+    "face": Reason.FACE_VISIBLE,
+}
+Verdicts = Mapping[str, list[tuple[Reason, str]]]
+
+
+def load_labels(path: Path) -> dict[str, dict[str, int]]:
+    """file name -> label column -> 0/1."""
+    with path.open(newline="") as handle:
+        return {row["file_name"]: {k: int(row[k]) for k in LABELLED}
+                for row in csv.DictReader(handle)}
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _ratio(hits: int, n: int) -> str:
+    if n == 0:
+        return "— (none)"
+    low, high = wilson(hits, n)
+    return f"{hits / n:.2f} ({low:.2f}-{high:.2f})"
+
+
+def label_figures(labels: Mapping[str, Mapping[str, int]], verdicts: Verdicts
+                  ) -> list[dict[str, Any]]:
+    """Per labelled check: positives, flagged, true positives, precision and recall."""
+    rows = []
+    for column, reason in LABELLED.items():
+        names = [n for n in labels if n in verdicts]
+        flagged = {n for n in names if any(r is reason for r, _ in verdicts[n])}
+        positive = {n for n in names if labels[n][column]}
+        tp = len(flagged & positive)
+        rows.append({"reason": reason.value, "label": column, "positives": len(positive),
+                     "flagged": len(flagged), "tp": tp, "precision": _ratio(tp, len(flagged)),
+                     "recall": _ratio(tp, len(positive))})
+    return rows
+
+
+def pad_grades(metadata: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """file name -> risk grade, and file name -> PAD diagnosis code."""
+    with metadata.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    grades = {r["img_id"]: resolve_diagnosis(f"PAD:{r['diagnostic']}").grade.value for r in rows}
+    return grades, {r["img_id"]: r["diagnostic"] for r in rows}
+
+
+def fisher_p(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided Fisher exact p for [[a, b], [c, d]]."""
+    from scipy.stats import fisher_exact
+
+    return float(fisher_exact([[a, b], [c, d]])[1])
+
+
+def grade_rates(verdicts: Verdicts, group_of: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per group: photos, rejected, rate, and Fisher's p of the group against all others."""
+    names = [n for n in verdicts if n in group_of]
+    total, total_rejected = len(names), sum(bool(verdicts[n]) for n in names)
+    rows = []
+    for group in sorted({group_of[n] for n in names}):
+        mine = [n for n in names if group_of[n] == group]
+        rejected = sum(bool(verdicts[n]) for n in mine)
+        others, others_rejected = total - len(mine), total_rejected - rejected
+        rows.append({"group": group, "n": len(mine), "rejected": rejected,
+                     "rate": rejected / len(mine),
+                     "p": fisher_p(rejected, len(mine) - rejected, others_rejected,
+                                   others - others_rejected)})
+    return rows
+
+
+def _code_digest() -> str:
+    """The scores depend on the checks' code: a change there re-scores every photo."""
+    quality = Path(__file__).resolve().parents[1] / "skinrisk" / "quality"
+    digest = hashlib.sha256()
+    for path in sorted(quality.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def score_pad(images: Path, cache: Path) -> dict[str, tuple[ScoreRecord, int, int]]:
+    """file name -> (scores, width, height), scored once per content and code version."""
+    from PIL import Image
+
+    from skinrisk.quality.runner import score_bytes
+
+    code = _code_digest()
+    saved = json.loads(cache.read_text()) if cache.is_file() else {}
+    if saved.get("code") != code:
+        saved = {"code": code, "photos": {}}
+    out = {}
+    for path in sorted(images.glob("*.png")):
+        data = path.read_bytes()
+        key = hashlib.sha256(data).hexdigest()
+        entry = saved["photos"].get(path.name)
+        if entry is None or entry["sha256"] != key:
+            with Image.open(path) as img:
+                size = img.size
+            entry = {"sha256": key, "size": size, "scores": asdict(score_bytes(path.name, data))}
+            saved["photos"][path.name] = entry
+        names = {f.name for f in fields(ScoreRecord)}
+        out[path.name] = (ScoreRecord(**{k: v for k, v in entry["scores"].items() if k in names}),
+                          *entry["size"])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(saved))
+    return out
+
+
+def rate_gap(rows: Iterable[Mapping[str, Any]]) -> float:
+    """How far the highest group's rejection rate is above the lowest's, in points."""
+    rates = [r["rate"] for r in rows]
+    return 100 * (max(rates) - min(rates)) if rates else 0.0
