@@ -1,15 +1,20 @@
 """Near-duplicate photos across the whole dataset, by perceptual-hash Hamming distance.
 
-Indexed, not all-pairs: the 63 hash bits are cut into ``distance + 1`` bands, and two hashes
-within ``distance`` bits agree exactly on at least one band (pigeonhole), so only photos that
-share a band are compared. Cost grows with the dataset, not with its square.
+A group is a head (its earliest photo) and the photos within ``distance`` of that head: photos
+are taken in dataset order, each joins the earliest head within ``distance``, else it heads a
+new group. Groups never chain: two members are at most ``2 * distance`` apart, so a common
+look (a plain centred nevus) cannot pull lesions of many patients into one group through a
+series of small steps, as connected components of "within ``distance``" did.
 
-Incremental: groups are the connected components of "within ``distance``", each headed by its
-earliest image (the smallest index). Components do not depend on the order links are found in,
-so the groups of a grown dataset are those of its earlier part with only the new photos linked
-in: ``link`` takes the earlier part's heads and looks up each new photo in a sorted per-band
-index of the earlier hashes (binary search) and in a dict of the new ones. Same groups as
-linking everything from scratch (tests/unit/test_quality_checks.py checks both ways agree).
+Indexed, not all-pairs: the 63 hash bits are cut into ``distance + 1`` bands, and two hashes
+within ``distance`` bits agree exactly on at least one band (pigeonhole), so a photo is compared
+only with the heads that share a band with it. Cost grows with the dataset, not with its square.
+
+Incremental: a photo's group depends only on the photos before it, so the groups of a grown
+dataset are those of its earlier part with the new photos assigned after them. ``link`` takes
+the earlier part's heads and looks up each new photo in a sorted per-band index of the earlier
+heads (binary search) and in a dict of the new ones. Same groups as assigning everything from
+scratch (tests/unit/test_quality_checks.py checks both ways agree).
 """
 
 from __future__ import annotations
@@ -35,13 +40,8 @@ def _bands(distance: int) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1]) for i in range(count)]
 
 
-def _heads(parent: np.ndarray) -> np.ndarray:
-    """Each index's root; parents always point to a smaller index, so pointer jumping ends."""
-    while True:
-        up = parent[parent]
-        if np.array_equal(up, parent):
-            return parent
-        parent = up
+# Stored beside cached heads: heads saved under another grouping rule are not reused.
+RULE = "earliest-head-within-distance"
 
 
 def link(hashes: np.ndarray, heads: np.ndarray, distance: int) -> np.ndarray:
@@ -51,41 +51,44 @@ def link(hashes: np.ndarray, heads: np.ndarray, distance: int) -> np.ndarray:
     for a prefix of them (empty to start from scratch); only the rest are looked up.
     """
     done, total = len(heads), len(hashes)
+    if done > total or np.any(heads > np.arange(done)):
+        raise ValueError(f"near-duplicate heads: {done} earlier heads for {total} hashes, or a "
+                         "head after its member; pass link's own result for a prefix of them")
     bands = _bands(distance)
-    masks = [(1 << (hi - lo)) - 1 for lo, hi in bands]
     values = hashes.tolist()
-    parent = [int(h) for h in heads] + list(range(done, total))
-    earlier = []  # per band: the earlier hashes' band keys, sorted, and where each came from
-    for (lo, _), mask in zip(bands, masks, strict=True):
-        keys = (hashes[:done] >> lo) & mask
-        order = np.argsort(keys, kind="stable")
-        earlier.append((keys[order], order))
-    new_index: list[dict[int, list[int]]] = [defaultdict(list) for _ in bands]
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    out = np.concatenate([heads.astype(np.int64), np.arange(done, total, dtype=np.int64)])
+    earlier = _head_index(hashes, np.flatnonzero(out[:done] == np.arange(done)), bands)
+    new_heads: list[dict[int, list[int]]] = [defaultdict(list) for _ in bands]
     for i in range(done, total):
-        value = values[i]
-        keys = [(value >> lo) & mask for (lo, _), mask in zip(bands, masks, strict=True)]
+        keys = _keys(values[i], bands)
         candidates: set[int] = set()
-        for (sorted_keys, order), band, key in zip(earlier, new_index, keys, strict=True):
-            if done:
-                first, end = sorted_keys.searchsorted(key, "left"), sorted_keys.searchsorted(
-                    key, "right")
-                if first < end:
-                    candidates.update(order[first:end].tolist())
+        for (sorted_keys, owner), band, key in zip(earlier, new_heads, keys, strict=True):
+            first, end = sorted_keys.searchsorted(key, "left"), sorted_keys.searchsorted(
+                key, "right")
+            candidates.update(owner[first:end].tolist())
             candidates.update(band[key])
-        for j in candidates:
-            if (value ^ values[j]).bit_count() <= distance:
-                a, b = root(i), root(j)
-                parent[max(a, b)] = min(a, b)  # the earlier image stays the root
-        for band, key in zip(new_index, keys, strict=True):
-            band[key].append(i)
-    return _heads(np.array(parent, dtype=np.int64))
+        within = [j for j in candidates if (values[i] ^ values[j]).bit_count() <= distance]
+        if within:
+            out[i] = min(within)  # the earliest head, whatever order the index found them in
+        else:
+            for band, key in zip(new_heads, keys, strict=True):
+                band[key].append(i)
+    return out
+
+
+def _keys(value: int, bands: list[tuple[int, int]]) -> list[int]:
+    return [(value >> lo) & ((1 << (hi - lo)) - 1) for lo, hi in bands]
+
+
+def _head_index(hashes: np.ndarray, head_positions: np.ndarray, bands: list[tuple[int, int]]
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per band: the heads' band keys, sorted, and the position of the head of each key."""
+    index = []
+    for lo, hi in bands:
+        keys = (hashes[head_positions] >> lo) & ((1 << (hi - lo)) - 1)
+        order = np.argsort(keys, kind="stable")
+        index.append((keys[order], head_positions[order]))
+    return index
 
 
 def group_near_duplicates(hashes: Sequence[tuple[str, int]], distance: int

@@ -33,7 +33,7 @@ from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.decide import judge
 from skinrisk.quality.decode import load_working_image
-from skinrisk.quality.neardup import link
+from skinrisk.quality.neardup import RULE, link
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
@@ -193,13 +193,15 @@ def _groups(images: pa.Table, scores: pa.Table, cache: Path, distance: int) -> p
 
 def _earlier_heads(cache: Path, distance: int, hashes: np.ndarray) -> np.ndarray:
     """The last run's group heads when its hashes are a prefix of this run's (batches only
-    append), at the same distance; else none. Heads are positions and depend on nothing but
-    the hashes and the distance, so that check is the whole validity condition."""
+    append), at the same distance and grouping rule; else none. Heads are positions and
+    depend on nothing but the hashes, the distance and the rule, so that check is the whole
+    validity condition."""
     path = cache / NEAR_DUPLICATES
     if path.is_file():
         with np.load(path) as saved:
             count = len(saved["heads"])
-            if (int(saved["distance"]) == distance and count <= len(hashes)
+            if ("rule" in saved.files and str(saved["rule"]) == RULE
+                    and int(saved["distance"]) == distance and count <= len(hashes)
                     and np.array_equal(saved["hashes"], hashes[:count])):
                 return saved["heads"]
     return np.empty(0, np.int64)
@@ -207,7 +209,7 @@ def _earlier_heads(cache: Path, distance: int, hashes: np.ndarray) -> np.ndarray
 
 def _save_heads(cache: Path, distance: int, hashes: np.ndarray, heads: np.ndarray) -> None:
     sink = io.BytesIO()
-    np.savez(sink, distance=distance, hashes=hashes, heads=heads)
+    np.savez(sink, rule=RULE, distance=distance, hashes=hashes, heads=heads)
     atomic_write(cache / NEAR_DUPLICATES, sink.getvalue())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from PIL import Image
 
 from skinrisk.config import QualityParams, SynthParams
 from skinrisk.quality.decide import judge
-from skinrisk.quality.neardup import group_near_duplicates, link
 from skinrisk.quality.runner import score_bytes
 from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.reasons import Reason
@@ -92,70 +90,6 @@ def test_low_resolution_and_undecodable() -> None:
     broken = b"\xff\xd8\xff\xe0" + bytes(600)
     assert [r for r, _ in judge(score_bytes("x", broken), 320, 240, PARAMS)] == [
         Reason.UNREADABLE]
-
-
-def test_near_duplicate_index_agrees_with_all_pairs() -> None:
-    rng = random.Random(7)
-    base = [rng.getrandbits(63) for _ in range(60)]
-    hashes = [(f"i{k}", h) for k, h in enumerate(base)]
-    for k in range(40):  # near copies: flip up to 8 bits
-        h = base[k % 60]
-        for bit in rng.sample(range(63), rng.randint(0, 8)):
-            h ^= 1 << bit
-        hashes.append((f"c{k}", h))
-    for distance in (0, 3, 6):
-        groups = group_near_duplicates(hashes, distance)
-        for a, ha in hashes:
-            for b, hb in hashes:
-                if (ha ^ hb).bit_count() <= distance:
-                    assert groups[a].group == groups[b].group, (a, b, distance)
-
-
-def _components(hashes: list[int], distance: int) -> list[int]:
-    """All-pairs reference: each hash's group head is the earliest hash of its component."""
-    head = list(range(len(hashes)))
-    changed = True
-    while changed:
-        changed = False
-        for i, a in enumerate(hashes):
-            for j, b in enumerate(hashes):
-                if (a ^ b).bit_count() <= distance and head[j] < head[i]:
-                    head[i], changed = head[j], True
-    return head
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_linking_new_photos_into_earlier_groups_equals_grouping_from_scratch(seed: int) -> None:
-    rng = random.Random(seed)
-    distance = 4
-    hashes = []
-    for _ in range(120):  # chains of near copies, so later photos bridge earlier groups
-        h = rng.choice(hashes) if hashes and rng.random() < 0.7 else rng.getrandbits(63)
-        for bit in rng.sample(range(63), rng.randint(0, 5)):
-            h ^= 1 << bit
-        hashes.append(h)
-    values = np.array(hashes, dtype=np.int64)
-    expected = _components(hashes, distance)
-    heads = np.empty(0, np.int64)
-    for end in [*sorted(rng.sample(range(1, 120), 6)), 120]:  # the dataset grows batch by batch
-        heads = link(values[:end], heads, distance)
-        assert heads.tolist() == _components(hashes[:end], distance)
-    assert heads.tolist() == expected == link(values, np.empty(0, np.int64), distance).tolist()
-
-
-def test_a_new_photo_between_two_earlier_groups_merges_them_under_the_earliest() -> None:
-    a, b = 0, 0b1111  # 4 bits apart: separate groups at distance 2
-    heads = link(np.array([a, b], np.int64), np.empty(0, np.int64), 2)
-    assert heads.tolist() == [0, 1]
-    bridge = 0b11  # 2 bits from each
-    assert link(np.array([a, b, bridge], np.int64), heads, 2).tolist() == [0, 0, 0]
-
-
-def test_near_duplicate_groups_are_headed_by_the_earliest_image() -> None:
-    groups = group_near_duplicates([("a", 0b1111), ("b", 0), ("c", 0b1), ("d", 0b111 << 60)], 2)
-    assert groups["b"].group == groups["c"].group == "b"
-    assert groups["a"].group == "a" and groups["a"].is_first
-    assert not groups["c"].is_first and groups["d"].is_first
 
 
 def test_scores_do_not_depend_on_the_working_copy_size_much() -> None:
