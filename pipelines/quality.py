@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.progress import Progress
@@ -10,8 +11,12 @@ from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
 from skinrisk import ledger
-from skinrisk.layout import StateLayout
+from skinrisk.config import QualityParams
+from skinrisk.errors import SkinriskError
+from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.quality.overrides import Override, parse_overrides
+from skinrisk.quality.review import review_items, write_review
 from skinrisk.quality.runner import QualityOutcome, dataset_images, dataset_rows, run_quality
 from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.storage.rawzone import RawZone
@@ -22,34 +27,78 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     params = load_params(params_path).quality
     layout = StateLayout.from_env()
     raw = RawZone(layout.raw, layout.quarantine)
+    overrides = _overrides(params)
     with exclusive_lock(layout.locks / "quality.lock"), \
             Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         images = dataset_images(raw)
         task = progress.add_task("quality", total=images.num_rows)
         outcome = run_quality(raw, images, layout.cache, layout.curated, params,
-                              lambda: progress.advance(task))
+                              lambda: progress.advance(task), overrides)
         examples = examples_by_reason(outcome.quarantined, outcome.by_reason)
-        where = dataset_rows(images, [i for shown in examples.values() for i, _ in shown])
-        write_sheets(layout.curated / "contact_sheets", layout.cache, examples,
-                     lambda i: raw.image_path(where[i][0], i, where[i][1]).read_bytes())
-        report = _report(outcome, params.model_dump())
+        read = _reader(raw, dataset_rows(images, outcome.quarantined["image_id"].to_pylist()))
+        write_sheets(layout.curated / "contact_sheets", layout.cache, examples, read)
+        write_review(layout.curated / "review", layout.cache, review_items(
+            outcome.quarantined, images, outcome.scores, params), read)
+        report = _report(outcome, params)
         atomic_write(layout.curated / "quality_report.json",
                      (json.dumps(report, indent=2) + "\n").encode())
         ledger.record(layout, "quality", {"images_in": outcome.images_in,
                                           "accepted": outcome.accepted,
                                           "quarantined": outcome.quarantined.num_rows,
                                           "by_reason": outcome.by_reason})
+        _record_overrides(layout, outcome)
     out.print(_table(outcome))
     out.print(f"curated dataset: {layout.curated / 'manifest.parquet'} · contact sheets: "
-              f"{layout.curated / 'contact_sheets'}")
+              f"{layout.curated / 'contact_sheets'} · review pages: "
+              f"{layout.curated / 'review' / 'index.html'}")
 
 
-def _report(outcome: QualityOutcome, thresholds: dict) -> dict:
-    # A function of the dataset and thresholds only (it is a DVC metric): how many images this
-    # run had to score is printed, not recorded.
-    return {"images_in": outcome.images_in, "accepted": outcome.accepted,
-            "quarantined": outcome.quarantined.num_rows, "by_reason": outcome.by_reason,
-            "thresholds": thresholds}
+def _reader(raw: RawZone, where: dict[str, tuple[str, str]]) -> Callable[[str], bytes]:
+    def read(image_id: str) -> bytes:
+        batch_id, fmt = where[image_id]
+        return raw.image_path(batch_id, image_id, fmt).read_bytes()
+    return read
+
+
+def _overrides(params: QualityParams) -> list[Override]:
+    if params.overrides_path is None:
+        return []
+    path = (project_root() or Path.cwd()) / params.overrides_path
+    if not path.is_file():
+        raise SkinriskError(f"overrides file {path} not found (params.yaml "
+                            "quality.overrides_path); create it or set the key to null")
+    return parse_overrides(path.read_text(encoding="utf-8"),
+                           "csv" if path.suffix == ".csv" else "yaml", str(path))
+
+
+def _record_overrides(layout: StateLayout, outcome: QualityOutcome) -> None:
+    """One quality_override event per decision, however often the stage reruns."""
+    done = {e["data"].get("override") for e in ledger.entries(ledger.ledger_path(layout))
+            if e["event"] == "quality_override"}
+    for override, replaced in outcome.overridden:
+        if override.digest not in done:
+            ledger.record(layout, "quality_override", {
+                "override": override.digest, "image_id": override.image_id,
+                "decision": override.decision,
+                "reason": override.reason.value if override.reason else None,
+                "filter_reasons": replaced, "reviewer": override.reviewer,
+                "date": override.date})
+            done.add(override.digest)
+
+
+def _report(outcome: QualityOutcome, params: QualityParams) -> dict:
+    # A function of the dataset, thresholds and overrides only (it is a DVC metric): how many
+    # images this run had to score is printed, not recorded. Without overrides it is what it
+    # was before they existed.
+    report = {"images_in": outcome.images_in, "accepted": outcome.accepted,
+              "quarantined": outcome.quarantined.num_rows, "by_reason": outcome.by_reason,
+              "thresholds": params.model_dump(exclude={"overrides_path"})}
+    if params.overrides_path is not None:
+        decisions = [o.decision for o, _ in outcome.overridden]
+        report["overrides"] = {"path": params.overrides_path,
+                               "accepted": decisions.count("accept"),
+                               "rejected": decisions.count("reject")}
+    return report
 
 
 def _table(outcome: QualityOutcome) -> Table:

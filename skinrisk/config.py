@@ -124,6 +124,17 @@ class QualityParams(_Params):
     # Hamming distance between 63-bit perceptual hashes at or below which photos are
     # near-duplicates (kept together by the split; later copies quarantined).
     near_duplicate_distance: int = Field(6, ge=0, le=20)
+    # A reviewer's decisions, standing over the filter's (README, "Review"): a .csv or .yaml
+    # file relative to the repository; none by default.
+    overrides_path: str | None = None
+
+    @field_validator("overrides_path")
+    @classmethod
+    def _overrides(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith((".csv", ".yaml", ".yml")):
+            raise ValueError("name a .csv, .yaml or .yml file, relative to the repository, "
+                             "or leave it null")
+        return value
 
 
 class DriftThreshold(_Params):

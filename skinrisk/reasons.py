@@ -44,6 +44,7 @@ class Reason(StrEnum):
     EXUDATE = "exudate"
     FACE_VISIBLE = "face_visible"
     NEAR_DUPLICATE = "near_duplicate"
+    CONFLICTING_LABEL = "conflicting_label"
 
     @property
     def advice(self) -> str:
@@ -90,4 +91,7 @@ ADVICE: dict[Reason, str] = {
     Reason.EXUDATE: "photograph after cleaning exudate from the lesion (paper's filter)",
     Reason.FACE_VISIBLE: "crop the photo to the lesion: a recognisable face is identifying",
     Reason.NEAR_DUPLICATE: "nothing to do: the dataset has a near-identical photo already",
+    Reason.CONFLICTING_LABEL: "near-identical photos carry diagnoses of different tumor types; "
+                              "a reviewer checks the pathology and writes an override "
+                              "(quality.overrides_path; README, 'Review')",
 }

@@ -11,8 +11,9 @@ does (BENCHMARKS.md, "incremental"). Three caches under cache/, each checked bef
 - near_duplicates.npz: the near-duplicate groups of the dataset as of the last run, reused
   when that dataset is a prefix of today's (batches only ever append) at the same distance.
 
-The curated set is a function of the dataset and the thresholds only: with or without the
-caches, the same bytes are written (tests/integration/test_quality_validate.py).
+The curated set is a function of the dataset, the thresholds and a reviewer's overrides only:
+with or without the caches, the same bytes are written (tests/integration/test_quality_validate.py
+and test_quality_human_review.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +32,11 @@ from skinrisk.config import QualityParams
 from skinrisk.ingest.records import ImageRecord
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
+from skinrisk.quality.curate import curate
 from skinrisk.quality.decide import judge
 from skinrisk.quality.decode import load_working_image
 from skinrisk.quality.neardup import RULE, link
+from skinrisk.quality.overrides import Override
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
@@ -60,6 +63,9 @@ class QualityOutcome:
     accepted: int
     quarantined: pa.Table  # QualityQuarantineRecord rows, in dataset order
     by_reason: dict[str, int]
+    scores: pa.Table | None = None  # ScoreRecord rows aligned with the images (review pages)
+    # Each override applied, with what the filter alone decided (the ledger records them).
+    overridden: list[tuple[Override, str]] = field(default_factory=list)
 
 
 def dataset_images(raw: RawZone) -> pa.Table:
@@ -84,24 +90,23 @@ def score_bytes(image_id: str, data: bytes) -> ScoreRecord:
 
 
 def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
-                params: QualityParams, advance: Callable[[], None] = lambda: None
-                ) -> QualityOutcome:
-    """``images``: dataset_images(raw), read once by the caller."""
+                params: QualityParams, advance: Callable[[], None] = lambda: None,
+                overrides: Sequence[Override] = ()) -> QualityOutcome:
+    """``images``: dataset_images(raw), read once by the caller; ``overrides``: a reviewer's
+    decisions (skinrisk/quality/overrides.py), standing over the filter's."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     scores, scored_now = _scores(raw, images, cache, advance)
     reasons, details = _judged(images, scores, cache, params)
     groups = _groups(images, scores, cache, params.near_duplicate_distance)
-    passed = pc.equal(reasons, "").to_numpy()
-    # The first photo of a group that passes every check stays; later ones are repeats.
-    kept = np.zeros(len(images), dtype=bool)
-    candidates = np.flatnonzero(passed)
-    _, first = np.unique(groups.to_numpy()[candidates], return_index=True)
-    kept[candidates[first]] = True
-    repeat = pa.array(passed & ~kept)
-    manifest = _manifest(images, scores, groups, pa.array(kept))
-    quarantine = _quarantine(images, groups, reasons, details, repeat, pa.array(~kept))
+    decided = curate(*(column.to_numpy() for column in (
+        images["image_id"], reasons, details, groups, images["grade"], images["tumor_type"])),
+        overrides)
+    manifest = _manifest(images, scores, groups, pa.array(decided.kept))
+    quarantine = _quarantine(images, groups, pa.array(decided.reasons, pa.string()),
+                             pa.array(decided.details, pa.string()), pa.array(decided.repeat),
+                             pa.array(~decided.kept))
     if manifest.num_rows + quarantine.num_rows != images.num_rows:
         raise AssertionError("quality: accepted + quarantined != images in")
     write_arrow(curated / MANIFEST, manifest)
@@ -109,7 +114,7 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
     codes = pc.value_counts(pc.list_flatten(pc.split_pattern(quarantine["reasons"], ";")))
     by_reason = {c["values"]: c["counts"] for c in codes.to_pylist()}
     return QualityOutcome(images.num_rows, scored_now, manifest.num_rows, quarantine,
-                          dict(sorted(by_reason.items())))
+                          dict(sorted(by_reason.items())), scores, decided.applied)
 
 
 def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], None]
@@ -142,7 +147,7 @@ def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
 
 
 def _thresholds_digest(params: QualityParams) -> str:
-    thresholds = params.model_dump(exclude={"near_duplicate_distance"})
+    thresholds = params.model_dump(exclude={"near_duplicate_distance", "overrides_path"})
     return hashlib.sha256(json.dumps(thresholds, sort_keys=True).encode()).hexdigest()
 
 

@@ -1,0 +1,208 @@
+"""Review pages: every image a quality reason took out, for a person to confirm or override.
+
+One self-contained HTML page per reason (``<reason>.html``, then ``<reason>-2.html``... past
+``PAGE_SIZE`` images), each image with an embedded thumbnail, its id (what an override names),
+its label (taxonomy type or grade, never the code as sent), its reasons and every score beside
+its threshold, plus an ``index.html``. Members of a near-duplicate group sit together. A page is
+rendered again only when what it shows changed; pages of reasons that no longer occur are
+removed, since the folder is a view of the current quarantine, not a record.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from skinrisk.config import QualityParams
+from skinrisk.localfs import atomic_write
+from skinrisk.reasons import Reason
+
+PAGE_SIZE = 200
+THUMB = 192
+RECORD = "review_pages.json"
+_NOT_SCORES = {"image_id", "decodable", "error", "phash"}
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    value: float
+    bound: str  # e.g. ">= 4.5"; "" where no threshold applies
+    failed: bool
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    image_id: str
+    label: str  # tumor type, or the grade where the code names no type
+    reasons: str  # ";"-joined codes
+    detail: str
+    dup_group: str
+    measures: tuple[Measure, ...]
+
+
+def measures(scores: Mapping[str, Any], width: int, height: int, params: QualityParams
+             ) -> tuple[Measure, ...]:
+    """Each score beside the threshold named after it (``min_<score>`` / ``max_<score>``), so a
+    check added with that naming shows up here without a change."""
+    limits = params.model_dump()
+    values = {"short_side_px": min(width, height),
+              **{k: v for k, v in scores.items() if k not in _NOT_SCORES
+                 and isinstance(v, int | float) and not isinstance(v, bool)}}
+    out = []
+    for name, value in values.items():
+        low, high = limits.get(f"min_{name}"), limits.get(f"max_{name}")
+        if name == "short_side_px":
+            low = params.min_side_px
+        if name == "faces" and params.block_faces:
+            high = 0
+        bound = " ".join(filter(None, [f">= {low}" if low is not None else "",
+                                       f"<= {high}" if high is not None else ""]))
+        failed = (low is not None and value < low) or (high is not None and value > high)
+        out.append(Measure(name, value, bound, bool(failed)))
+    return tuple(out)
+
+
+def review_items(quarantined: Any, images: Any, scores: Any, params: QualityParams
+                 ) -> dict[str, list[ReviewItem]]:
+    """Per reason code, its images, group members together in dataset order. ``quarantined``:
+    the quality quarantine (Arrow); ``images``, ``scores``: the dataset, row-aligned."""
+    import pyarrow.compute as pc
+
+    where = pc.index_in(quarantined["image_id"], value_set=images["image_id"])
+    shown = images.take(where).select(["width", "height", "tumor_type", "grade"]).to_pylist()
+    rows = zip(quarantined.to_pylist(), shown, scores.take(where).to_pylist(), strict=True)
+    # An undecodable image has no scores worth showing (they are zeros, not measurements).
+    items = [ReviewItem(q["image_id"], i["tumor_type"] or i["grade"], q["reasons"], q["detail"],
+                        q["dup_group"], measures(s, i["width"], i["height"], params)
+                        if s["decodable"] else ())
+             for q, i, s in rows]
+    first = {}
+    for k, item in enumerate(items):
+        first.setdefault(item.dup_group, k)
+    items.sort(key=lambda item: first[item.dup_group])  # stable: dataset order within a group
+    by_reason: dict[str, list[ReviewItem]] = {}
+    for item in items:
+        for code in item.reasons.split(";"):
+            by_reason.setdefault(code, []).append(item)
+    return dict(sorted(by_reason.items()))
+
+
+def thumbnail(data: bytes) -> bytes | None:
+    """A small JPEG of the photo; None where it does not decode."""
+    try:
+        img = Image.open(io.BytesIO(data)).convert("RGB")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    img.thumbnail((THUMB, THUMB))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def render_page(reason: str, items: list[ReviewItem], thumbs: Mapping[str, bytes | None],
+                page: int, pages: int, total: int) -> str:
+    try:
+        advice = Reason(reason).advice
+    except ValueError:  # a code this version does not know (a newer cache): no advice
+        advice = ""
+    nav = " · ".join(f'<a href="{_page_name(reason, p)}">{p}</a>' if p != page else str(p)
+                     for p in range(1, pages + 1))
+    cards = "\n".join(_card(item, thumbs.get(item.image_id)) for item in items)
+    return _PAGE.format(
+        title=html.escape(f"quality review: {reason}"), total=total, page=page, pages=pages,
+        advice=html.escape(advice), nav=nav, cards=cards)
+
+
+def write_review(folder: Path, cache: Path, by_reason: Mapping[str, list[ReviewItem]],
+                 read: Callable[[str], bytes]) -> None:
+    """The pages in ``folder`` (always created: a DVC output) and its index; a page is drawn
+    only when its items changed since the last run (digests kept in ``cache``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = cache / RECORD
+    drawn = json.loads(record.read_text()) if record.is_file() else {}
+    wanted = {"index.html"}
+    for reason, items in by_reason.items():
+        chunks = [items[k:k + PAGE_SIZE] for k in range(0, len(items), PAGE_SIZE)]
+        for page, chunk in enumerate(chunks, start=1):
+            name = _page_name(reason, page)
+            wanted.add(name)
+            digest = hashlib.sha256(json.dumps(
+                [len(chunks), len(items), [asdict(i) for i in chunk]]).encode()).hexdigest()
+            if drawn.get(name) == digest and (folder / name).is_file():
+                continue
+            thumbs = {i.image_id: thumbnail(read(i.image_id)) for i in chunk}
+            atomic_write(folder / name, render_page(reason, chunk, thumbs, page, len(chunks),
+                                                    len(items)).encode())
+            drawn[name] = digest
+            atomic_write(record, (json.dumps(drawn, indent=1, sort_keys=True) + "\n").encode())
+    for stale in folder.glob("*.html"):
+        if stale.name not in wanted:
+            stale.unlink()
+    atomic_write(folder / "index.html", _index(by_reason).encode())
+
+
+def _page_name(reason: str, page: int) -> str:
+    if not re.fullmatch(r"[a-z0-9_]+", reason):
+        raise ValueError(f"review page: reason code {reason!r} is not a plain code")
+    return f"{reason}.html" if page == 1 else f"{reason}-{page}.html"
+
+
+def _card(item: ReviewItem, thumb: bytes | None) -> str:
+    picture = (f'<img src="data:image/jpeg;base64,{base64.b64encode(thumb).decode()}" alt="">'
+               if thumb else '<div class="none">no preview: does not decode</div>')
+    rows = "".join(
+        f'<tr class="{"fail" if m.failed else ""}"><td>{html.escape(m.name)}</td>'
+        f"<td>{_number(m.value)}</td><td>{html.escape(m.bound)}</td></tr>"
+        for m in item.measures)
+    e = html.escape
+    return (f'<div class="card"><div>{picture}</div><div>'
+            f"<code>{e(item.image_id)}</code><br>label <b>{e(item.label)}</b> · reasons "
+            f"<b>{e(item.reasons.replace(';', ', '))}</b><br>{e(item.detail)}<br>"
+            f"near-duplicate group <code>{e(item.dup_group)}</code>"
+            f"<table><tr><th>score</th><th>value</th><th>threshold</th></tr>{rows}</table>"
+            f"<pre>{e(item.image_id)},accept,,REVIEWER,YYYY-MM-DD</pre></div></div>")
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.5g}"
+
+
+def _index(by_reason: Mapping[str, list[ReviewItem]]) -> str:
+    rows = "".join(f'<li><a href="{_page_name(r, 1)}">{html.escape(r)}</a>: {len(items)} '
+                   "images</li>" for r, items in by_reason.items())
+    return _PAGE.format(title="quality review", total=sum(map(len, by_reason.values())),
+                        page=1, pages=1, advice="", nav="", cards=f"<ul>{rows}</ul>")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1em; }}
+.card {{ display: flex; gap: 1em; border-top: 1px solid #ccc; padding: .6em 0; }}
+.card img {{ max-width: 192px; }}
+.none {{ width: 192px; color: #777; }}
+table {{ border-collapse: collapse; font-size: 90%; margin-top: .3em; }}
+td, th {{ padding: 0 .6em; text-align: left; }}
+tr.fail td {{ color: #b00; font-weight: bold; }}
+pre {{ background: #f4f4f4; padding: .2em; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>{total} images (page {page} of {pages}) {nav}</p>
+<p>{advice}</p>
+<p>To overrule the filter, add a row per image to the overrides file named by params.yaml
+<code>quality.overrides_path</code> (columns image_id, decision, reason, reviewer, date;
+reject needs a reason code) and rerun <code>skinrisk quality</code>.</p>
+{cards}
+</body></html>
+"""

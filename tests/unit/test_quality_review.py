@@ -1,0 +1,88 @@
+"""Review pages: each quarantined image with its thumbnail, id, scores beside thresholds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from skinrisk.config import QualityParams
+from skinrisk.quality import review
+from skinrisk.quality.review import ReviewItem, measures, review_items, write_review
+from tests.helpers.images import jpeg, photo
+
+pytestmark = pytest.mark.ml  # pyarrow
+PARAMS = QualityParams()
+SCORES = {"image_id": "x", "decodable": True, "error": None, "sharpness": 2.0,
+          "dark_fraction": 0.1, "bright_fraction": 0.0, "skin_fraction": 0.5,
+          "dye_fraction": 0.0, "hair_fraction": 0.2, "gloss_fraction": 0.0, "faces": 1,
+          "phash": 123}
+
+
+def test_each_score_sits_beside_the_threshold_named_after_it() -> None:
+    shown = {m.name: m for m in measures(SCORES, 90, 200, PARAMS)}
+    assert "phash" not in shown and "decodable" not in shown
+    assert (shown["short_side_px"].value, shown["short_side_px"].bound,
+            shown["short_side_px"].failed) == (90, ">= 100", True)
+    assert (shown["sharpness"].bound, shown["sharpness"].failed) == (">= 4.5", True)
+    assert (shown["hair_fraction"].bound, shown["hair_fraction"].failed) == ("<= 0.068", True)
+    assert (shown["dark_fraction"].bound, shown["dark_fraction"].failed) == ("<= 0.5", False)
+    assert (shown["faces"].bound, shown["faces"].failed) == ("<= 0", True)
+    unblocked = {m.name: m for m in measures(SCORES, 90, 200, PARAMS.model_copy(
+        update={"block_faces": False}))}
+    assert (unblocked["faces"].bound, unblocked["faces"].failed) == ("", False)
+
+
+def quarantine(n: int):
+    import pyarrow as pa
+
+    ids = [f"{k:064x}" for k in range(n)]
+    images = pa.table({"image_id": ids, "width": [320] * n, "height": [240] * n,
+                       "tumor_type": [None] + ["lipoma"] * (n - 1), "grade": ["low-risk"] * n})
+    scores = pa.Table.from_pylist([{**SCORES, "image_id": i} for i in ids])
+    quarantined = pa.table({
+        "image_id": ids[::-1], "reasons": ["blur;hair"] + ["blur"] * (n - 1),
+        "detail": ["sharpness 2 < 4.5; hair 0.2 > 0.068"] + ["sharpness 2 < 4.5"] * (n - 1),
+        "dup_group": ids[::-1]})
+    return quarantined, images, scores
+
+
+def test_pages_are_self_contained_split_and_redrawn_only_on_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(review, "PAGE_SIZE", 3)
+    items = review_items(*quarantine(5), PARAMS)
+    assert {r: len(v) for r, v in items.items()} == {"blur": 5, "hair": 1}
+    assert items["hair"][0].label == "lipoma" and items["blur"][-1].label == "low-risk"
+    reads: list[str] = []
+
+    def read(image_id: str) -> bytes:
+        reads.append(image_id)
+        return jpeg(photo(seed=len(reads)))
+
+    folder, cache = tmp_path / "review", tmp_path / "cache"
+    cache.mkdir()
+    write_review(folder, cache, items, read)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "blur-2.html", "blur.html", "hair.html", "index.html"]
+    page = (folder / "hair.html").read_text()
+    assert re.search(r'src="data:image/jpeg;base64,[A-Za-z0-9+/=]{200,}"', page)
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from elsewhere
+    hair = items["hair"][0]
+    assert f"<code>{hair.image_id}</code>" in page and "&gt;= 4.5" in page
+    assert f"{hair.image_id},accept,,REVIEWER,YYYY-MM-DD" in page
+    reads.clear()
+    write_review(folder, cache, items, read)
+    assert reads == []
+    write_review(folder, cache, {"blur": items["blur"][:2]}, read)  # hair gone, blur shrank
+    assert sorted(p.name for p in folder.iterdir()) == ["blur.html", "index.html"]
+    assert len(reads) == 2
+
+
+def test_an_undecodable_image_shows_no_preview_and_no_scores(tmp_path: Path) -> None:
+    item = ReviewItem("e" * 64, "low-risk", "unreadable", "does not decode (OSError)", "e" * 64,
+                      ())
+    write_review(tmp_path / "r", tmp_path, {"unreadable": [item]}, lambda _: b"not an image")
+    assert "no preview: does not decode" in (tmp_path / "r" / "unreadable.html").read_text()
+    with pytest.raises(ValueError, match="not a plain code"):
+        write_review(tmp_path / "r", tmp_path, {"../x": [item]}, lambda _: b"")
