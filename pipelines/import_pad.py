@@ -1,4 +1,5 @@
-"""`skinrisk import-pad`: the PAD-UFES-20 sample in ../shared as a hospital batch, as it is."""
+"""`skinrisk import-pad`: PAD-UFES-20 (the published metadata.csv, or the sample in ../shared)
+as a hospital batch, as it is. It runs on the sender's side, so it names the images it left out."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pipelines.producers import refuse_complete_batch, write_batch
 from skinrisk.batch import ManifestRow, check_batch_id
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
-from skinrisk.sources.pad import pad_rows
+from skinrisk.sources.pad import pad_rows, select_present
 
 PAD_DIR_VARIABLE = "SKINRISK_PAD_DIR"
+NAMES_SHOWN = 5  # absent images named on the terminal; the rest are counted
 
 
 def default_pad_dir() -> Path | None:
@@ -34,11 +36,11 @@ def command(
     batch_id: Annotated[str, typer.Option(help="Batch id.")] = "pad-ufes-20",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Batch folder "
                        "[default: $SKINRISK_HOME/landing/<batch id>].")] = None,
-    limit: Annotated[int | None, typer.Option(help="First N images by file name "
+    limit: Annotated[int | None, typer.Option(help="First N present images by file name "
                      "[default: params.yaml import_pad.limit, else all].")] = None,
     params_path: Path = PARAMS_OPTION,
 ) -> None:
-    """Turn the PAD-UFES-20 sample into a batch: photos copied byte for byte."""
+    """Turn PAD-UFES-20 into a batch: photos copied byte for byte; listed but absent ones named."""
     overrides = {"import_pad": {"limit": limit}} if limit is not None else {}
     params = load_params(params_path, overrides).import_pad
     pad_dir = source or default_pad_dir()
@@ -47,10 +49,29 @@ def command(
                             f"{PAD_DIR_VARIABLE} to the folder holding metadata.csv and images/")
     batch_dir = out_dir or StateLayout.from_env().landing / check_batch_id(batch_id)
     refuse_complete_batch(batch_dir)
-    rows = pad_rows((pad_dir / "metadata.csv").read_text(encoding="utf-8"), params.limit,
-                    where=str(pad_dir / "metadata.csv"))
+    metadata = pad_dir / "metadata.csv"
+    listed = pad_rows(metadata.read_text(encoding="utf-8"), where=str(metadata))
+    chosen = select_present(listed, _image_names(pad_dir / "images"), params.limit)
+    if chosen.absent:
+        _name_absent(chosen.absent, len(listed), metadata, pad_dir / "images")
+    if not chosen.rows:
+        raise SkinriskError(f"{pad_dir / 'images'}: none of the {len(listed)} images listed in "
+                            f"{metadata} is there; point --source at the folder holding both")
+    rows = chosen.rows
     write_batch(batch_dir, rows, _copies(pad_dir, rows), f"import-pad {batch_dir.name}")
     out.print(f"import-pad: wrote {len(rows)} photos to [bold]{batch_dir}[/]")
+
+
+def _name_absent(absent: list[str], listed: int, metadata: Path, images: Path) -> None:
+    # The sender's own terminal: naming their files here is what lets them find the gap.
+    shown = ", ".join(absent[:NAMES_SHOWN]) + (
+        f" and {len(absent) - NAMES_SHOWN} more" if len(absent) > NAMES_SHOWN else "")
+    out.print(f"import-pad: {len(absent)} of {listed} images listed in {metadata} are not in "
+              f"{images}; left out: {shown}", style="yellow", markup=False, highlight=False)
+
+
+def _image_names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
 
 
 def _copies(pad_dir: Path, rows: list[ManifestRow]) -> Iterator[tuple[str, bytes]]:
