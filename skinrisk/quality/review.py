@@ -51,10 +51,11 @@ class ReviewItem:
     measures: tuple[Measure, ...]
 
 
-def measures(scores: Mapping[str, Any], width: int, height: int, params: QualityParams
-             ) -> tuple[Measure, ...]:
+def measures(scores: Mapping[str, Any], width: int, height: int, params: QualityParams,
+             min_side_px: int | None = None) -> tuple[Measure, ...]:
     """Each score beside the threshold named after it (``min_<score>`` / ``max_<score>``), so a
-    check added with that naming shows up here without a change."""
+    check added with that naming shows up here without a change. ``min_side_px``: the
+    resolution floor the stage applied, where it is not quality's own."""
     limits = params.model_dump()
     values = {"short_side_px": min(width, height),
               **{k: v for k, v in scores.items() if k not in _NOT_SCORES
@@ -63,7 +64,7 @@ def measures(scores: Mapping[str, Any], width: int, height: int, params: Quality
     for name, value in values.items():
         low, high = limits.get(f"min_{name}"), limits.get(f"max_{name}")
         if name == "short_side_px":
-            low = params.min_side_px
+            low = params.min_side_px if min_side_px is None else min_side_px
         if name == "faces" and params.block_faces:
             high = 0
         bound = " ".join(filter(None, [f">= {low}" if low is not None else "",
@@ -73,8 +74,8 @@ def measures(scores: Mapping[str, Any], width: int, height: int, params: Quality
     return tuple(out)
 
 
-def review_items(quarantined: Any, images: Any, scores: Any, params: QualityParams
-                 ) -> dict[str, list[ReviewItem]]:
+def review_items(quarantined: Any, images: Any, scores: Any, params: QualityParams,
+                 min_side_px: int | None = None) -> dict[str, list[ReviewItem]]:
     """Per reason code, its images, group members together in dataset order. ``quarantined``:
     the quality quarantine (Arrow); ``images``, ``scores``: the dataset, row-aligned."""
     import pyarrow.compute as pc
@@ -84,8 +85,8 @@ def review_items(quarantined: Any, images: Any, scores: Any, params: QualityPara
     rows = zip(quarantined.to_pylist(), shown, scores.take(where).to_pylist(), strict=True)
     # An undecodable image has no scores worth showing (they are zeros, not measurements).
     items = [ReviewItem(q["image_id"], i["tumor_type"] or i["grade"], q["reasons"], q["detail"],
-                        q["dup_group"], measures(s, i["width"], i["height"], params)
-                        if s["decodable"] else ())
+                        q["dup_group"], measures(s, i["width"], i["height"], params,
+                                                 min_side_px) if s["decodable"] else ())
              for q, i, s in rows]
     first = {}
     for k, item in enumerate(items):

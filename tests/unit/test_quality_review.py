@@ -32,6 +32,8 @@ def test_each_score_sits_beside_the_threshold_named_after_it() -> None:
     unblocked = {m.name: m for m in measures(SCORES, 90, 200, PARAMS.model_copy(
         update={"block_faces": False}))}
     assert (unblocked["faces"].bound, unblocked["faces"].failed) == ("", False)
+    floor = {m.name: m for m in measures(SCORES, 200, 250, PARAMS, min_side_px=299)}
+    assert (floor["short_side_px"].bound, floor["short_side_px"].failed) == (">= 299", True)
 
 
 def quarantine(n: int):
