@@ -4,6 +4,9 @@ Writes metrics/evaluate.json (dvc.yaml metrics), metrics/predictions.parquet and
 figures as PNGs (dvc.yaml plots); logs all of it to the training's MLflow run; then registers
 the model as a new version of skinrisk-xception with the alias `challenger`. A rerun registers
 nothing twice: the run's existing version gets the alias again.
+
+With `--model REF --batch ID ...` it grades a registered model on batches instead (an external
+evaluation, pipelines.evaluate_external): nothing registered, no alias moved.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
@@ -32,10 +36,25 @@ from skinrisk.versioning.workspace import git_remote
 REPORT = "evaluate.json"
 PREDICTIONS = "predictions.parquet"
 PLOTS = "plots"
+MODEL_OPTION = typer.Option(
+    None, "--model", help="Instead: grade this registered model (3, champion, "
+    "skinrisk-xception/3) on the --batch batches, which it must never have trained on; its own "
+    "MLflow run, registers nothing.")
+BATCH_OPTION = typer.Option(None, "--batch", help="With --model: an ingested batch to grade "
+                            "on (repeatable); its quality-accepted images count.")
 
 
-def command(params_path: Path = PARAMS_OPTION) -> None:
-    """Grade the last trained model on every test set; log; register it as the challenger."""
+def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPTION,
+            batches: list[str] | None = BATCH_OPTION) -> None:
+    """Grade the last trained model on every test set; log; register it as the challenger.
+    With --model and --batch: an external evaluation of any registered model instead."""
+    if model_ref is not None or batches:
+        if model_ref is None or not batches:
+            raise typer.BadParameter("an external evaluation needs both --model REF and "
+                                     "--batch ID")
+        from pipelines.evaluate_external import run
+
+        return run(params_path, model_ref, batches)
     import keras
 
     params = load_params(params_path)

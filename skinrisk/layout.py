@@ -92,6 +92,12 @@ class StateLayout:
         return self.workspace / "metrics"
 
     @property
+    def evaluations(self) -> Path:
+        """External evaluations (`skinrisk evaluate --model`): one folder per model and cohort.
+        Outside the workspace: they grade no data version and are no dvc.yaml output."""
+        return self.home / "evaluations"
+
+    @property
     def checkpoints(self) -> Path:
         """Per-epoch training checkpoints, one folder per (params, data) run key; a rerun of a
         killed training resumes from here. Outside the workspace: DVC clears stage outputs."""

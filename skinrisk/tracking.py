@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from skinrisk.layout import StateLayout, project_root
@@ -161,3 +162,15 @@ def register(model_uri: str, tags: dict[str, str], alias: str) -> str:
     client.set_registered_model_alias(MODEL_NAME, alias, version.version)
     return str(version.version)
 
+
+
+def log_evaluation_run(experiment_id: str, name: str, tags: dict[str, str],
+                       metrics: dict[str, float], folder: Path) -> str:
+    """A run of its own holding an evaluation (figures, report, plots); returns its id. It
+    logs no model and touches no registry: an external evaluation must never move an alias."""
+    import mlflow
+
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifacts(str(folder), "evaluation")
+    return run.info.run_id

@@ -18,6 +18,7 @@ from typing import Any
 
 from skinrisk import ledger
 from skinrisk.audit.digest import canonical_sha256
+from skinrisk.audit.external import external_evaluations
 from skinrisk.audit.trace import (
     Check,
     composition,
@@ -89,6 +90,8 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
                               set(batches))
     training = _last(related, "training_run")
     decisions = _decisions(layout, related)
+    external, external_checks = external_evaluations(
+        related, lambda run_id: RunArtifacts(run_id).raw(EVALUATION_ARTIFACT))
     checks = [Check("audit ledger chain", verdict.ok,
                     f"{verdict.entries} entries intact" if verdict.ok else
                     f"entry {verdict.first_bad}: {verdict.why}"),
@@ -98,7 +101,8 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
               *(Check(f"decision record {d['decision_id']}", d["record_intact"],
                       "matches the ledger's sha256" if d["record_intact"] else
                       "differs from the sha256 the ledger holds (edited or missing)")
-                for d in decisions)]
+                for d in decisions),
+              *external_checks]
     return {
         "audit": {"kind": "model", "subject": f"{version.name}/{version.version}",
                   "generated_at": _now(), "ledger": {"path": str(path), "entries":
@@ -113,6 +117,7 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
                    **{name: _image_set(test_ids.get(name, []) if test_ids else None, tested)
                       for name in TEST_SETS}},
         "evaluation": _evaluation(evaluation, evaluated_on),
+        "external_evaluations": external,
         "decisions": decisions,
         "promotion": _promotion(related, str(version.version)),
         "ledger_entries": related,

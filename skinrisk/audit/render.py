@@ -103,11 +103,27 @@ def model_markdown(trace: dict[str, Any]) -> str:
                             *(_fmt(s["auc"].get(g)) for g in ("low-risk", "high-risk",
                                                                "dangerous")),
                             _fmt(s["accuracy"])) for name, s in evaluation["sets"].items()])]
+    lines += _external(trace.get("external_evaluations") or [])
     lines += ["## Ledger entries", "",
               *_table(["seq", "at", "event", "by", "hash"],
                       [(e["seq"], e["at"], e["event"], e["by"], f"`{e['hash'][:16]}`")
                        for e in trace["ledger_entries"]])]
     return "\n".join(lines)
+
+
+def _external(evaluations: list[dict[str, Any]]) -> list[str]:
+    """External evaluations: other cohorts this model was graded on (`evaluate --model`)."""
+    if not evaluations:
+        return ["## External evaluations", "", "None.", ""]
+    return ["## External evaluations", "", "On ingested batches it never trained on; figures "
+            "from the ledger, the whole report in each MLflow run.", "",
+            *_table(["at", "by", "batches", "images", "images sha256", "macro AUC", "CI",
+                     "accuracy", "OOD accuracy", "MLflow run"],
+                    [(e["at"], e["by"], ", ".join(e["batches"]), e["images"],
+                      f"`{(e['images_sha256'] or '')[:12]}`", _fmt(e["figures"].get("macro_auc")),
+                      _ci(e["figures"].get("macro_auc_ci")), _fmt(e["figures"].get("accuracy")),
+                      _fmt(e["figures"].get("ood_accuracy")), e["run_id"])
+                     for e in evaluations])]
 
 
 def image_markdown(trace: dict[str, Any]) -> str:

@@ -86,7 +86,7 @@ def entry_ref(entry: Mapping[str, Any]) -> dict[str, Any]:
 def related_entries(entries: Iterable[Mapping[str, Any]], run_id: str, model_version: str,
                     data_version: str, batches: set[str]) -> list[dict[str, Any]]:
     """The ledger entries that concern one model: its data's batches and version, its run,
-    its evaluations, every gate decision and rollback it took part in."""
+    its evaluations (external ones too), every gate decision and rollback it took part in."""
     chosen = []
     for entry in entries:
         data, event = entry.get("data", {}), entry.get("event")
@@ -94,6 +94,7 @@ def related_entries(entries: Iterable[Mapping[str, Any]], run_id: str, model_ver
             (event in ("batch_ingested", "validation") and data.get("batch_id") in batches)
             or (event == "dataset_version" and data.get("tag") == data_version)
             or (event in ("training_run", "evaluation") and data.get("run_id") == run_id)
+            or (event == "external_evaluation" and data.get("model_run_id") == run_id)
             or (event == "gate_decision" and model_version in (
                 str((data.get("challenger") or {}).get("version")),
                 str((data.get("champion") or {}).get("version"))))
