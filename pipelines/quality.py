@@ -15,6 +15,7 @@ from skinrisk.config import QualityParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.quality.decide import expectations
 from skinrisk.quality.overrides import Override, parse_overrides
 from skinrisk.quality.review import review_items, write_review
 from skinrisk.quality.runner import QualityOutcome, dataset_images, dataset_rows, run_quality
@@ -24,7 +25,8 @@ from skinrisk.storage.rawzone import RawZone
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
     """Check image quality and the paper's data filter; quarantine failures with scores."""
-    params = load_params(params_path).quality
+    every = load_params(params_path)
+    params, expect = every.quality, expectations(every)  # expect: floor, declared modalities
     layout = StateLayout.from_env()
     raw = RawZone(layout.raw, layout.quarantine)
     overrides = _overrides(params)
@@ -33,13 +35,15 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         images = dataset_images(raw)
         task = progress.add_task("quality", total=images.num_rows)
         outcome = run_quality(raw, images, layout.cache, layout.curated, params,
-                              lambda: progress.advance(task), overrides)
+                              lambda: progress.advance(task), overrides, expect)
         examples = examples_by_reason(outcome.quarantined, outcome.by_reason)
         read = _reader(raw, dataset_rows(images, outcome.quarantined["image_id"].to_pylist()))
         write_sheets(layout.curated / "contact_sheets", layout.cache, examples, read)
         write_review(layout.curated / "review", layout.cache, review_items(
-            outcome.quarantined, images, outcome.scores, params), read)
+            outcome.quarantined, images, outcome.scores, params, expect.min_side_px), read)
         report = _report(outcome, params)
+        report["expectations"] = {"min_side_px": expect.min_side_px,
+                                  "non_clinical_sources": sorted(expect.non_clinical_sources)}
         atomic_write(layout.curated / "quality_report.json",
                      (json.dumps(report, indent=2) + "\n").encode())
         ledger.record(layout, "quality", {"images_in": outcome.images_in,

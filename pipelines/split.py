@@ -26,7 +26,8 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     manifest = layout.curated / MANIFEST
     if not manifest.is_file():
         raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
-    rule = SplitRule(params.test_fraction, params.salt, params.cross_ethnic_sources)
+    rule = SplitRule(params.test_fraction, params.salt, params.cross_ethnic_sources,
+                     params.source_modality, params.train_modalities)
     curated = read_rows(manifest)
     usable = _validated_batches(layout.curated / "validation")
     excluded = sorted({r["batch_id"] for r in curated} - usable)
@@ -37,6 +38,9 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     write_rows(layout.splits / ASSIGNMENTS, rows, _schema())
     atomic_write(layout.splits / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
     out.print(_table(summary))
+    for modality, count in summary["left_out_by_modality"].items():
+        out.print(f"split: left out of train (and every test set) {count} image(s) of modality "
+                  f"{modality}: split.train_modalities is {list(params.train_modalities)}")
 
 
 def _validated_batches(folder: Path) -> set[str]:

@@ -18,6 +18,9 @@ from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
 from skinrisk.vocabulary import ETHNICITY_GROUPS, vocabulary_key
 
 _TYPE_KEYS = tuple(t.key for t in TUMOR_TYPES + OOD_TYPES)
+# What kind of image a source sends: camera/smartphone photos, dermatoscope images, or else.
+Modality = Literal["clinical", "dermoscopy", "other"]
+MODALITIES = ("clinical", "dermoscopy", "other")
 
 
 class _Params(BaseModel):
@@ -120,6 +123,10 @@ class QualityParams(_Params):
     max_dye_fraction: float = Field(0.0005, ge=0, le=1)
     max_hair_fraction: float = Field(0.068, ge=0, le=1)
     max_gloss_fraction: float = Field(0.0005, ge=0, le=1)
+    # Modality (not_clinical_photo): a dermatoscope's round lens and immersion-fluid bubbles
+    # (skinrisk/quality/modality.py). Checked on images of sources declared clinical only.
+    max_vignette: float = Field(0.5, ge=0, le=1)  # least-dark corner's dark share
+    max_bubbles: int = Field(2, ge=0)
     block_faces: bool = True  # a recognisable face is a privacy block, not a quality grade
     # Hamming distance between 63-bit perceptual hashes at or below which photos are
     # near-duplicates (kept together by the split; later copies quarantined).
@@ -150,6 +157,12 @@ class DriftThreshold(_Params):
         return self
 
 
+# Image drift thresholds (Jensen-Shannon), set where PAD-UFES-20 subsets of 60 stay below and
+# a 0.8x exposure, a 1 px blur, a colour cast or a 4x upsampling go above (README, "Validate").
+IMAGE_DRIFT = {"sharpness": 0.25, "brightness": 0.2, "saturation": 0.15, "redness": 0.2,
+               "resolution": 0.2, "glare": 0.1}
+
+
 class ValidateParams(_Params):
     """`skinrisk validate`: TFDV schema and drift gates per new batch."""
 
@@ -161,6 +174,7 @@ class ValidateParams(_Params):
         "grade": DriftThreshold(jensen_shannon=0.2),
         "fitzpatrick_group": DriftThreshold(jensen_shannon=0.3),
         "source": DriftThreshold(infinity_norm=1.0),
+        **{name: DriftThreshold(jensen_shannon=value) for name, value in IMAGE_DRIFT.items()},
     })
     slice_by: tuple[str, ...] = ("source", "fitzpatrick_group")
     # Beam pipeline options, e.g. ["--runner=FlinkRunner", "--flink_master=host:8081"];
@@ -187,6 +201,23 @@ class SplitParams(_Params):
     # Sources from other populations (e.g. Atlas Derm, DermIS, Derm101 in the paper), with
     # skin-type labels: the cross-ethnic test set. Never used for training.
     cross_ethnic_sources: tuple[str, ...] = ()
+    # The kind of image each source sends; a source not listed sends clinical photos. Images of
+    # a modality outside train_modalities are in no set (split "other_modality"): a clinical
+    # model neither trains nor is tested on dermoscopy. Quality holds only clinical sources'
+    # images to looking clinical (not_clinical_photo).
+    source_modality: dict[str, Modality] = Field(default_factory=dict)
+    train_modalities: tuple[Modality, ...] = ("clinical",)
+
+    @field_validator("train_modalities")
+    @classmethod
+    def _modalities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(f"list at least one modality the model trains on, from "
+                             f"{list(MODALITIES)} (the paper's model: [clinical])")
+        return value
+
+    def modality(self, source: str) -> str:
+        return self.source_modality.get(source, "clinical")
 
 
 class PackParams(_Params):

@@ -43,6 +43,7 @@ class Reason(StrEnum):
     HAIR = "hair"
     EXUDATE = "exudate"
     FACE_VISIBLE = "face_visible"
+    NOT_CLINICAL_PHOTO = "not_clinical_photo"
     NEAR_DUPLICATE = "near_duplicate"
     CONFLICTING_LABEL = "conflicting_label"
 
@@ -80,7 +81,9 @@ ADVICE: dict[Reason, str] = {
     Reason.DUPLICATE_IMAGE: "nothing to do: the dataset already holds these exact bytes",
     Reason.CONFLICTING_PATIENT: "the same photo is filed under two patients; correct the "
                                 "patient id at the source and resend",
-    Reason.LOW_RESOLUTION: "send the photo at a higher resolution (quality.min_side_px)",
+    Reason.LOW_RESOLUTION: "send the photo at a higher resolution: its short side must reach "
+                           "the larger of quality.min_side_px and the training input size "
+                           "(pack.image_size), so no photo is upsampled",
     Reason.BLUR: "retake the photo in focus",
     Reason.UNDEREXPOSED: "retake the photo with more light",
     Reason.OVEREXPOSED: "retake the photo with less light or no flash glare",
@@ -90,6 +93,9 @@ ADVICE: dict[Reason, str] = {
     Reason.HAIR: "photograph after trimming hair over the lesion (paper's filter)",
     Reason.EXUDATE: "photograph after cleaning exudate from the lesion (paper's filter)",
     Reason.FACE_VISIBLE: "crop the photo to the lesion: a recognisable face is identifying",
+    Reason.NOT_CLINICAL_PHOTO: "send clinical (camera or smartphone) photos: this looks like a "
+                               "dermoscopic image (round lens vignette, fluid bubbles). A source "
+                               "that sends dermoscopy is declared in split.source_modality",
     Reason.NEAR_DUPLICATE: "nothing to do: the dataset has a near-identical photo already",
     Reason.CONFLICTING_LABEL: "near-identical photos carry diagnoses of different tumor types; "
                               "a reviewer checks the pathology and writes an override "

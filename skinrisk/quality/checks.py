@@ -7,9 +7,12 @@ cohort's truth and the PAD-UFES-20 sample (README, "Quality": figures and contac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from skinrisk.quality.appearance import score_appearance
+from skinrisk.quality.modality import score_modality
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,11 @@ class Scores:
     gloss_fraction: float  # specular glints: very bright, unsaturated
     faces: int  # frontal faces found
     phash: int  # 64-bit DCT perceptual hash
+    vignette: float  # modality.py: a dermatoscope's round black surround
+    bubbles: int  # modality.py: immersion-fluid bubbles
+    brightness: float  # appearance.py: mean value, for drift
+    saturation: float  # appearance.py: mean saturation, for drift
+    redness: float  # appearance.py: mean CIELAB a*, for drift
 
 
 def score_image(rgb: np.ndarray) -> Scores:
@@ -41,6 +49,8 @@ def score_image(rgb: np.ndarray) -> Scores:
         gloss_fraction=score_gloss(hsv),
         faces=count_faces(gray),
         phash=perceptual_hash(gray),
+        **asdict(score_modality(gray)),
+        **asdict(score_appearance(rgb, hsv)),
     )
 
 

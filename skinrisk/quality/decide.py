@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
-from skinrisk.config import QualityParams
+from dataclasses import dataclass
+
+from skinrisk.config import Params, QualityParams
 from skinrisk.quality.records import ScoreRecord
 from skinrisk.reasons import Reason
 
 
-def judge(scores: ScoreRecord, width: int, height: int, params: QualityParams
-          ) -> list[tuple[Reason, str]]:
-    """Every failed check with a detail naming the score and its threshold; [] means passed."""
+@dataclass(frozen=True)
+class Expectations:
+    """What every image is held to beyond quality's own thresholds: rules of other params
+    sections, which the quality command passes in (the verdict cache's digest includes them)."""
+
+    # max(quality.min_side_px, pack.image_size): a photo below the training input size would be
+    # upsampled to it, and the model would learn from detail interpolation made up.
+    min_side_px: int
+    # Sources declared other than clinical (split.source_modality): their images need not look
+    # clinical here; the split keeps them out of a clinical model's training.
+    non_clinical_sources: frozenset[str] = frozenset()
+
+    def clinical(self, source: str) -> bool:
+        return source not in self.non_clinical_sources
+
+
+def expectations(params: Params) -> Expectations:
+    """The quality stage's Expectations from the params of the sections they come from."""
+    return Expectations(
+        min_side_px=max(params.quality.min_side_px, params.pack.image_size),
+        non_clinical_sources=frozenset(source for source in params.split.source_modality
+                                       if params.split.modality(source) != "clinical"))
+
+
+def judge(scores: ScoreRecord, width: int, height: int, params: QualityParams, *,
+          min_side_px: int | None = None, clinical: bool = True) -> list[tuple[Reason, str]]:
+    """Every failed check with a detail naming the score and its threshold; [] means passed.
+
+    ``min_side_px``: the resolution floor (Expectations.min_side_px; default quality's own);
+    ``clinical``: the image's source is declared clinical, so it must look like a clinical photo.
+    """
     if not scores.decodable:
         return [(Reason.UNREADABLE, f"does not decode ({scores.error})")]
+    floor = params.min_side_px if min_side_px is None else min_side_px
+    dermoscopic = scores.vignette > params.max_vignette or scores.bubbles > params.max_bubbles
     checks = [
-        (min(width, height) < params.min_side_px, Reason.LOW_RESOLUTION,
-         f"short side {min(width, height)} px < {params.min_side_px}"),
+        (min(width, height) < floor, Reason.LOW_RESOLUTION,
+         f"short side {min(width, height)} px < {floor}"),
         (scores.sharpness < params.min_sharpness, Reason.BLUR,
          f"sharpness {scores.sharpness:.2f} < {params.min_sharpness}"),
         (scores.dark_fraction > params.max_dark_fraction, Reason.UNDEREXPOSED,
@@ -31,5 +63,8 @@ def judge(scores: ScoreRecord, width: int, height: int, params: QualityParams
          f"gloss fraction {scores.gloss_fraction:.5f} > {params.max_gloss_fraction}"),
         (params.block_faces and scores.faces > 0, Reason.FACE_VISIBLE,
          f"{scores.faces} face(s) found"),
+        (clinical and dermoscopic, Reason.NOT_CLINICAL_PHOTO,
+         f"dermoscopy cues: vignette {scores.vignette:.2f} (max {params.max_vignette}), "
+         f"bubbles {scores.bubbles} (max {params.max_bubbles})"),
     ]
     return [(reason, detail) for failed, reason, detail in checks if failed]

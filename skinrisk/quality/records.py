@@ -22,6 +22,12 @@ class ScoreRecord:
     gloss_fraction: float
     faces: int
     phash: int  # 63-bit perceptual hash
+    # Defaults: an undecodable image's record gives only the fields above.
+    vignette: float = 0.0
+    bubbles: int = 0
+    brightness: float = 0.0
+    saturation: float = 0.0
+    redness: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from skinrisk.ingest.records import ImageRecord
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.curate import curate
-from skinrisk.quality.decide import judge
+from skinrisk.quality.decide import Expectations, judge
 from skinrisk.quality.decode import load_working_image
 from skinrisk.quality.neardup import RULE, link
 from skinrisk.quality.overrides import Override
@@ -91,14 +91,17 @@ def score_bytes(image_id: str, data: bytes) -> ScoreRecord:
 
 def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
                 params: QualityParams, advance: Callable[[], None] = lambda: None,
-                overrides: Sequence[Override] = ()) -> QualityOutcome:
+                overrides: Sequence[Override] = (), expect: Expectations | None = None
+                ) -> QualityOutcome:
     """``images``: dataset_images(raw), read once by the caller; ``overrides``: a reviewer's
-    decisions (skinrisk/quality/overrides.py), standing over the filter's."""
+    decisions (skinrisk/quality/overrides.py), standing over the filter's; ``expect``: the
+    other sections' rules (resolution floor, declared modalities) from the quality command."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     scores, scored_now = _scores(raw, images, cache, advance)
-    reasons, details = _judged(images, scores, cache, params)
+    reasons, details = _judged(images, scores, cache, params,
+                               expect or Expectations(params.min_side_px))
     groups = _groups(images, scores, cache, params.near_duplicate_distance)
     decided = curate(*(column.to_numpy() for column in (
         images["image_id"], reasons, details, groups, images["grade"], images["tumor_type"])),
@@ -126,7 +129,10 @@ def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], N
 
     schema = schema_of(ScoreRecord)
     path = cache / SCORES
-    cached = pq.read_table(path).cast(schema) if path.is_file() else schema.empty_table()
+    cached = pq.read_table(path) if path.is_file() else schema.empty_table()
+    if cached.schema.names != schema.names:  # scored before a check was added: score again
+        cached = schema.empty_table()
+    cached = cached.cast(schema)
     new = images.filter(pc.invert(pc.is_in(images["image_id"], value_set=cached["image_id"])))
     fresh = []
     for row in new.select(["batch_id", "image_id", "format"]).to_pylist():
@@ -146,13 +152,14 @@ def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
     return table.take(pc.index_in(images["image_id"], value_set=table["image_id"]))
 
 
-def _thresholds_digest(params: QualityParams) -> str:
+def _thresholds_digest(params: QualityParams, expect: Expectations) -> str:
     thresholds = params.model_dump(exclude={"near_duplicate_distance", "overrides_path"})
+    thresholds["expect"] = [expect.min_side_px, sorted(expect.non_clinical_sources)]
     return hashlib.sha256(json.dumps(thresholds, sort_keys=True).encode()).hexdigest()
 
 
-def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityParams
-            ) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityParams,
+            expect: Expectations) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
     """Per image (aligned with ``images``): the failed checks' codes (";"-joined, "" = passed)
     and their details, judged once per image for the current thresholds."""
     import pyarrow as pa
@@ -161,16 +168,17 @@ def _judged(images: pa.Table, scores: pa.Table, cache: Path, params: QualityPara
 
     schema = pa.schema([("image_id", pa.string()), ("reasons", pa.string()),
                         ("detail", pa.string())],
-                       metadata={_THRESHOLDS_KEY: _thresholds_digest(params).encode()})
+                       metadata={_THRESHOLDS_KEY: _thresholds_digest(params, expect).encode()})
     path = cache / JUDGED
     cached = pq.read_table(path) if path.is_file() else schema.empty_table()
     if (cached.schema.metadata or {}).get(_THRESHOLDS_KEY) != schema.metadata[_THRESHOLDS_KEY]:
         cached = schema.empty_table()  # thresholds changed: every image is judged again
     todo = pc.invert(pc.is_in(images["image_id"], value_set=cached["image_id"]))
-    rows = images.select(["image_id", "width", "height"]).filter(todo).to_pylist()
+    rows = images.select(["image_id", "width", "height", "source"]).filter(todo).to_pylist()
     if rows:
-        verdicts = [judge(ScoreRecord(**s), r["width"], r["height"], params) for r, s in
-                    zip(rows, scores.filter(todo).to_pylist(), strict=True)]
+        verdicts = [judge(ScoreRecord(**s), r["width"], r["height"], params,
+                          min_side_px=expect.min_side_px, clinical=expect.clinical(r["source"]))
+                    for r, s in zip(rows, scores.filter(todo).to_pylist(), strict=True)]
         added = pa.Table.from_pydict({
             "image_id": [r["image_id"] for r in rows],
             "reasons": [";".join(reason.value for reason, _ in v) for v in verdicts],

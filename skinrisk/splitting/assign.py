@@ -6,21 +6,24 @@ lands on the same side in every dataset version, whatever arrives later, and eve
 near-duplicate follows its patient. Grades are stratified in expectation (the hash ignores the
 grade); the summary reports the achieved held-out share per grade, and validation of the
 split warns when it strays. Images from the cross-ethnic sources form their own test set and
-are never trained on; out-of-distribution types form the OOD set.
+are never trained on; out-of-distribution types form the OOD set. Images from a source declared
+to send another modality than the model trains on (dermoscopy for a clinical model) are in no
+set at all: neither trained nor tested on, and counted.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from skinrisk.errors import SkinriskError
 
 TRAIN, HELDOUT, CROSS_ETHNIC, OOD = "train", "heldout", "cross_ethnic", "ood"
-SPLITS = (TRAIN, HELDOUT, CROSS_ETHNIC, OOD)
+OTHER_MODALITY = "other_modality"  # kept in the dataset, used by no model of this modality
+SPLITS = (TRAIN, HELDOUT, CROSS_ETHNIC, OOD, OTHER_MODALITY)
 OOD_FLAG = "out-of-distribution"
 
 
@@ -33,6 +36,11 @@ class SplitRule:
     test_fraction: float
     salt: str
     cross_ethnic_sources: tuple[str, ...]
+    source_modality: Mapping[str, str] = field(default_factory=dict)  # unlisted: clinical
+    train_modalities: tuple[str, ...] = ("clinical",)
+
+    def modality(self, source: str) -> str:
+        return self.source_modality.get(source, "clinical")
 
 
 def patient_draw(patient: str, salt: str) -> float:
@@ -42,6 +50,8 @@ def patient_draw(patient: str, salt: str) -> float:
 
 
 def assign(row: dict[str, Any], rule: SplitRule) -> str:
+    if rule.modality(row["source"]) not in rule.train_modalities:
+        return OTHER_MODALITY  # first: not even a test set, whatever else the source is
     if row["source"] in rule.cross_ethnic_sources:
         return CROSS_ETHNIC
     if OOD_FLAG in (row.get("flags") or "").split(";"):
@@ -70,8 +80,8 @@ def check_leakage(rows: list[dict[str, Any]]) -> None:
     for key in ("patient", "lesion", "dup_group"):
         sides: dict[str, set[str]] = defaultdict(set)
         for r in rows:
-            if key == "patient" and r["split"] == OOD:
-                continue
+            if (key == "patient" and r["split"] == OOD) or r["split"] == OTHER_MODALITY:
+                continue  # other modality: on neither side, so it cannot leak
             sides[r[key]].add(TRAIN if r["split"] == TRAIN else "test")
         crossing = sorted(k for k, s in sides.items() if len(s) > 1)
         if crossing:
@@ -101,8 +111,12 @@ def summarize(rows: list[dict[str, Any]], rule: SplitRule) -> dict[str, Any]:
     patients = {s: len({r["patient"] for r in rows if r["split"] == s}) for s in SPLITS}
     return {
         "rule": {"test_fraction": rule.test_fraction, "salt": rule.salt,
-                 "cross_ethnic_sources": list(rule.cross_ethnic_sources)},
+                 "cross_ethnic_sources": list(rule.cross_ethnic_sources),
+                 "source_modality": dict(sorted(rule.source_modality.items())),
+                 "train_modalities": list(rule.train_modalities)},
         "images": {s: sum(r["split"] == s for r in rows) for s in SPLITS},
+        "left_out_by_modality": dict(sorted(Counter(
+            rule.modality(r["source"]) for r in rows if r["split"] == OTHER_MODALITY).items())),
         "patients": patients,
         "by_grade": by_grade, "by_source": table("source"), "by_fitzpatrick": table("fitzpatrick"),
         "heldout_share_by_grade": share,

@@ -10,27 +10,55 @@ from skinrisk.errors import SkinriskError
 from skinrisk.taxonomy import normalise_code
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI")
+# resolution, glare: image drift as shares of bands (see resolution_band, glare_band).
 CATEGORICAL = ("diagnosis", "grade", "tumor_type", "source", "fitzpatrick_group", "body_site",
-               "format")
+               "format", "resolution", "glare")
 # The split must follow schema/schema.pbtxt (INT vs FLOAT): an Example feature of the other
 # kind is a type anomaly on every row. load_schema checks the two agree.
+# brightness, saturation, redness (and sharpness): image drift (camera, lighting, clinic).
 INTEGER = ("pathology_verified", "width", "height", "bytes")
 FLOATING = ("sharpness", "skin_fraction", "dye_fraction", "hair_fraction", "gloss_fraction",
-            "dark_fraction", "bright_fraction")
+            "dark_fraction", "bright_fraction", "brightness", "saturation", "redness")
 NUMERIC = INTEGER + FLOATING
 FEATURES = CATEGORICAL + NUMERIC
 SCHEMA_TYPE = {**dict.fromkeys(CATEGORICAL, "BYTES"), **dict.fromkeys(INTEGER, "INT"),
                **dict.fromkeys(FLOATING, "FLOAT")}
 
+_RESOLUTION_BANDS = ((256, "0-255"), (512, "256-511"), (1024, "512-1023"), (2048, "1024-2047"))
 Encoded = tuple[str, list[Any]]  # (SCHEMA_TYPE, the feature's one value)
+# Features that may be absent and whose drift compares known values only: the share missing is
+# reported on its own (a batch with more unknown skin types is not a shift between types).
+REPORT_MISSING = ("fitzpatrick_group",)
 
 
 class ExampleValueError(SkinriskError):
     """A numeric feature whose value cannot be stored as its schema type."""
 
 
-def fitzpatrick_group(value: int | None) -> str:
-    return _ROMAN[value - 1] if value else "unknown"
+def fitzpatrick_group(value: int | None) -> str | None:
+    """None (the feature absent) when unknown: drift then compares known skin types only, and
+    a batch with more missing types is reported as such, not as a shift between types."""
+    return _ROMAN[value - 1] if value else None
+
+
+def resolution_band(short_side: int) -> str:
+    """The short side's octave (each band twice the detail of the one below).
+
+    Bands, not pixels: most sources send one or two sizes, and TFDV's numeric drift spreads a
+    histogram bucket's count evenly over its width, so a batch of 300 px photos against a
+    baseline of 300 px photos plus a few large ones reads as drift (0.3-0.5 on PAD-UFES-20
+    halves). Shares of bands compare what matters: is this batch coarser than the last?
+    """
+    for below, band in _RESOLUTION_BANDS:
+        if short_side < below:
+            return band
+    return "2048+"
+
+
+def glare_band(gloss_fraction: float) -> str:
+    """Whether a photo shows any specular glint: most show none (77% of PAD-UFES-20), so the
+    share with glints drifts (a clinic's flash), where the fraction's histogram is all zeros."""
+    return "glints" if gloss_fraction > 0 else "none"
 
 
 def validation_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -41,8 +69,18 @@ def validation_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         record["diagnosis"] = normalise_code(str(row["diagnosis"]))
         record["fitzpatrick_group"] = fitzpatrick_group(row.get("fitzpatrick"))
         record["pathology_verified"] = int(bool(row.get("pathology_verified")))
+        if row.get("width") is not None and row.get("height") is not None:
+            record["resolution"] = resolution_band(min(row["width"], row["height"]))
+        if row.get("gloss_fraction") is not None:
+            record["glare"] = glare_band(row["gloss_fraction"])
         out.append(record)
     return out
+
+
+def missing_share(rows: list[dict[str, Any]], feature: str) -> tuple[int, float | None]:
+    """How many rows lack ``feature``, and their share (None for no rows)."""
+    missing = sum(row.get(feature) is None for row in rows)
+    return missing, (missing / len(rows) if rows else None)
 
 
 def encode_record(record: dict[str, Any], index: int) -> dict[str, Encoded]:

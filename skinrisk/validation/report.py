@@ -26,12 +26,15 @@ def render_report(verdict: Verdict, ingest: dict[str, Any], quality_reasons: dic
            else "**no baseline** (first batch): drift not measured, schema checked"),
         "", "## Anomalies", "",
     ]
-    if verdict.findings:
+    anomalies = [f for f in verdict.findings if f.kind != "missing"]
+    if anomalies:
         lines += ["| feature | kind | description |", "|---|---|---|"]
-        lines += [f"| {f.feature} | {f.kind} | {f.description} |" for f in verdict.findings]
+        lines += [f"| {f.feature} | {f.kind} | {f.description} |" for f in anomalies]
     else:
         lines.append("None.")
     lines += ["", "## Drift against the baseline", ""]
+    lines += [f"- {f.feature}: {f.description}" for f in verdict.findings
+              if f.kind == "missing"]
     if verdict.drift:
         lines += ["| feature | measure | value | threshold | |", "|---|---|---:|---:|---|"]
         lines += [f"| {d.feature} | {d.measure} | {d.value:.4f} | {d.threshold:.4f} | "

@@ -27,7 +27,13 @@ from typing import Any
 from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
 from skinrisk.localfs import atomic_write
-from skinrisk.validation.features import SCHEMA_TYPE, Encoded, encode_record
+from skinrisk.validation.features import (
+    REPORT_MISSING,
+    SCHEMA_TYPE,
+    Encoded,
+    encode_record,
+    missing_share,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,9 @@ _LIST = {"BYTES": "bytes_list", "INT": "int64_list", "FLOAT": "float_list"}
 @dataclass(frozen=True)
 class Finding:
     feature: str
-    kind: str  # "schema" | "drift" | "error" (statistics could not be computed)
+    # "schema" | "drift" | "error" (statistics could not be computed) | "missing" (a share of
+    # values absent, reported beside drift; it never changes the status)
+    kind: str
     description: str  # never a data value: TFDV's anomaly type and short description
 
 
@@ -220,7 +228,23 @@ def validate_rows(batch_id: str, rows: list[dict[str, Any]], baseline: list[dict
             (out_dir / name).unlink(missing_ok=True)
         verdict.findings.append(Finding("(batch)", "error", f"batch {batch_id}: {exc}"))
         return _with_status(verdict, params)
-    return _judge(verdict, stats, previous, schema, params, out_dir)
+    verdict = _judge(verdict, stats, previous, schema, params, out_dir)
+    verdict.findings += _missing(rows, baseline)
+    return verdict
+
+
+def _missing(rows: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> list[Finding]:
+    """One line per REPORT_MISSING feature with absent values here or in the baseline."""
+    findings = []
+    for name in REPORT_MISSING:
+        count, share = missing_share(rows, name)
+        _, before = missing_share(baseline, name)
+        if count or before:
+            was = f"baseline {before:.1%}" if before is not None else "no baseline"
+            findings.append(Finding(name, "missing", f"missing in {count} of {len(rows)} "
+                                    f"images ({share:.1%}; {was}); drift compares known "
+                                    "values only"))
+    return findings
 
 
 def _judge(verdict: Verdict, stats: Any, previous: Any, schema: Any, params: ValidateParams,
@@ -270,7 +294,7 @@ def _findings(anomalies: Any) -> list[Finding]:
 
 
 def _with_status(verdict: Verdict, params: ValidateParams) -> Verdict:
-    kinds = {f.kind for f in verdict.findings}
+    kinds = {f.kind for f in verdict.findings} - {"missing"}  # a share to read, not a verdict
     fails = "error" in kinds or ("schema" in kinds and params.on_anomaly == "fail") or \
         ("drift" in kinds and params.on_drift == "fail")
     verdict.status = "failed" if fails else "warned" if kinds else "passed"

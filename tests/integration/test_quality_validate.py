@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
 from skinrisk.config import ValidateParams
+from skinrisk.validation.report import render_report
 from skinrisk.validation.tfdv_check import validate_rows
 from tests.conftest import REPO, data_dir
 
 pytestmark = pytest.mark.ml
-PARAMS = ["--params", str(REPO / "params.yaml")]
+# The demo profile: pack.image_size 80, so 160x120 synthetic photos clear the resolution floor
+# (params.yaml's is 299, the paper's input size).
+PARAMS = ["--params", str(REPO / "params-small.yaml")]
 SCHEMA = REPO / "schema" / "schema.pbtxt"
 
 
@@ -71,8 +75,8 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
     assert main(["quality", *PARAMS]) == 0
     assert {name: (curated / name).read_bytes() for name in outputs} == incremental
     strict = tmp_path / "strict.yaml"
-    strict.write_text((REPO / "params.yaml").read_text().replace(
-        "min_sharpness:", "min_sharpness: 1.0e+12 #"))
+    strict.write_text(f"extends: {REPO / 'params-small.yaml'}\n"
+                      "quality: {min_sharpness: 1.0e+12}\n")
     assert main(["quality", "--params", str(strict)]) == 0
     assert "(0 scored this run)" in capsys.readouterr().out
     assert rows(curated / "manifest.parquet") == []
@@ -85,7 +89,8 @@ def _row(**overrides) -> dict:
            "format": "jpeg", "pathology_verified": 1, "width": 640, "height": 480,
            "bytes": 50_000, "sharpness": 30.0, "skin_fraction": 0.9, "dye_fraction": 0.0,
            "hair_fraction": 0.0, "gloss_fraction": 0.0, "dark_fraction": 0.0,
-           "bright_fraction": 0.0}
+           "bright_fraction": 0.0, "brightness": 0.6, "saturation": 0.3, "redness": 0.56,
+           "resolution": "256-511", "glare": "none"}
     return {**row, **overrides}
 
 
@@ -126,6 +131,58 @@ def test_drift_is_found_on_a_shifted_batch_and_not_on_a_similar_one(tmp_path: Pa
     assert validate_rows("d", _mixed(60, shift=True), baseline, SCHEMA, strict,
                          tmp_path / "d2").status == "failed"
     assert shifted.slices["fitzpatrick_group_VI"] == 60
+
+
+def _photos(n: int, seed: int, shift: bool = False) -> list[dict]:
+    """Rows whose image figures vary like real photos; ``shift``: a darker, softer, bluer batch
+    of small photos taken with a flash (a new clinic's camera)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for row in _mixed(n):
+        rows.append({**row,
+                     "brightness": float(rng.normal(0.42 if shift else 0.6, 0.05)),
+                     "saturation": float(rng.normal(0.3, 0.04)),
+                     "redness": float(rng.normal(0.53 if shift else 0.56, 0.01)),
+                     "sharpness": float(rng.lognormal(np.log(8 if shift else 30), 0.4)),
+                     "resolution": "0-255" if shift else str(rng.choice(
+                         ["256-511", "512-1023"], p=[0.8, 0.2])),
+                     "glare": "glints" if rng.random() < (0.8 if shift else 0.2) else "none"})
+    return rows
+
+
+def test_image_drift_is_found_on_a_new_cameras_batch_and_not_on_a_similar_one(
+        tmp_path: Path) -> None:
+    baseline = _photos(150, seed=1)
+    similar = validate_rows("s", _photos(60, seed=2), baseline, SCHEMA, ValidateParams(),
+                            tmp_path / "s")
+    assert similar.status == "passed", [d for d in similar.drift if d.value > d.threshold]
+    measured = {d.feature for d in similar.drift}
+    assert {"sharpness", "brightness", "saturation", "redness", "resolution", "glare"} <= measured
+    shifted = validate_rows("d", _photos(60, seed=3, shift=True), baseline, SCHEMA,
+                            ValidateParams(), tmp_path / "d")
+    above = {d.feature for d in shifted.drift if d.value > d.threshold}
+    assert {"sharpness", "brightness", "resolution", "glare"} <= above
+    assert "saturation" not in above  # unchanged in the shifted batch
+    assert shifted.status == "warned"  # the same policy as metadata drift: on_drift
+    assert validate_rows("d", _photos(60, seed=3, shift=True), baseline, SCHEMA,
+                         ValidateParams(on_drift="fail"), tmp_path / "d2").status == "failed"
+
+
+def test_missing_skin_types_are_reported_on_their_own_not_as_drift(tmp_path: Path) -> None:
+    baseline = _mixed(120)
+    batch = _mixed(60)
+    for row in batch[::5] + batch[1::5]:  # 40% unknown, the known ones as in the baseline
+        row["fitzpatrick_group"] = None
+    verdict = validate_rows("m", batch, baseline, SCHEMA, ValidateParams(), tmp_path / "m")
+    fitz = [d for d in verdict.drift if d.feature == "fitzpatrick_group"]
+    assert fitz and fitz[0].value <= fitz[0].threshold
+    [missing] = [f for f in verdict.findings if f.kind == "missing"]
+    assert missing.feature == "fitzpatrick_group"
+    assert "missing in 24 of 60 images (40.0%; baseline 0.0%)" in missing.description
+    assert verdict.status == "passed"  # a share to read, not a verdict
+    report = render_report(verdict, {}, {})
+    assert "- fitzpatrick_group: missing in 24 of 60" in report
+    assert "| fitzpatrick_group | missing |" not in report  # not listed as an anomaly
 
 
 def test_validate_command_reports_each_batch_once(tmp_path: Path, state_home: Path,

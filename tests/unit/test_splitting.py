@@ -2,10 +2,12 @@
 
 import pytest
 
+from skinrisk.config import ParamsError, parse_params
 from skinrisk.splitting.assign import (
     CROSS_ETHNIC,
     HELDOUT,
     OOD,
+    OTHER_MODALITY,
     TRAIN,
     LeakageError,
     SplitRule,
@@ -82,3 +84,29 @@ def test_an_ood_lesion_of_a_training_patient_is_not_leakage_but_its_duplicate_is
     rows[1]["dup_group"] = "a"  # the OOD photo is a near-duplicate of a training photo
     with pytest.raises(LeakageError, match="dup_group: a"):
         check_leakage(rows)
+
+
+def test_images_of_a_modality_the_model_does_not_train_on_are_in_no_set_and_counted() -> None:
+    rule = SplitRule(0.25, "salt", ("atlas",), {"dermlab": "dermoscopy", "atlas": "dermoscopy"})
+    rows = ([row(f"c{i}", f"P-{i}") for i in range(40)]
+            + [row(f"d{i}", f"P-{i}", lesion="D", source="dermlab") for i in range(40)]
+            + [row("a", "A-1", source="atlas")])
+    # The same patients photographed both ways: the dermoscopic side is on neither side.
+    out = assign_all(rows, rule)
+    assert {r["split"] for r in out if r["source"] != "hosp"} == {OTHER_MODALITY}
+    assert {r["split"] for r in out if r["source"] == "hosp"} <= {TRAIN, HELDOUT}
+    summary = summarize(out, rule)
+    assert summary["left_out_by_modality"] == {"dermoscopy": 41}
+    assert summary["images"][OTHER_MODALITY] == 41 and summary["images"][CROSS_ETHNIC] == 0
+    both = SplitRule(0.25, "salt", ("atlas",), {"dermlab": "dermoscopy", "atlas": "dermoscopy"},
+                     ("clinical", "dermoscopy"))
+    assert OTHER_MODALITY not in {r["split"] for r in assign_all(rows, both)}
+
+
+@pytest.mark.parametrize(("split", "fragment"), [
+    ({"source_modality": {"dermlab": "dermatoscope"}}, "split.source_modality.dermlab"),
+    ({"train_modalities": []}, "list at least one modality"),
+])
+def test_modality_params_name_the_key(split: dict, fragment: str) -> None:
+    with pytest.raises(ParamsError, match=fragment.replace(".", r"\.")):
+        parse_params({"split": split})

@@ -1,0 +1,28 @@
+"""Appearance per image: brightness and colour, the figures validate compares between batches.
+
+No threshold applies to them here: a photo is not wrong for being bright or red. A new camera, a
+new white balance or a new clinic's lighting moves a whole batch's distribution, and validate
+measures that against the batches before it (README, "Validate": image drift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Appearance:
+    brightness: float  # mean HSV value, 0..1
+    saturation: float  # mean HSV saturation, 0..1
+    redness: float  # mean CIELAB a* (green-red), 0..1 with 0.5 neutral grey
+
+
+def score_appearance(rgb: np.ndarray, hsv: np.ndarray) -> Appearance:
+    import cv2
+
+    lab_a = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 1]  # 8-bit: 128 is neutral
+    return Appearance(brightness=float(hsv[..., 2].mean() / 255),
+                      saturation=float(hsv[..., 1].mean() / 255),
+                      redness=float(lab_a.mean() / 255))
