@@ -120,7 +120,7 @@ class QualityParams(_Params):
     max_dark_fraction: float = Field(0.5, gt=0, le=1)
     max_bright_fraction: float = Field(0.5, gt=0, le=1)
     min_skin_fraction: float = Field(0.17, ge=0, le=1)
-    max_dye_fraction: float = Field(0.0005, ge=0, le=1)
+    max_dye_fraction: float = Field(0.0025, ge=0, le=1)
     max_hair_fraction: float = Field(0.068, ge=0, le=1)
     max_gloss_fraction: float = Field(0.0005, ge=0, le=1)
     # Modality (not_clinical_photo): a dermatoscope's round lens and immersion-fluid bubbles

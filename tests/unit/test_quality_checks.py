@@ -54,8 +54,10 @@ def test_a_check_flags_its_defect_and_passes_the_same_photo_without_it(
 
 
 def test_ink_dye_is_flagged() -> None:
-    """Gentian violet and marker ink; iodine is the hard case (docs/quality-calibration.md)."""
-    checked = 0
+    """Synthetic gentian violet and marker ink raise the score; iodine is not ink. The check
+    is calibrated on real photos (next test): synthetic lesions drawn with a saturated blue
+    veil trip it now and then, so the clean copies are held to a rate, not to zero."""
+    checked = clean_flagged = 0
     for seed in range(40):
         params = SynthParams(images=1, width=320, height=240, seed=seed)
         photo = replace(plan_cohort(params)[0], defects=(Defect.DYE,))
@@ -63,10 +65,22 @@ def test_ink_dye_is_flagged() -> None:
         if dirty.dye == "iodine":
             continue
         clean = render_photo(replace(photo, defects=()), params)
-        assert reasons(clean.data) == set(), seed
+        clean_flagged += Reason.DYE in reasons(clean.data)
         assert Reason.DYE in reasons(dirty.data), (seed, dirty.dye)
         checked += 1
-    assert checked >= 15
+    assert checked >= 15 and clean_flagged <= checked // 5
+
+
+REAL_INK = {"PAT_1222_767_519.png": True, "PAT_20_29_850.png": True,  # faded rings, missed
+            "PAT_230_1008_673.png": True, "PAT_2077_4463_77.png": True,  # before the redesign
+            "PAT_1326_1156_163.png": False, "PAT_656_1246_489.png": False,  # violaceous, blue
+            "PAT_625_1184_412.png": False}  # nevus: flagged before
+
+
+@pytest.mark.parametrize(("name", "inked"), sorted(REAL_INK.items()))
+def test_marker_ink_on_real_photos(pad_dir: Path, name: str, inked: bool) -> None:
+    """Real PAD-UFES-20 photos labelled by eye (docs/quality-labels.csv)."""
+    assert (Reason.DYE in reasons((pad_dir / "images" / name).read_bytes())) is inked
 
 
 def test_a_recognisable_face_is_a_privacy_block() -> None:
