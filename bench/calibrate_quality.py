@@ -81,7 +81,7 @@ def _sheets(verdicts: dict[str, list[tuple[Reason, str]]], out: Path) -> None:
 def pad_section(params: QualityParams, home: Path) -> list[str]:
     verdicts = _pad_verdicts(params, home)
     _sheets(verdicts, home / "calibration")
-    labels = load_labels(LABELS)
+    labels = load_labels(LABELS, PAD / "images")
     lines = [f"## PAD-UFES-20 sample ({len(verdicts)} real clinical photos) against labels by eye",
              "", f"Labels: `docs/quality-labels.csv` ({len(labels)} photos; rules and method in "
              "docs/quality-labelling.md). Intervals: Wilson 95%.", "",

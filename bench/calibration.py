@@ -26,11 +26,15 @@ LABELLED: dict[str, Reason] = {
 Verdicts = Mapping[str, list[tuple[Reason, str]]]
 
 
-def load_labels(path: Path) -> dict[str, dict[str, int]]:
-    """file name -> label column -> 0/1."""
+def load_labels(path: Path, images: Path) -> dict[str, dict[str, int]]:
+    """file name -> label column -> 0/1. The labels are keyed by the photo's sha256, not its
+    name: PAD-UFES-20's file names carry its patient ids, which nothing in the repository may
+    hold (the pipeline's workspace is a clone of it)."""
     with path.open(newline="") as handle:
-        return {row["file_name"]: {k: int(row[k]) for k in LABELLED}
-                for row in csv.DictReader(handle)}
+        by_hash = {row["image_sha256"]: {k: int(row[k]) for k in LABELLED}
+                   for row in csv.DictReader(handle)}
+    names = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in images.glob("*.png")}
+    return {names[h]: labels for h, labels in by_hash.items() if h in names}
 
 
 def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
