@@ -17,7 +17,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,17 +112,18 @@ def thumbnail(data: bytes) -> bytes | None:
 
 
 def render_page(reason: str, items: list[ReviewItem], thumbs: Mapping[str, bytes | None],
-                page: int, pages: int, total: int) -> str:
+                page: int, has_next: bool) -> str:
+    """One page. It shows nothing that depends on the other pages (no totals: the index has
+    them), so a page whose images did not change is never drawn again as the dataset grows."""
     try:
         advice = Reason(reason).advice
     except ValueError:  # a code this version does not know (a newer cache): no advice
         advice = ""
-    nav = " · ".join(f'<a href="{_page_name(reason, p)}">{p}</a>' if p != page else str(p)
-                     for p in range(1, pages + 1))
+    links = ([f'<a href="{_page_name(reason, page - 1)}">previous</a>'] if page > 1 else []) + (
+        [f'<a href="{_page_name(reason, page + 1)}">next</a>'] if has_next else [])
     cards = "\n".join(_card(item, thumbs.get(item.image_id)) for item in items)
-    return _PAGE.format(
-        title=html.escape(f"quality review: {reason}"), total=total, page=page, pages=pages,
-        advice=html.escape(advice), nav=nav, cards=cards)
+    return _PAGE.format(title=html.escape(f"quality review: {reason}"), page=page,
+                        advice=html.escape(advice), nav=" · ".join(links), cards=cards)
 
 
 def write_review(folder: Path, cache: Path, by_reason: Mapping[str, list[ReviewItem]],
@@ -138,13 +139,15 @@ def write_review(folder: Path, cache: Path, by_reason: Mapping[str, list[ReviewI
         for page, chunk in enumerate(chunks, start=1):
             name = _page_name(reason, page)
             wanted.add(name)
-            digest = hashlib.sha256(json.dumps(
-                [len(chunks), len(items), [asdict(i) for i in chunk]]).encode()).hexdigest()
+            has_next = page < len(chunks)
+            # repr, not asdict: the same text for the same items, at a fraction of the cost
+            # (this runs over every quarantined image on every run).
+            digest = hashlib.sha256(repr((has_next, chunk)).encode()).hexdigest()
             if drawn.get(name) == digest and (folder / name).is_file():
                 continue
             thumbs = {i.image_id: thumbnail(read(i.image_id)) for i in chunk}
-            atomic_write(folder / name, render_page(reason, chunk, thumbs, page, len(chunks),
-                                                    len(items)).encode())
+            atomic_write(folder / name, render_page(reason, chunk, thumbs, page, has_next)
+                         .encode())
             drawn[name] = digest
             atomic_write(record, (json.dumps(drawn, indent=1, sort_keys=True) + "\n").encode())
     for stale in folder.glob("*.html"):
@@ -199,7 +202,7 @@ tr.fail td {{ color: #b00; font-weight: bold; }}
 pre {{ background: #f4f4f4; padding: .2em; }}
 </style></head><body>
 <h1>{title}</h1>
-<p>{total} images (page {page} of {pages}) {nav}</p>
+<p>page {page} · {nav} (<a href="index.html">all reasons, with counts</a>)</p>
 <p>{advice}</p>
 <p>To overrule the filter, add a row per image to the overrides file named by params.yaml
 <code>quality.overrides_path</code> (columns image_id, decision, reason, reviewer, date;
