@@ -17,7 +17,7 @@ from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write, exclusive_lock
 from skinrisk.quality.decide import expectations
 from skinrisk.quality.overrides import Override, parse_overrides
-from skinrisk.quality.review import review_items, write_review
+from skinrisk.quality.review import measure_items, review_items, write_review
 from skinrisk.quality.runner import QualityOutcome, dataset_images, dataset_rows, run_quality
 from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.storage.rawzone import RawZone
@@ -40,7 +40,10 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         read = _reader(raw, dataset_rows(images, outcome.quarantined["image_id"].to_pylist()))
         write_sheets(layout.curated / "contact_sheets", layout.cache, examples, read)
         write_review(layout.curated / "review", layout.cache, review_items(
-            outcome.quarantined, images, outcome.scores, params, expect.min_side_px), read)
+            outcome.quarantined, images, outcome.scores, params, expect.min_side_px, lazy=True),
+            read, lambda chunk: measure_items(chunk, images, outcome.scores, params,
+                                              expect.min_side_px),
+            version=f"{params.model_dump_json()}:{expect.min_side_px}")
         report = _report(outcome, params)
         report["expectations"] = {"min_side_px": expect.min_side_px,
                                   "non_clinical_sources": sorted(expect.non_clinical_sources)}

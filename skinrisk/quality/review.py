@@ -56,7 +56,30 @@ def measures(scores: Mapping[str, Any], width: int, height: int, params: Quality
     """Each score beside the threshold named after it (``min_<score>`` / ``max_<score>``), so a
     check added with that naming shows up here without a change. ``min_side_px``: the
     resolution floor the stage applied, where it is not quality's own."""
-    limits = params.model_dump()
+    return _measures(scores, width, height, params, params.model_dump(), min_side_px)
+
+
+def measure_items(items: list[ReviewItem], images: Any, scores: Any, params: QualityParams,
+                  min_side_px: int | None = None) -> list[ReviewItem]:
+    """The items with every score beside its threshold (none for an undecodable image: its
+    scores are zeros, not measurements)."""
+    import dataclasses
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    where = pc.index_in(pa.array([i.image_id for i in items], pa.string()),
+                        value_set=images["image_id"])
+    sizes = images.take(where).select(["width", "height"]).to_pylist()
+    limits = params.model_dump()  # once: it costs more than the rest of a row's measures
+    return [dataclasses.replace(item, measures=_measures(s, z["width"], z["height"], params,
+                                                         limits, min_side_px)
+                                if s["decodable"] else ())
+            for item, z, s in zip(items, sizes, scores.take(where).to_pylist(), strict=True)]
+
+
+def _measures(scores: Mapping[str, Any], width: int, height: int, params: QualityParams,
+              limits: Mapping[str, Any], min_side_px: int | None) -> tuple[Measure, ...]:
     values = {"short_side_px": min(width, height),
               **{k: v for k, v in scores.items() if k not in _NOT_SCORES
                  and isinstance(v, int | float) and not isinstance(v, bool)}}
@@ -75,19 +98,20 @@ def measures(scores: Mapping[str, Any], width: int, height: int, params: Quality
 
 
 def review_items(quarantined: Any, images: Any, scores: Any, params: QualityParams,
-                 min_side_px: int | None = None) -> dict[str, list[ReviewItem]]:
+                 min_side_px: int | None = None, lazy: bool = False
+                 ) -> dict[str, list[ReviewItem]]:
     """Per reason code, its images, group members together in dataset order. ``quarantined``:
-    the quality quarantine (Arrow); ``images``, ``scores``: the dataset, row-aligned."""
+    the quality quarantine (Arrow); ``images``, ``scores``: the dataset, row-aligned.
+    ``lazy``: leave the measures out (see write_review's ``complete`` and measure_items)."""
     import pyarrow.compute as pc
 
     where = pc.index_in(quarantined["image_id"], value_set=images["image_id"])
-    shown = images.take(where).select(["width", "height", "tumor_type", "grade"]).to_pylist()
-    rows = zip(quarantined.to_pylist(), shown, scores.take(where).to_pylist(), strict=True)
-    # An undecodable image has no scores worth showing (they are zeros, not measurements).
+    shown = images.take(where).select(["tumor_type", "grade"]).to_pylist()
     items = [ReviewItem(q["image_id"], i["tumor_type"] or i["grade"], q["reasons"], q["detail"],
-                        q["dup_group"], measures(s, i["width"], i["height"], params,
-                                                 min_side_px) if s["decodable"] else ())
-             for q, i, s in rows]
+                        q["dup_group"], ())
+             for q, i in zip(quarantined.to_pylist(), shown, strict=True)]
+    if not lazy:
+        items = measure_items(items, images, scores, params, min_side_px)
     first = {}
     for k, item in enumerate(items):
         first.setdefault(item.dup_group, k)
@@ -127,9 +151,16 @@ def render_page(reason: str, items: list[ReviewItem], thumbs: Mapping[str, bytes
 
 
 def write_review(folder: Path, cache: Path, by_reason: Mapping[str, list[ReviewItem]],
-                 read: Callable[[str], bytes]) -> None:
+                 read: Callable[[str], bytes],
+                 complete: Callable[[list[ReviewItem]], list[ReviewItem]] | None = None,
+                 version: str = "") -> None:
     """The pages in ``folder`` (always created: a DVC output) and its index; a page is drawn
-    only when its items changed since the last run (digests kept in ``cache``)."""
+    only when its items changed since the last run (digests kept in ``cache``).
+
+    ``complete``: fills in the measures of a page's items when it is drawn (review_items with
+    ``lazy=True``), so a run computes them only for changed pages; ``version`` then names what
+    else the measures depend on (the thresholds), so a changed threshold redraws every page.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     record = cache / RECORD
     drawn = json.loads(record.read_text()) if record.is_file() else {}
@@ -142,9 +173,10 @@ def write_review(folder: Path, cache: Path, by_reason: Mapping[str, list[ReviewI
             has_next = page < len(chunks)
             # repr, not asdict: the same text for the same items, at a fraction of the cost
             # (this runs over every quarantined image on every run).
-            digest = hashlib.sha256(repr((has_next, chunk)).encode()).hexdigest()
+            digest = hashlib.sha256(repr((version, has_next, chunk)).encode()).hexdigest()
             if drawn.get(name) == digest and (folder / name).is_file():
                 continue
+            chunk = complete(chunk) if complete else chunk
             thumbs = {i.image_id: thumbnail(read(i.image_id)) for i in chunk}
             atomic_write(folder / name, render_page(reason, chunk, thumbs, page, has_next)
                          .encode())
