@@ -36,6 +36,13 @@ READING = """## Reading the figures
   digest, near-duplicate groups linked in from the last run's (skinrisk/quality/runner.py), and
   the landing listing of committed batches (the resend check). The 100 case is dominated by
   scoring the 100 new photos and by start-up; both figures move with machine load.
+- **Resend check** (issue 19): a committed batch still in the landing zone is compared with what
+  was committed on every ingest run. Files whose listing signature (size, times, inode; S3: ETag,
+  time) is unchanged are not read: an unchanged batch costs its listing. A batch re-uploaded with
+  the same bytes is hashed once again, then its new signatures are recorded. This check and the
+  per-file record it reads are what ingest's share of the incremental cost grew by.
+- **Quality per image** grew this session: the ink check (issue 20: CIELAB shift, top-hat and
+  components, ~6-9 ms on a 384 px working copy) and the modality and appearance scores (~3.4 ms).
 - **Training input** is per 2 cores: a GPU worker needs about (GPU images/s) / (rate / 2) cores
   for decoding and augmenting, e.g. ~8-10 cores for 2,000-3,000 images/s at 299 px.
 - Timings are never asserted in tests; rerun `make bench` on an idle machine to compare.
