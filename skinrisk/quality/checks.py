@@ -88,7 +88,8 @@ def score_dye(rgb: np.ndarray) -> float:
     So the rule is relative and structural: per pixel, how much cooler (CIELAB b* lower than
     a* would explain) and darker it is than the local median, kept only where it forms a thin
     structure (top-hat narrower than a lesion) in components at least a twentieth of the frame
-    long. Returns the fraction of pixels in such lines.
+    long, where the neighbourhood is as light as skin. Returns the fraction of pixels in such
+    lines.
     """
     import cv2
 
@@ -101,6 +102,9 @@ def score_dye(rgb: np.ndarray) -> float:
     cooler = np.clip(med[2] - b, 0, None) - 0.5 * np.clip(med[1] - a, 0, None)
     darker = np.clip(med[0] - light, 0, None) * 100 / 255
     shift = cooler + darker * (cooler > 1.5)  # dark only counts where the hue turned cool too
+    # Ink is drawn on skin: around a line the neighbourhood is as light as skin. Inside a dark
+    # lesion it is not, so a melanoma's blue-grey veil or a dark nevus is not read as ink.
+    shift *= med[0] >= np.percentile(light, 15)
     # In half units as 8 bits: OpenCV's morphology is several times faster on uint8; half a
     # CIELAB unit is far below the threshold of 6 units, and shifts past 127 are all ink.
     halves = np.clip(shift * 2, 0, 255).astype(np.uint8)
