@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
+from pipelines.common import load_params
 from skinrisk.taxonomy import RiskGrade
 from tests.conftest import data_dir
 from tests.integration.test_versioning import PARAMS, add_batch
@@ -40,7 +41,7 @@ def test_shards_hold_every_split_image_once_with_its_label(tmp_path: Path, state
     expected = {r["image_id"]: r for r in assignments.to_pylist()}
     seen = read_shards(data_dir(state_home) / "shards")
     assert set(seen) == set(expected)
-    size = 299
+    size = load_params(Path(PARAMS[1])).pack.image_size  # the params the batch was packed with
     for image_id, got in seen.items():
         assert got["grade"] == RiskGrade(expected[image_id]["grade"]).index
         assert got["split"] == expected[image_id]["split"]
