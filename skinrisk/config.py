@@ -299,19 +299,59 @@ class Floors(_Params):
                 "dangerous": self.dangerous}[figure]
 
 
+class Evidence(_Params):
+    """The least evidence a comparison is judged on, counted in patients (images of one patient
+    are correlated: 24 images from 2 patients are 2 observations, not 24)."""
+
+    patients: int = Field(ge=1)
+    positives: int = Field(ge=1)  # patients with an image of the grade, and as many without
+
+
+class MinEvidence(_Params):
+    slice: Evidence = Evidence(patients=30, positives=10)
+    whole_set: Evidence = Evidence(patients=100, positives=20)
+
+
+class Spending(_Params):
+    """Repeated decisions on the same test sets (docs/promotion-gate.md, "Repeated decisions").
+
+    Decision i (1, 2, ...) of a test-set generation runs its superiority test at alpha/2**i
+    (geometric) or alpha/max_decisions (pocock): over a generation the chance of promoting any
+    challenger that is not better stays below alpha. A generation ends when every test set has
+    grown by refresh_growth since its first decision; after max_decisions the gate rejects until
+    then."""
+
+    rule: Literal["geometric", "pocock"] = "geometric"
+    max_decisions: int = Field(4, ge=1, le=20)
+    refresh_growth: float = Field(0.5, gt=0, le=10)
+
+    def alpha(self, alpha: float, decision: int) -> float:
+        """The superiority level of the ``decision``-th (1-based) decision of a generation."""
+        return alpha / 2**decision if self.rule == "geometric" else alpha / self.max_decisions
+
+
 class PromoteParams(_Params):
     """`skinrisk promote`: the gate's criteria, fixed before any model is compared."""
 
     primary_metric: Literal["macro_auc"] = "macro_auc"
     test_sets: tuple[Literal["heldout", "cross_ethnic"], ...] = ("heldout", "cross_ethnic")
     min_delta: float = Field(0.0, ge=0, le=0.5)  # challenger must beat champion by more
-    alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided paired bootstrap p, per test set
+    alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided, per test set, before spending
     bootstrap_resamples: int = Field(2000, ge=200, le=100_000)
-    confidence: float = Field(0.95, gt=0.5, lt=1)  # intervals judged for non-inferiority
-    non_inferiority_margin: float = Field(0.05, ge=0, le=0.5)  # per grade and per slice
+    # One-sided level of every non-inferiority lower bound (0.025: the lower end of a 95% CI).
+    non_inferiority_alpha: float = Field(0.025, gt=0, lt=0.5)
+    non_inferiority_margin: float = Field(0.05, ge=0, le=0.5)  # per grade and per slice (macro)
+    slice_grades: tuple[Literal["low-risk", "high-risk", "dangerous"], ...] = ("dangerous",)
+    slice_grade_margin: float = Field(0.05, ge=0, le=0.5)  # a slice_grades AUC inside a slice
+    # The dangerous grade's sensitivity at the champion's Youden threshold (set and slices).
+    sensitivity_margin: float = Field(0.10, ge=0, le=1)
     slices: tuple[Literal["skin_type", "source", "body_site"], ...] = ("skin_type",)
-    min_n: int = Field(20, ge=1)  # positives and negatives per grade for a slice to be judged
+    min_n: MinEvidence = MinEvidence()
     insufficient_evidence: Literal["reject", "allow"] = "reject"
+    # A slice whose value is "unknown" (e.g. no Fitzpatrick type recorded) is not a population:
+    # report shows its figures without letting them block; gate judges it like any slice.
+    unknown_slice: Literal["report", "gate"] = "report"
+    spending: Spending = Spending()
     floors: Floors = Floors()
     seed: int = 0
 
@@ -321,6 +361,17 @@ class PromoteParams(_Params):
         if "heldout" not in value:
             raise ValueError("the held-out set must be one of the test sets")
         return value
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> PromoteParams:
+        # The smallest bootstrap p-value is 1/(resamples+1): a spent alpha below it can never pass.
+        smallest = self.spending.alpha(self.alpha, self.spending.max_decisions)
+        if smallest * (self.bootstrap_resamples + 1) < 1:
+            raise ValueError(
+                f"spending.max_decisions {self.spending.max_decisions} spends alpha down to "
+                f"{smallest:.2g}, below the smallest p-value {self.bootstrap_resamples} "
+                "bootstrap_resamples can show: raise bootstrap_resamples or lower max_decisions")
+        return self
 
 
 class Params(_Params):

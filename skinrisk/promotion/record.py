@@ -11,6 +11,7 @@ from skinrisk.promotion.decide import Decision
 def record(decision: Decision, context: dict[str, Any]) -> dict[str, Any]:
     """``context``: models, data version and hashes, params, who triggered it, when."""
     return {**context, "verdict": decision.verdict, "first_model": decision.first_model,
+            "decision_number": decision.decision_number, "alpha_spent": decision.alpha,
             "reasons": decision.reasons,
             "criteria": [dataclasses.asdict(c) for c in decision.criteria]}
 
@@ -38,25 +39,50 @@ def markdown(rec: dict[str, Any]) -> str:
         "",
         "## Every criterion",
         "",
-        "| set | kind | figure | n | value | interval | p | needs | verdict |",
-        "|---|---|---|---:|---:|---|---:|---|---|",
+        "Each bound is one-sided (the lower end of the interval the test used), at the alpha "
+        "beside it; n counts images, patients the people they come from.",
+        "",
+        "| set | kind | figure | n | patients | value | lower bound | alpha | p | needs | "
+        "verdict |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        *(_row(c) for c in rec["criteria"]),
+        "",
+        "## Criteria fixed in params.yaml (`promote:`)",
+        "",
+        _criteria(rec["params"], rec.get("decision_number"), rec.get("alpha_spent")),
+        "",
     ]
-    for c in rec["criteria"]:
-        interval = (f"[{c['interval'][0]:+.4f}, {c['interval'][1]:+.4f}]"
-                    if c["interval"] and None not in c["interval"] else "")
-        value = "" if c["value"] is None else f"{c['value']:+.4f}" if c["kind"] in (
-            "superiority", "non-inferiority") else f"{c['value']:.4f}"
-        p = "" if c["p_value"] is None else f"{c['p_value']:.4f}"
-        n = "" if c["n"] is None else c["n"]
-        lines.append(f"| {c['test_set']} | {c['kind']} | {c['figure']} | {n} | "
-                     f"{value} | {interval} | {p} | {c['threshold']} | **{c['verdict']}** |")
-    params = rec["params"]
-    lines += ["", "## Criteria fixed in params.yaml (`promote:`)", "",
-              f"primary metric {params['primary_metric']}; min_delta {params['min_delta']}; "
-              f"alpha {params['alpha']} (one-sided, paired patient-level bootstrap, "
-              f"{params['bootstrap_resamples']} resamples); non-inferiority margin "
-              f"{params['non_inferiority_margin']} on the {params['confidence']:.0%} interval's "
-              f"lower bound; slices {', '.join(params['slices'])}, min_n {params['min_n']}, "
-              f"insufficient evidence: {params['insufficient_evidence']}; floors "
-              f"{params['floors']}.", ""]
     return "\n".join(lines)
+
+
+def _row(c: dict[str, Any]) -> str:
+    value = "" if c["value"] is None else f"{c['value']:+.4f}" if c["kind"] in (
+        "superiority", "non-inferiority") else f"{c['value']:.4f}"
+    cells = [c["test_set"], c["kind"], c["figure"], _cell(c["n"]), _cell(c["patients"]), value,
+             f"{c['interval'][0]:+.4f}" if c["interval"] else "", _cell(c["alpha"]),
+             "" if c["p_value"] is None else f"{c['p_value']:.4f}", c["threshold"],
+             f"**{c['verdict']}**"]
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _criteria(params: dict[str, Any], number: int | None, alpha: float | None) -> str:
+    spending = params["spending"]
+    spent = ("no comparison (first model)" if number is None else
+             f"this is decision {number} on these test sets: superiority at alpha {alpha:g}"
+             if alpha is not None else f"decision {number}: the budget is spent")
+    return (f"primary metric {params['primary_metric']}; min_delta {params['min_delta']}; "
+            f"alpha {params['alpha']} one-sided per test set (paired patient-level bootstrap, "
+            f"{params['bootstrap_resamples']} resamples), spent {spending['rule']} over at most "
+            f"{spending['max_decisions']} decisions per test-set generation ({spent}); "
+            f"non-inferiority at one-sided alpha {params['non_inferiority_alpha']}: margin "
+            f"{params['non_inferiority_margin']} per grade and slice, "
+            f"{params['slice_grade_margin']} for {', '.join(params['slice_grades'])} inside "
+            f"each slice, {params['sensitivity_margin']} on the dangerous grade's sensitivity "
+            f"at the champion's Youden threshold; slices {', '.join(params['slices'])}; min_n "
+            f"in patients {params['min_n']}; insufficient evidence: "
+            f"{params['insufficient_evidence']}; unknown slice: {params['unknown_slice']}; "
+            f"floors {params['floors']}.")

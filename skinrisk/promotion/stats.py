@@ -21,13 +21,16 @@ class Difference:
     point: float
     draws: np.ndarray  # one value per resample (NaN where a resample lacks a class)
 
-    def bound(self, confidence: float) -> tuple[float, float]:
-        """Two-sided percentile interval at ``confidence``."""
-        tail = (1 - confidence) / 2 * 100
+    def lower(self, alpha: float) -> float:
+        """One-sided percentile lower bound at level 1 - ``alpha``: the bound a one-sided test
+        at ``alpha`` actually compares with its threshold."""
         finite = self.draws[np.isfinite(self.draws)]
-        if not finite.size:
-            return float("nan"), float("nan")
-        return float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail))
+        return float(np.percentile(finite, alpha * 100)) if finite.size else float("nan")
+
+    @property
+    def undefined(self) -> float:
+        """Share of resamples where the figure does not exist (a class drawn out entirely)."""
+        return float(np.mean(~np.isfinite(self.draws))) if self.draws.size else 1.0
 
     def p_not_above(self, margin: float) -> float:
         """One-sided bootstrap p-value for H0: difference <= margin (add-one smoothed)."""
@@ -59,6 +62,22 @@ def paired_differences(truth: np.ndarray, champion: np.ndarray, challenger: np.n
                        else np.full(weights.shape[0], np.nan))
     out["macro"] = Difference(macro_point, macro_draws)
     return out
+
+
+def paired_sensitivity(positive: np.ndarray, champion: np.ndarray, challenger: np.ndarray,
+                       threshold: float, weights: np.ndarray) -> Difference:
+    """Sensitivity at one fixed ``threshold`` (score >= threshold: flagged), challenger minus
+    champion. The threshold is the champion's operating point, held fixed in every resample:
+    the question is what the deployed cut-off would catch, not how well a re-tuned one could."""
+    positive = np.asarray(positive, bool)
+    hits = [(scores >= threshold) & positive for scores in (champion, challenger)]
+    point = float((hits[1].sum() - hits[0].sum()) / max(positive.sum(), 1))
+    w = np.atleast_2d(weights).astype(np.float64)
+    caught = w @ (hits[1].astype(np.float64) - hits[0].astype(np.float64))
+    total = w @ positive.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        draws = np.where(total > 0, caught / total, np.nan)
+    return Difference(point if positive.any() else float("nan"), draws)
 
 
 def delong_paired(positive: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
