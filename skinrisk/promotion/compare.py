@@ -19,6 +19,7 @@ from skinrisk.evaluation.metrics import GRADES, patient_weights, youden
 from skinrisk.evaluation.report import Predictions
 from skinrisk.promotion import criteria as cr
 from skinrisk.promotion.criteria import FAIL, Criterion
+from skinrisk.promotion.detectable import Detectable, Harm, detectable
 from skinrisk.promotion.evidence import requirement, shortfall
 from skinrisk.promotion.stats import paired_differences, paired_sensitivity
 
@@ -46,7 +47,7 @@ def compare(
     params: PromoteParams,
     alpha: float,
     number: int,
-) -> list[Criterion]:
+) -> tuple[list[Criterion], Detectable | None]:
     if theirs is None or sorted(theirs.image_ids) != sorted(mine.image_ids):
         return [
             Criterion(
@@ -59,7 +60,7 @@ def compare(
                 FAIL,
                 n=len(mine),
             )
-        ]
+        ], None
     order = {image_id: i for i, image_id in enumerate(theirs.image_ids)}
     champion = theirs.probabilities[[order[i] for i in mine.image_ids]]
     pair = Pair(
@@ -88,19 +89,24 @@ def compare(
         for g in GRADES
     ]
     out.append(_sensitivity(pair, everything, "", params))
+    harms: list[Harm] = []
     for slice_name in params.slices:
         values = mine.slices[slice_name]
         for value in sorted(set(values.tolist())):
-            judged = _slice(pair, values == value, f", {slice_name} {value}", params)
+            judged, seen = _slice(pair, values == value, f", {slice_name} {value}", params)
             if value == UNKNOWN and params.unknown_slice == "report":
-                judged = [c.reported() for c in judged]
+                judged, seen = [c.reported() for c in judged], []
             out += judged
-    return out
+            harms += seen
+    return out, detectable(name, diffs["macro"], alpha, params.min_delta, harms)
 
 
-def _slice(pair: Pair, columns: np.ndarray, label: str, params: PromoteParams) -> list[Criterion]:
-    """Macro AUC, each of `slice_grades` and the dangerous sensitivity inside one slice."""
-    out = []
+def _slice(
+    pair: Pair, columns: np.ndarray, label: str, params: PromoteParams
+) -> tuple[list[Criterion], list[Harm]]:
+    """Macro AUC, each of `slice_grades` and the dangerous sensitivity inside one slice; and
+    the AUC figures judged, for the detectable-effect line."""
+    out, harms = [], []
     sliced = None
     for grades, figure, margin in (
         (GRADES, "macro AUC", params.non_inferiority_margin),
@@ -115,6 +121,7 @@ def _slice(pair: Pair, columns: np.ndarray, label: str, params: PromoteParams) -
                 pair.truth, pair.champion, pair.challenger, pair.weights, columns
             )
         key = "macro" if figure == "macro AUC" else grades[0]
+        harms.append(Harm(figure + label, sliced[key], params.non_inferiority_alpha, margin))
         out.append(
             cr.non_inferior(
                 pair.name,
@@ -132,7 +139,7 @@ def _slice(pair: Pair, columns: np.ndarray, label: str, params: PromoteParams) -
         if short
         else _sensitivity(pair, columns, label, params)
     )
-    return out
+    return out, harms
 
 
 def _short(pair: Pair, columns: np.ndarray, grades: tuple[str, ...], params: PromoteParams):

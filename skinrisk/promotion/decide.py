@@ -11,7 +11,7 @@ generation whose alpha is spent reject.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from skinrisk.evaluation.report import Predictions
 from skinrisk.promotion import criteria as cr
 from skinrisk.promotion.compare import UNKNOWN, compare
 from skinrisk.promotion.criteria import FAIL, INSUFFICIENT, PASS, REPORTED, Criterion
+from skinrisk.promotion.detectable import POWER, Detectable
 from skinrisk.promotion.evidence import requirement, shortfall
 
 PROMOTE, REJECT = "promote", "reject"
@@ -45,6 +46,7 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     decision_number: int | None = None  # within this test-set generation; None: no comparison
     alpha: float | None = None  # the superiority level spent on this decision
+    detectable: list[Detectable] = field(default_factory=list)  # per compared test set
 
 
 def decide(
@@ -59,6 +61,7 @@ def decide(
     spent = number is not None and number > params.spending.max_decisions
     alpha = None if number is None or spent else params.spending.alpha(params.alpha, number)
     criteria: list[Criterion] = []
+    seen: list[Detectable] = []
     if spent:
         criteria.append(
             Criterion(
@@ -85,8 +88,11 @@ def decide(
         criteria.append(_set_evidence(name, mine, params))
         criteria += _floors(name, mine, params)
         if champion is not None and alpha is not None:
-            criteria += compare(name, mine, champion.get(name), params, alpha, number)
-    return _verdict(criteria, champion is None, params, number, alpha)
+            judged, sight = compare(name, mine, champion.get(name), params, alpha, number)
+            criteria += judged
+            seen += [sight] if sight is not None else []
+    decision = _verdict(criteria, champion is None, params, number, alpha)
+    return replace(decision, detectable=seen, reasons=decision.reasons + _unseen(criteria, seen))
 
 
 def _set_evidence(name: str, p: Predictions, params: PromoteParams) -> Criterion:
@@ -186,3 +192,23 @@ def _verdict(
             f"figures of the '{UNKNOWN}' slice, shown in the table"
         )
     return Decision(REJECT if blocking else PROMOTE, first, criteria, reasons, number, alpha)
+
+
+def _unseen(criteria: list[Criterion], seen: list[Detectable]) -> list[str]:
+    """A failed superiority is "no evidence of a gain", never "worse": say how large a gain
+    this set could have shown."""
+    gains = {d.test_set: d.gain for d in seen}
+    out = []
+    for c in criteria:
+        if c.kind == "superiority" and c.verdict == FAIL:
+            gain = gains.get(c.test_set)
+            size = (
+                f"{gain:+.3f}, the smallest gain it detects with power {POWER}"
+                if gain is not None
+                else "what this set can show"
+            )
+            out.append(
+                f"{c.test_set}: no evidence of a macro AUC gain larger than {size} at "
+                "this n; that is not evidence that the challenger is worse"
+            )
+    return out
