@@ -81,6 +81,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
         ledger.record(layout, "gate_decision", {
             "decision_id": decision_id, "verdict": rec["verdict"], "applied": rec["applied"],
             "challenger": rec["challenger"], "champion": rec["champion"], "data": rec["data"],
+            "decision_number": rec["decision_number"], "alpha_spent": rec["alpha_spent"],
             "record_sha256": hashlib.sha256(paths[0].read_bytes()).hexdigest()})
         if moving:
             rec["applied"] = registry.apply_promotion(client, candidate, champion, decision_id)
@@ -124,6 +125,7 @@ def _decide(params, layout: StateLayout, client, version: DataVersion, candidate
     from pipelines.evaluate import load_predictions
     from skinrisk.promotion.decide import decide
     from skinrisk.promotion.record import record
+    from skinrisk.promotion.spending import Look, earlier_decisions, looks
 
     def predictions(number: str):
         model = mlflow.keras.load_model(f"models:/{MODEL_NAME}/{number}")
@@ -131,7 +133,12 @@ def _decide(params, layout: StateLayout, client, version: DataVersion, candidate
 
     challenger_sets = predictions(candidate)
     champion_sets = predictions(champion) if champion else None
-    decision = decide(challenger_sets, champion_sets, params.promote)
+    sizes = {k: len(v) for k, v in challenger_sets.items()}
+    # Alpha is spent over the comparisons already made on these test sets (the ledger's).
+    earlier = earlier_decisions(looks(ledger.entries(ledger.ledger_path(layout))),
+                                Look(candidate, champion or "", version.tag, sizes),
+                                params.promote.spending) if champion else 0
+    decision = decide(challenger_sets, champion_sets, params.promote, earlier)
     now = dt.datetime.now(dt.UTC)
     context = {
         "decision_id": f"{now:%Y%m%dT%H%M%SZ}-v{candidate}",
@@ -141,7 +148,7 @@ def _decide(params, layout: StateLayout, client, version: DataVersion, candidate
         "champion": _describe(client, champion) if champion else None,
         "data": {"version": version.tag, "commit": version.commit,
                  "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
-                 "test_set_sizes": {k: len(v) for k, v in challenger_sets.items()}},
+                 "test_set_sizes": sizes},
         "params": params.promote.model_dump(mode="json", by_alias=True),
     }
     return record(decision, context)
