@@ -26,7 +26,11 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     if not assignments.is_file():
         raise SkinriskError("no split yet: run `skinrisk split` first")
     root = layout.data / "shards"
-    formats = {r["image_id"]: r["format"] for r in read_rows(layout.curated / MANIFEST)}
+    curated = read_rows(layout.curated / MANIFEST)
+    formats = {r["image_id"]: r["format"] for r in curated}
+    # Kept with dye under quality.actions.dye: inpaint (a manifest from before the column
+    # existed has no such image).
+    inpaint = frozenset(r["image_id"] for r in curated if r.get("inpaint"))
     raw = RawZone(layout.raw, layout.quarantine)
     previous = _previous(root / INDEX, params.image_size)
     index, written = [], 0
@@ -36,21 +40,24 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         for (batch_id, split), rows in todo.items():
             members = [r["image_id"] for r in rows]
             kept = previous.get((batch_id, split))
-            if kept and [r["image_id"] for r in kept] == members and all(
+            if kept and [(r["image_id"], bool(r.get("inpainted"))) for r in kept] == [
+                    (m, m in inpaint) for m in members] and all(
                     (root / r["shard"]).is_file() for r in kept):
                 index += kept
             else:
                 index += write_group(root, batch_id, split, rows, lambda r: raw.image_path(
                     r["batch_id"], r["image_id"], formats[r["image_id"]]).read_bytes(),
-                    params.image_size, params.jpeg_quality)
+                    params.image_size, params.jpeg_quality, inpaint)
                 written += 1
             progress.advance(task)
     for stale in {p for p in root.rglob("*.tfrecord")} - {root / r["shard"] for r in index}:
         stale.unlink()  # a derived shard whose group changed; the data it came from is kept
     write_rows(root / INDEX, [{**r, "image_size": params.image_size} for r in index],
                _schema())
+    painted = sum(bool(r.get("inpainted")) for r in index)
     out.print(f"pack: {len(index)} images in {len({r['shard'] for r in index})} shards at "
-              f"{params.image_size}px; {written} of {len(todo)} (batch, split) groups written")
+              f"{params.image_size}px ({painted} with marker ink painted out); {written} of "
+              f"{len(todo)} (batch, split) groups written")
 
 
 def _previous(path: Path, size: int) -> dict[tuple[str, str], list[dict]]:
@@ -67,7 +74,8 @@ def _schema():
     import pyarrow as pa
 
     return pa.schema([("image_id", pa.string()), ("split", pa.string()), ("shard", pa.string()),
-                      ("position", pa.int64()), ("image_size", pa.int64())])
+                      ("position", pa.int64()), ("image_size", pa.int64()),
+                      ("inpainted", pa.bool_())])
 
 
 def main(argv: list[str] | None = None) -> int:

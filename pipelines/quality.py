@@ -37,10 +37,12 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         outcome = run_quality(raw, images, layout.cache, layout.curated, params,
                               lambda: progress.advance(task), overrides, expect)
         examples = examples_by_reason(outcome.quarantined, outcome.by_reason)
-        read = _reader(raw, dataset_rows(images, outcome.quarantined["image_id"].to_pylist()))
+        read = _reader(raw, dataset_rows(images, outcome.quarantined["image_id"].to_pylist()
+                                         + outcome.flagged["image_id"].to_pylist()))
         write_sheets(layout.curated / "contact_sheets", layout.cache, examples, read)
         write_review(layout.curated / "review", layout.cache, review_items(
-            outcome.quarantined, images, outcome.scores, params, expect.min_side_px, lazy=True),
+            outcome.quarantined, images, outcome.scores, params, expect.min_side_px, lazy=True,
+            flagged=outcome.flagged),
             read, lambda chunk: measure_items(chunk, images, outcome.scores, params,
                                               expect.min_side_px),
             version=f"{params.model_dump_json()}:{expect.min_side_px}")
@@ -52,9 +54,10 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         ledger.record(layout, "quality", {"images_in": outcome.images_in,
                                           "accepted": outcome.accepted,
                                           "quarantined": outcome.quarantined.num_rows,
-                                          "by_reason": outcome.by_reason})
+                                          "by_reason": outcome.by_reason,
+                                          "kept_flagged": outcome.by_flag})
         _record_overrides(layout, outcome)
-    out.print(_table(outcome))
+    out.print(_table(outcome, params))
     out.print(f"curated dataset: {layout.curated / 'manifest.parquet'} · contact sheets: "
               f"{layout.curated / 'contact_sheets'} · review pages: "
               f"{layout.curated / 'review' / 'index.html'}")
@@ -99,7 +102,9 @@ def _report(outcome: QualityOutcome, params: QualityParams) -> dict:
     # was before they existed.
     report = {"images_in": outcome.images_in, "accepted": outcome.accepted,
               "quarantined": outcome.quarantined.num_rows, "by_reason": outcome.by_reason,
-              "thresholds": params.model_dump(exclude={"overrides_path"})}
+              "kept_flagged": outcome.by_flag,
+              "thresholds": params.model_dump(exclude={"overrides_path", "actions"}),
+              "actions": params.actions}
     if params.overrides_path is not None:
         decisions = [o.decision for o, _ in outcome.overridden]
         report["overrides"] = {"path": params.overrides_path,
@@ -108,15 +113,23 @@ def _report(outcome: QualityOutcome, params: QualityParams) -> dict:
     return report
 
 
-def _table(outcome: QualityOutcome) -> Table:
-    table = Table(title=f"quality: {outcome.images_in} in = {outcome.accepted} accepted + "
-                        f"{outcome.quarantined.num_rows} quarantined "
-                        f"({outcome.scored_now} scored this run)")
+def _table(outcome: QualityOutcome, params: QualityParams) -> Table:
+    # The totals as a line, not the title: a title wraps to the table's width.
+    out.print(f"quality: {outcome.images_in} in = {outcome.accepted} accepted + "
+              f"{outcome.quarantined.num_rows} quarantined ({outcome.scored_now} scored this "
+              "run)", soft_wrap=True)
+    table = Table()
     table.add_column("reason")
     table.add_column("images", justify="right")
     table.add_column("share", justify="right")
+    table.add_column("action")
     for reason, count in outcome.by_reason.items():
-        table.add_row(reason, str(count), f"{count / max(outcome.images_in, 1):.1%}")
+        table.add_row(reason, str(count), f"{count / max(outcome.images_in, 1):.1%}",
+                      "quarantined")
+    for reason, count in outcome.by_flag.items():
+        table.add_row(reason, str(count), f"{count / max(outcome.images_in, 1):.1%}",
+                      "kept, ink painted out" if params.actions.get(reason) == "inpaint"
+                      else "kept, flagged")
     return table
 
 

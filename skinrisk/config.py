@@ -18,6 +18,15 @@ from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
 from skinrisk.vocabulary import ETHNICITY_GROUPS, vocabulary_key
 
 _TYPE_KEYS = tuple(t.key for t in TUMOR_TYPES + OOD_TYPES)
+# What the quality stage does with an image a check flags (QualityParams.actions).
+Action = Literal["reject", "flag", "inpaint"]
+# The checks whose action params may choose; every other quality reason (privacy, resolution,
+# modality, undecodable, near-duplicate) always rejects. Only ink can be painted out.
+ACTIONABLE = ("blur", "underexposed", "overexposed", "background_dominant", "dye", "hair",
+              "exudate")
+DEFAULT_ACTIONS: dict[str, Action] = {
+    "blur": "reject", "underexposed": "reject", "overexposed": "reject",
+    "background_dominant": "flag", "dye": "inpaint", "hair": "flag", "exudate": "flag"}
 # What kind of image a source sends: camera/smartphone photos, dermatoscope images, or else.
 Modality = Literal["clinical", "dermoscopy", "other"]
 MODALITIES = ("clinical", "dermoscopy", "other")
@@ -134,6 +143,22 @@ class QualityParams(_Params):
     # A reviewer's decisions, standing over the filter's (README, "Review"): a .csv or .yaml
     # file relative to the repository; none by default.
     overrides_path: str | None = None
+    # Per check: reject (leaves the curated set), flag (kept; named in the manifest's `flags`
+    # and on the review pages), or, for dye, inpaint (kept; pack paints the ink out of the
+    # training copy). Defaults and why: docs/quality-calibration.md, "Actions".
+    actions: dict[str, Action] = Field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: dict[str, Action]) -> dict[str, Action]:
+        unknown = sorted(set(value) - set(ACTIONABLE))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: only {', '.join(ACTIONABLE)} take an "
+                             "action; every other quality reason always rejects")
+        if any(action == "inpaint" for check, action in value.items() if check != "dye"):
+            raise ValueError("inpaint applies to dye only (ink lines can be painted out; "
+                             "other defects cannot); use reject or flag")
+        return {**DEFAULT_ACTIONS, **value}
 
     @field_validator("overrides_path")
     @classmethod

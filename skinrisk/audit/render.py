@@ -86,7 +86,8 @@ def model_markdown(trace: dict[str, Any]) -> str:
                        for b in data["batches"]]),
               "Quality: " + _counts({k: data["quality_report"][k] for k in (
                   "images_in", "accepted", "quarantined") if k in data["quality_report"]}) +
-              "; quarantined by reason: " + _counts(data["quality_report"].get("by_reason", {})),
+              "; quarantined by reason: " + _counts(data["quality_report"].get("by_reason", {}))
+              + "; kept with flags: " + _counts(data["quality_report"].get("kept_flagged", {})),
               "", "## Images per set", "",
               *_table(["set", "images", "patients", "by grade", "by source", "by Fitzpatrick",
                        "list sha256"],

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from skinrisk.localfs import atomic_write
@@ -26,10 +27,17 @@ from skinrisk.taxonomy import RiskGrade
 MAX_PER_SHARD = 1000
 
 
-def resize_for_training(data: bytes, size: int, quality: int = 95) -> bytes:
+def resize_for_training(data: bytes, size: int, quality: int = 95, inpaint: bool = False
+                        ) -> bytes:
+    """The training copy: size x size JPEG; ``inpaint``: with marker ink painted out
+    (skinrisk/packing/inpaint.py)."""
     img = Image.open(io.BytesIO(data))
     img.draft("RGB", (size, size))  # JPEG: decode no larger than needed
     img = img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+    if inpaint:
+        from skinrisk.packing.inpaint import paint_out_ink
+
+        img = Image.fromarray(paint_out_ink(data, np.asarray(img))[0])
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality)
     return out.getvalue()
@@ -49,9 +57,10 @@ def shard_names(batch_id: str, split: str, count: int) -> list[str]:
 
 
 def write_group(root: Path, batch_id: str, split: str, rows: list[dict[str, Any]],
-                read: Callable[[dict[str, Any]], bytes], size: int, quality: int
-                ) -> list[dict[str, Any]]:
-    """Write the group's shards (atomically); return index rows (image_id, shard, position)."""
+                read: Callable[[dict[str, Any]], bytes], size: int, quality: int,
+                inpaint: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Write the group's shards (atomically); return index rows (image_id, shard, position,
+    inpainted). ``inpaint``: the image ids whose ink is painted out of the training copy."""
     import tensorflow as tf
 
     index = []
@@ -62,9 +71,11 @@ def write_group(root: Path, batch_id: str, split: str, rows: list[dict[str, Any]
         tmp.parent.mkdir(parents=True, exist_ok=True)
         with tf.io.TFRecordWriter(str(tmp)) as writer:
             for position, row in enumerate(members):
-                writer.write(_example(row, resize_for_training(read(row), size, quality)))
+                painted = row["image_id"] in inpaint
+                writer.write(_example(row, resize_for_training(read(row), size, quality,
+                                                               painted)))
                 index.append({"image_id": row["image_id"], "split": split, "shard": name,
-                              "position": position})
+                              "position": position, "inpainted": painted})
         atomic_write(root / name, tmp.read_bytes())
         tmp.unlink()
     return index

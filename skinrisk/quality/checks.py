@@ -79,6 +79,11 @@ def skin_mask(rgb: np.ndarray) -> np.ndarray:
 
 
 def score_dye(rgb: np.ndarray) -> float:
+    """The fraction of pixels in marker-ink lines (dye_mask)."""
+    return float(dye_mask(rgb).mean())
+
+
+def dye_mask(rgb: np.ndarray, whole_lines: bool = False) -> np.ndarray:
     """Marker ink and dye beside the lesion: thin lines cooler (bluer, darker) than the skin
     around them, of any saturation.
 
@@ -88,8 +93,9 @@ def score_dye(rgb: np.ndarray) -> float:
     So the rule is relative and structural: per pixel, how much cooler (CIELAB b* lower than
     a* would explain) and darker it is than the local median, kept only where it forms a thin
     structure (top-hat narrower than a lesion) in components at least a twentieth of the frame
-    long, where the neighbourhood is as light as skin. Returns the fraction of pixels in such
-    lines.
+    long, where the neighbourhood is as light as skin. Returns those lines' pixels (bool);
+    ``whole_lines``: with their fainter parts too, the mask pack paints out where
+    quality.actions.dye is inpaint (the check scores the cores only, as calibrated).
     """
     import cv2
 
@@ -110,11 +116,23 @@ def score_dye(rgb: np.ndarray) -> float:
     halves = np.clip(shift * 2, 0, 255).astype(np.uint8)
     thin = max(3, round(side / 20)) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (thin, thin))
-    mask = (cv2.morphologyEx(halves, cv2.MORPH_TOPHAT, kernel) > 12).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    tophat = cv2.morphologyEx(halves, cv2.MORPH_TOPHAT, kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (tophat > 12).astype(np.uint8), connectivity=8)
     long = np.zeros(count, dtype=bool)
     long[1:] = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) >= side / 20
-    return float(long[labels].mean())
+    lines = long[labels]
+    if not whole_lines:
+        return lines
+    # Hysteresis: the rest of each line, fainter or merely darker than the skin (a thin dark
+    # structure), where it touches a line found.
+    dark = cv2.morphologyEx(lab[..., 0], cv2.MORPH_BLACKHAT, kernel)
+    count, labels = cv2.connectedComponents(((tophat > 6) | (dark > 20)).astype(np.uint8),
+                                            connectivity=8)
+    touched = np.zeros(count, dtype=bool)
+    touched[np.unique(labels[lines])] = True
+    touched[0] = False
+    return touched[labels]
 
 
 def score_hair(gray: np.ndarray) -> float:

@@ -1,7 +1,9 @@
-"""Scores and thresholds -> the reasons an image leaves the curated dataset (pure)."""
+"""Scores and thresholds -> the checks an image fails, and what params say to do about each:
+leave the curated dataset, stay flagged, or stay with its ink painted out (pure)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from skinrisk.config import Params, QualityParams
@@ -68,3 +70,30 @@ def judge(scores: ScoreRecord, width: int, height: int, params: QualityParams, *
          f"bubbles {scores.bubbles} (max {params.max_bubbles})"),
     ]
     return [(reason, detail) for failed, reason, detail in checks if failed]
+
+
+@dataclass(frozen=True)
+class Acted:
+    """One image's failed checks sorted by what params say to do with them."""
+
+    rejects: str  # ";"-joined codes that take it out of the curated set ("" = none)
+    reject_detail: str
+    flags: str  # ";"-joined codes it stays in the set with (named in the manifest)
+    flag_detail: str
+    inpaint: bool  # pack paints the ink out of its training copy
+
+
+def act(codes: str, details: str, actions: Mapping[str, str]) -> Acted:
+    """``codes``/``details``: a verdict of ``judge`` (";" / "; "-joined, aligned). A check not
+    in ``actions`` rejects (QualityParams.actions lists only those that may do otherwise)."""
+    if not codes:
+        return Acted("", "", "", "", False)
+    split = codes.split(";")
+    # One code keeps its detail whole (an undecodable image's names the decoder's error).
+    texts = details.split("; ") if len(split) > 1 else [details]
+    pairs = [(c, texts[k] if k < len(texts) else "") for k, c in enumerate(split)]
+    rejects = [(c, d) for c, d in pairs if actions.get(c, "reject") == "reject"]
+    kept = [(c, d) for c, d in pairs if actions.get(c, "reject") != "reject"]
+    return Acted(";".join(c for c, _ in rejects), "; ".join(d for _, d in rejects),
+                 ";".join(c for c, _ in kept), "; ".join(d for _, d in kept),
+                 any(actions.get(c) == "inpaint" for c, _ in kept))

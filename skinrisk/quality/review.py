@@ -49,6 +49,8 @@ class ReviewItem:
     detail: str
     dup_group: str
     measures: tuple[Measure, ...]
+    # In the curated set with these codes as flags (QualityParams.actions), not quarantined.
+    kept: bool = False
 
 
 def measures(scores: Mapping[str, Any], width: int, height: int, params: QualityParams,
@@ -98,18 +100,15 @@ def _measures(scores: Mapping[str, Any], width: int, height: int, params: Qualit
 
 
 def review_items(quarantined: Any, images: Any, scores: Any, params: QualityParams,
-                 min_side_px: int | None = None, lazy: bool = False
+                 min_side_px: int | None = None, lazy: bool = False, flagged: Any = None
                  ) -> dict[str, list[ReviewItem]]:
     """Per reason code, its images, group members together in dataset order. ``quarantined``:
     the quality quarantine (Arrow); ``images``, ``scores``: the dataset, row-aligned.
-    ``lazy``: leave the measures out (see write_review's ``complete`` and measure_items)."""
-    import pyarrow.compute as pc
-
-    where = pc.index_in(quarantined["image_id"], value_set=images["image_id"])
-    shown = images.take(where).select(["tumor_type", "grade"]).to_pylist()
-    items = [ReviewItem(q["image_id"], i["tumor_type"] or i["grade"], q["reasons"], q["detail"],
-                        q["dup_group"], ())
-             for q, i in zip(quarantined.to_pylist(), shown, strict=True)]
+    ``lazy``: leave the measures out (see write_review's ``complete`` and measure_items).
+    ``flagged``: kept images with flags (QualityOutcome.flagged), on pages ``kept_<code>``."""
+    items = _items(quarantined, images, "reasons", "detail", kept=False)
+    if flagged is not None:
+        items += _items(flagged, images, "flags", "flag_detail", kept=True)
     if not lazy:
         items = measure_items(items, images, scores, params, min_side_px)
     first = {}
@@ -119,8 +118,18 @@ def review_items(quarantined: Any, images: Any, scores: Any, params: QualityPara
     by_reason: dict[str, list[ReviewItem]] = {}
     for item in items:
         for code in item.reasons.split(";"):
-            by_reason.setdefault(code, []).append(item)
+            by_reason.setdefault(f"kept_{code}" if item.kept else code, []).append(item)
     return dict(sorted(by_reason.items()))
+
+
+def _items(table: Any, images: Any, codes: str, detail: str, kept: bool) -> list[ReviewItem]:
+    import pyarrow.compute as pc
+
+    where = pc.index_in(table["image_id"], value_set=images["image_id"])
+    shown = images.take(where).select(["tumor_type", "grade"]).to_pylist()
+    return [ReviewItem(q["image_id"], i["tumor_type"] or i["grade"], q[codes], q[detail],
+                       q["dup_group"], (), kept)
+            for q, i in zip(table.to_pylist(), shown, strict=True)]
 
 
 def thumbnail(data: bytes) -> bytes | None:
@@ -140,7 +149,8 @@ def render_page(reason: str, items: list[ReviewItem], thumbs: Mapping[str, bytes
     """One page. It shows nothing that depends on the other pages (no totals: the index has
     them), so a page whose images did not change is never drawn again as the dataset grows."""
     try:
-        advice = Reason(reason).advice
+        advice = (_KEPT if reason.startswith("kept_") else "") + Reason(
+            reason.removeprefix("kept_")).advice
     except ValueError:  # a code this version does not know (a newer cache): no advice
         advice = ""
     links = ([f'<a href="{_page_name(reason, page - 1)}">previous</a>'] if page > 1 else []) + (
@@ -202,12 +212,19 @@ def _card(item: ReviewItem, thumb: bytes | None) -> str:
         f"<td>{_number(m.value)}</td><td>{html.escape(m.bound)}</td></tr>"
         for m in item.measures)
     e = html.escape
+    status, suggested = (("kept, flagged", f"reject,{item.reasons.split(';')[0]}")
+                         if item.kept else ("quarantined", "accept,"))
     return (f'<div class="card"><div>{picture}</div><div>'
-            f"<code>{e(item.image_id)}</code><br>label <b>{e(item.label)}</b> · reasons "
+            f"<code>{e(item.image_id)}</code><br>label <b>{e(item.label)}</b> · {status} "
             f"<b>{e(item.reasons.replace(';', ', '))}</b><br>{e(item.detail)}<br>"
             f"near-duplicate group <code>{e(item.dup_group)}</code>"
             f"<table><tr><th>score</th><th>value</th><th>threshold</th></tr>{rows}</table>"
-            f"<pre>{e(item.image_id)},accept,,REVIEWER,YYYY-MM-DD</pre></div></div>")
+            f"<pre>{e(item.image_id)},{suggested},REVIEWER,YYYY-MM-DD</pre></div></div>")
+
+
+_KEPT = ("Kept in the curated set with this flag: params.yaml quality.actions says flag (or, "
+         "for dye, inpaint: pack paints the ink out of the training copy). Reject one here if "
+         "it should not train a model. The sender's advice: ")
 
 
 def _number(value: float) -> str:

@@ -33,7 +33,7 @@ from skinrisk.ingest.records import ImageRecord
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.curate import curate
-from skinrisk.quality.decide import Expectations, judge
+from skinrisk.quality.decide import Acted, Expectations, act, judge
 from skinrisk.quality.decode import load_working_image
 from skinrisk.quality.neardup import RULE, link
 from skinrisk.quality.overrides import Override
@@ -54,6 +54,10 @@ NEAR_DUPLICATES = "near_duplicates.npz"
 MANIFEST = "manifest.parquet"
 QUARANTINE = "quality_quarantine.parquet"
 _THRESHOLDS_KEY = b"skinrisk.thresholds_sha256"
+# Beside each image's own and score columns: its near-duplicate group, the checks it is kept
+# with (QualityParams.actions: flag or inpaint) with their details, and whether pack paints
+# its ink out.
+MANIFEST_EXTRA = {"dup_group": str, "flags": str, "flag_detail": str, "inpaint": bool}
 
 
 @dataclass
@@ -66,6 +70,10 @@ class QualityOutcome:
     scores: pa.Table | None = None  # ScoreRecord rows aligned with the images (review pages)
     # Each override applied, with what the filter alone decided (the ledger records them).
     overridden: list[tuple[Override, str]] = field(default_factory=list)
+    # Kept images with checks whose action is flag or inpaint (image_id, flags, flag_detail,
+    # dup_group), and their counts per check.
+    flagged: pa.Table | None = None
+    by_flag: dict[str, int] = field(default_factory=dict)
 
 
 def dataset_images(raw: RawZone) -> pa.Table:
@@ -102,11 +110,15 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
     scores, scored_now = _scores(raw, images, cache, advance)
     reasons, details = _judged(images, scores, cache, params,
                                expect or Expectations(params.min_side_px))
+    acted = [act(c, d, params.actions) for c, d in zip(
+        reasons.to_pylist(), details.to_pylist(), strict=True)]
     groups = _groups(images, scores, cache, params.near_duplicate_distance)
-    decided = curate(*(column.to_numpy() for column in (
-        images["image_id"], reasons, details, groups, images["grade"], images["tumor_type"])),
-        overrides)
-    manifest = _manifest(images, scores, groups, pa.array(decided.kept))
+    rejects = np.array([a.rejects for a in acted], dtype=object)
+    reject_details = np.array([a.reject_detail for a in acted], dtype=object)
+    image_ids, groups_, grades, types = (column.to_numpy() for column in (
+        images["image_id"], groups, images["grade"], images["tumor_type"]))
+    decided = curate(image_ids, rejects, reject_details, groups_, grades, types, overrides)
+    manifest = _manifest(images, scores, groups, acted, pa.array(decided.kept))
     quarantine = _quarantine(images, groups, pa.array(decided.reasons, pa.string()),
                              pa.array(decided.details, pa.string()), pa.array(decided.repeat),
                              pa.array(~decided.kept))
@@ -116,8 +128,13 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
     write_arrow(curated / QUARANTINE, quarantine)
     codes = pc.value_counts(pc.list_flatten(pc.split_pattern(quarantine["reasons"], ";")))
     by_reason = {c["values"]: c["counts"] for c in codes.to_pylist()}
+    flagged = manifest.filter(pc.not_equal(manifest["flags"], ""))
+    flags = pc.value_counts(pc.list_flatten(pc.split_pattern(flagged["flags"], ";")))
+    by_flag = {c["values"]: c["counts"] for c in flags.to_pylist()}
     return QualityOutcome(images.num_rows, scored_now, manifest.num_rows, quarantine,
-                          dict(sorted(by_reason.items())), scores, decided.applied)
+                          dict(sorted(by_reason.items())), scores, decided.applied,
+                          flagged.select(["image_id", "flags", "flag_detail", "dup_group"]),
+                          dict(sorted(by_flag.items())))
 
 
 def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], None]
@@ -153,7 +170,9 @@ def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
 
 
 def _thresholds_digest(params: QualityParams, expect: Expectations) -> str:
-    thresholds = params.model_dump(exclude={"near_duplicate_distance", "overrides_path"})
+    # Actions are applied after the verdict cache: changing one never re-judges.
+    thresholds = params.model_dump(exclude={"near_duplicate_distance", "overrides_path",
+                                            "actions"})
     thresholds["expect"] = [expect.min_side_px, sorted(expect.non_clinical_sources)]
     return hashlib.sha256(json.dumps(thresholds, sort_keys=True).encode()).hexdigest()
 
@@ -226,14 +245,17 @@ def _save_heads(cache: Path, distance: int, hashes: np.ndarray, heads: np.ndarra
     atomic_write(cache / NEAR_DUPLICATES, sink.getvalue())
 
 
-def _manifest(images: pa.Table, scores: pa.Table, groups: pa.ChunkedArray, kept: pa.Array
-              ) -> pa.Table:
+def _manifest(images: pa.Table, scores: pa.Table, groups: pa.ChunkedArray,
+              acted: list[Acted], kept: pa.Array) -> pa.Table:
     import pyarrow as pa
 
-    schema = joined_schema(ImageRecord, ScoreRecord, extra={"dup_group": str})
+    schema = joined_schema(ImageRecord, ScoreRecord, extra=MANIFEST_EXTRA)
     columns = {**{n: images[n] for n in images.column_names},
                **{n: scores[n] for n in scores.column_names if n not in images.column_names},
-               "dup_group": groups}
+               "dup_group": groups,
+               "flags": pa.array([a.flags for a in acted], pa.string()),
+               "flag_detail": pa.array([a.flag_detail for a in acted], pa.string()),
+               "inpaint": pa.array([a.inpaint for a in acted], pa.bool_())}
     return pa.table([columns[f.name] for f in schema], schema=schema).filter(kept)
 
 

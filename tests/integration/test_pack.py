@@ -46,6 +46,12 @@ def test_shards_hold_every_split_image_once_with_its_label(tmp_path: Path, state
         assert got["grade"] == RiskGrade(expected[image_id]["grade"]).index
         assert got["split"] == expected[image_id]["split"]
         assert got["shape"] == (size, size, 3)
+    # The index says which training copies had marker ink painted out: exactly the images the
+    # curated manifest marks for it (quality.actions.dye: inpaint).
+    marked = {r["image_id"] for r in pq.read_table(data_dir(state_home) / "curated" /
+                                                   "manifest.parquet").to_pylist() if r["inpaint"]}
+    index = pq.read_table(data_dir(state_home) / "shards" / "index.parquet").to_pylist()
+    assert {r["image_id"] for r in index if r["inpainted"]} == marked & set(expected)
 
     # Nothing new: nothing rewritten. A new batch: only its own groups are written.
     capsys.readouterr()

@@ -47,14 +47,18 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
     assert {r["image_id"] for r in accepted} | {r["image_id"] for r in quarantined} == {
         r["image_id"] for r in ingested}
     reasons = {r for q in quarantined for r in q["reasons"].split(";")}
-    assert {"blur", "background_dominant", "near_duplicate"} <= reasons
+    assert {"blur", "near_duplicate"} <= reasons
+    # background_dominant flags (quality.actions): those photos stay, named in the manifest.
+    flagged = {r["image_id"] for r in accepted if "background_dominant" in r["flags"].split(";")}
+    assert flagged and "background_dominant" not in reasons
     # A near-duplicate shares its group with the photo it repeats: the split keeps them together.
     groups = {r["dup_group"] for r in accepted}
     assert all(q["near_duplicate_of"] in groups for q in quarantined if q["near_duplicate_of"])
     assert (curated / "contact_sheets" / "blur.png").is_file()
     report = json.loads((curated / "quality_report.json").read_text())
     assert report["images_in"] == len(ingested) == report["accepted"] + report["quarantined"]
-    assert f"({len(ingested)} scored this run)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"({len(ingested)} scored this run)" in printed, printed
 
     # A rerun decodes nothing; a grown dataset decodes only the new images.
     assert main(["quality", *PARAMS]) == 0
@@ -74,6 +78,16 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
         (cache / name).unlink()
     assert main(["quality", *PARAMS]) == 0
     assert {name: (curated / name).read_bytes() for name in outputs} == incremental
+    rejecting = tmp_path / "rejecting.yaml"
+    rejecting.write_text(f"extends: {REPO / 'params-small.yaml'}\n"
+                         "quality: {actions: {background_dominant: reject}}\n")
+    capsys.readouterr()
+    assert main(["quality", "--params", str(rejecting)]) == 0
+    assert "(0 scored this run)" in capsys.readouterr().out  # an action never re-scores
+    moved = {q["image_id"] for q in rows(curated / "quality_quarantine.parquet")
+             if "background_dominant" in q["reasons"].split(";")}
+    assert moved >= flagged
+    assert main(["quality", *PARAMS]) == 0
     strict = tmp_path / "strict.yaml"
     strict.write_text(f"extends: {REPO / 'params-small.yaml'}\n"
                       "quality: {min_sharpness: 1.0e+12}\n")

@@ -1,0 +1,86 @@
+"""What the quality stage does with a failed check (quality.actions): reject, flag, inpaint."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from skinrisk.config import DEFAULT_ACTIONS, QualityParams
+from skinrisk.packing.inpaint import paint_out_ink
+from skinrisk.packing.shards import resize_for_training
+from skinrisk.quality.checks import score_dye
+from skinrisk.quality.decide import Acted, act
+
+ACTIONS = {"blur": "reject", "hair": "flag", "dye": "inpaint"}
+
+
+def test_a_verdict_splits_into_what_rejects_and_what_stays_flagged() -> None:
+    acted = act("blur;hair;dye", "sharpness 1 < 4.5; hair 0.2 > 0.068; dye 0.01 > 0.0025",
+                ACTIONS)
+    assert acted == Acted("blur", "sharpness 1 < 4.5", "hair;dye",
+                          "hair 0.2 > 0.068; dye 0.01 > 0.0025", inpaint=True)
+    assert act("hair", "hair 0.2 > 0.068", ACTIONS) == Acted(
+        "", "", "hair", "hair 0.2 > 0.068", inpaint=False)
+    assert act("", "", ACTIONS) == Acted("", "", "", "", False)
+
+
+def test_checks_without_an_action_always_reject() -> None:
+    # Privacy, resolution, modality and undecodable images are never kept, whatever params say.
+    for code in ("face_visible", "low_resolution", "not_clinical_photo", "unreadable"):
+        assert act(code, "why", ACTIONS).rejects == code
+    # An undecodable image's detail quotes no structure: kept whole even with "; " inside.
+    assert act("unreadable", "does not decode (a; b)", ACTIONS).reject_detail == (
+        "does not decode (a; b)")
+
+
+def test_actions_are_validated_and_default_per_check() -> None:
+    assert QualityParams().actions == DEFAULT_ACTIONS
+    assert QualityParams(actions={"hair": "reject"}).actions == {**DEFAULT_ACTIONS,
+                                                                 "hair": "reject"}
+    with pytest.raises(ValidationError, match="face_visible: only blur"):
+        QualityParams(actions={"face_visible": "flag"})
+    with pytest.raises(ValidationError, match="inpaint applies to dye only"):
+        QualityParams(actions={"hair": "inpaint"})
+    with pytest.raises(ValidationError):
+        QualityParams(actions={"dye": "ignore"})
+
+
+@pytest.fixture(scope="module")
+def pad_by_hash(pad_dir: Path) -> dict[str, bytes]:
+    photos = [p.read_bytes() for p in (pad_dir / "images").glob("*.png")]
+    return {hashlib.sha256(data).hexdigest()[:16]: data for data in photos}
+
+
+def _training(data: bytes, inpaint: bool) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(resize_for_training(data, 299, 95, inpaint))))
+
+
+# Real photos labelled by eye (docs/quality-labels.csv), by sha256 prefix: marker rings.
+INKED = ["ae9b5ae78cf5819c", "831b348fd214f3a9"]
+
+
+@pytest.mark.parametrize("digest", INKED)
+def test_painting_out_removes_the_ink_the_check_sees_and_nothing_far_from_it(
+        pad_by_hash: dict[str, bytes], digest: str) -> None:
+    data = pad_by_hash[digest]
+    plain = _training(data, inpaint=False)
+    painted, share = paint_out_ink(data, plain)
+    threshold = QualityParams().max_dye_fraction
+    assert score_dye(plain) > threshold >= score_dye(painted)
+    assert 0 < share < 0.15  # lines, not the photo
+    changed = np.abs(painted.astype(int) - plain.astype(int)).max(axis=2) > 0
+    assert changed.mean() <= share  # only masked pixels are painted
+    # The training copy pack writes is the painted one.
+    assert np.abs(_training(data, inpaint=True).astype(int) - painted.astype(int)).mean() < 2
+
+
+def test_a_photo_without_ink_lines_is_left_as_it_is(pad_by_hash: dict[str, bytes]) -> None:
+    plain = _training(pad_by_hash["75de5ffa0a6243b2"], inpaint=False)  # a blue nevus, no ink
+    painted, share = paint_out_ink(pad_by_hash["75de5ffa0a6243b2"], plain)
+    assert share == 0 and np.array_equal(painted, plain)
