@@ -140,3 +140,44 @@ def rate_gap(rows: Iterable[Mapping[str, Any]]) -> float:
     """How far the highest group's rejection rate is above the lowest's, in points."""
     rates = [r["rate"] for r in rows]
     return 100 * (max(rates) - min(rates)) if rates else 0.0
+
+
+def acting(verdicts: Verdicts, actions: Mapping[str, str]) -> dict[str, list[tuple[Reason, str]]]:
+    """The verdicts cut to the checks that reject under ``actions`` (quality.actions): what the
+    stage actually removes from the curated set."""
+    return {name: [(r, d) for r, d in failed if actions.get(r.value, "reject") == "reject"]
+            for name, failed in verdicts.items()}
+
+
+def prevalence(labels: Mapping[str, Mapping[str, int]], group_of: Mapping[str, str],
+               columns: Iterable[str]) -> list[dict[str, Any]]:
+    """Per group: photos, and the share labelled with each column (by eye, not by a check)."""
+    names = [n for n in labels if n in group_of]
+    rows = []
+    for group in sorted({group_of[n] for n in names}):
+        mine = [n for n in names if group_of[n] == group]
+        rows.append({"group": group, "n": len(mine),
+                     **{c: sum(labels[n][c] for n in mine) / len(mine) for c in columns}})
+    return rows
+
+
+def review_evidence(filtered: Mapping[str, str], decisions: Iterable[tuple[str, str, str | None]]
+                    ) -> list[dict[str, Any]]:
+    """A reviewer's overrides as calibration evidence, per reason code: how often a check's
+    rejection or flag was upheld (reject) or overturned (accept), and the misses a reviewer
+    named (rejected for a reason the filter did not give). ``filtered``: image_id -> the codes
+    the filter gave it (";"-joined, rejections and flags alike); ``decisions``: (image_id,
+    decision, reason code or None)."""
+    upheld: dict[str, int] = {}
+    overturned: dict[str, int] = {}
+    missed: dict[str, int] = {}
+    for image_id, decision, reason in decisions:
+        codes = [c for c in filtered.get(image_id, "").split(";") if c]
+        for code in codes:
+            tally = overturned if decision == "accept" else upheld
+            tally[code] = tally.get(code, 0) + 1
+        if decision == "reject" and reason and reason not in codes:
+            missed[reason] = missed.get(reason, 0) + 1
+    return [{"reason": code, "upheld": upheld.get(code, 0), "overturned": overturned.get(code, 0),
+             "missed": missed.get(code, 0)}
+            for code in sorted(set(upheld) | set(overturned) | set(missed))]
