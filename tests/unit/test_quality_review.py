@@ -88,3 +88,23 @@ def test_an_undecodable_image_shows_no_preview_and_no_scores(tmp_path: Path) -> 
     assert "no preview: does not decode" in (tmp_path / "r" / "unreadable.html").read_text()
     with pytest.raises(ValueError, match="not a plain code"):
         write_review(tmp_path / "r", tmp_path, {"../x": [item]}, lambda _: b"")
+
+
+def test_kept_flagged_images_have_their_own_pages_with_a_reject_line(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    quarantined, images, scores = quarantine(3)
+    kept = images["image_id"][0].as_py()
+    flagged = pa.table({"image_id": [kept], "flags": ["exudate;dye"],
+                        "flag_detail": ["gloss 0.001 > 0.0005; dye 0.01 > 0.0025"],
+                        "dup_group": [kept]})
+    items = review_items(quarantined.slice(1), images, scores, PARAMS, flagged=flagged)
+    assert {r: len(v) for r, v in items.items()} == {"blur": 2, "kept_dye": 1, "kept_exudate": 1}
+    assert items["kept_dye"][0].kept and not items["blur"][0].kept
+    folder, cache = tmp_path / "review", tmp_path / "cache"
+    cache.mkdir()
+    write_review(folder, cache, items, lambda _: jpeg(photo(seed=1)))
+    page = (folder / "kept_exudate.html").read_text()
+    assert "kept, flagged" in page and "quality.actions" in page
+    # The line a reviewer copies rejects it for the first check it was flagged by.
+    assert f"{kept},reject,exudate,REVIEWER,YYYY-MM-DD" in page
