@@ -18,12 +18,12 @@ from skinrisk.batch import BATCH_ID_RULE, BatchFormatError, is_batch_id
 from skinrisk.config import IngestParams
 from skinrisk.errors import SkinriskError
 from skinrisk.imaging.deidentify import Limits
-from skinrisk.ingest.refusals import listing_fingerprint, refused_batches
+from skinrisk.ingest.refusals import entry_fingerprint, listing_fingerprint, refused_batches
 from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import exclusive_lock
 from skinrisk.permissions import require_private_zones
-from skinrisk.storage.landing import Landing, open_landing
+from skinrisk.storage.landing import Landing, NotABatchFolder, open_landing
 from skinrisk.storage.private import PrivateStore
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.vocabulary import describe_value
@@ -90,7 +90,9 @@ def _still_refused(zone: Landing, batch_id: str, fingerprints: set[str]) -> bool
         return False
     try:
         return listing_fingerprint(zone.open_batch(batch_id).files()) in fingerprints
-    except SkinriskError:  # not a folder any more, ...: ingest says why
+    except NotABatchFolder as exc:
+        return entry_fingerprint(exc.entry) in fingerprints
+    except SkinriskError:  # removed since the listing, ...: ingest says why
         return False
 
 
@@ -128,6 +130,11 @@ def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
                 return _skipped(batch_id)
             outcome = ingest_batch(reader, raw, private, limits, now, zone.uri, arrivals,
                                    lambda: progress.advance(task), known, listing)
+        except NotABatchFolder as exc:  # a link in place of the folder: refused once, too
+            fingerprint = entry_fingerprint(exc.entry)
+            if fingerprint in refused:
+                return _skipped(batch_id)
+            outcome = BatchOutcome(batch_id, "refused", str(exc))
         except (BatchRefused, BatchFormatError) as exc:  # this batch only: the others still run
             outcome = BatchOutcome(batch_id, "refused", str(exc))
         except SkinriskError as exc:  # transient (a transfer, a batch changing while read)

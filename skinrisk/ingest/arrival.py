@@ -4,9 +4,9 @@ Two questions ingest asks before it reads an image, both pure over what the land
 the marker and the private store's file record say:
 
 - completeness: ``_READY`` means the upload is over. Its types are checked, the manifest must be
-  the one it names, its ``image_count`` must equal the manifest's rows, and every listed file
-  must be present. Otherwise the batch is waiting (an upload in progress, a marker written too
-  early) and is refused only after the grace period (params: ingest.ready_grace_minutes).
+  there and be the one it names, its ``image_count`` must equal the manifest's rows, and every
+  listed file must be present. Otherwise the batch is waiting (an upload in progress, a marker
+  written too early) and is refused only after the grace period (ingest.ready_grace_minutes).
 - resends: a committed batch never changes. Its files' received sha256 in the private store are
   the reference; a file whose listing signature (size, times, inode or ETag) is unchanged since
   the commit is not hashed again, any other is, so a same-size edit is still found.
@@ -42,9 +42,14 @@ class Arrival:
     waiting_for: str = ""  # empty: complete
 
 
-def check_arrival(batch_id: str, marker_bytes: bytes, manifest_bytes: bytes,
+def check_arrival(batch_id: str, marker_bytes: bytes, manifest_bytes: bytes | None,
                   present: Mapping[str, FileInfo], ethnicity_groups: tuple[str, ...]) -> Arrival:
-    """Format errors (header, quoting) refuse the batch; an upload not yet complete waits."""
+    """Format errors (header, quoting) refuse the batch; an upload not yet complete waits.
+    ``manifest_bytes``: None when the batch has no manifest."""
+    if manifest_bytes is None:  # a marker written first, or a manifest never sent
+        return Arrival(None, None, f"there is no {MANIFEST_NAME} in the batch (a producer "
+                       f"writes {MANIFEST_NAME} and every image first, {READY_MARKER} last): "
+                       f"add {MANIFEST_NAME}")
     try:
         marker = parse_ready_marker(marker_bytes, f"{batch_id}/{READY_MARKER}")
     except BatchFormatError as exc:

@@ -118,7 +118,7 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
         if name in listing and listing[name].kind != FILE:
             raise BatchRefused(f"{batch.batch_id}/{name} is a {listing[name].what}, not a "
                                "regular file; it was not followed. Send the file itself")
-    manifest = batch.read(MANIFEST_NAME).data
+    manifest = batch.read(MANIFEST_NAME).data if MANIFEST_NAME in listing else None
     present = {n: i for n, i in listing.items() if n not in (MANIFEST_NAME, READY_MARKER)}
     previous = raw.report(batch.batch_id)
     if previous is not None:
@@ -127,7 +127,7 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
                             arrivals.ethnicity_groups)
     if arrival.waiting_for:
         return _waiting(batch, arrival.waiting_for, arrivals)
-    assert arrival.marker is not None and arrival.reading is not None
+    assert arrival.marker is not None and arrival.reading is not None and manifest is not None
     plan = plan_batch(arrival.reading, present, limits.max_bytes)
     run = _Run(batch, raw, private, now, present,
                owner=dict(known) if known is not None else raw.known_images())
@@ -209,7 +209,7 @@ def _patient(private: PrivateStore, refusal: Refusal) -> str | None:
     return private.surrogate_patient(row.source, row.patient_id) if row else None
 
 
-def _compare_with_previous(batch: BatchReader, previous: dict[str, Any], manifest: bytes,
+def _compare_with_previous(batch: BatchReader, previous: dict[str, Any], manifest: bytes | None,
                            present: dict[str, FileInfo], private: PrivateStore) -> BatchOutcome:
     """A committed batch seen again: unchanged (nothing to do) or refused (nothing changed)."""
     recorded = {str(f["file_name"]): RecordedFile(str(f.get("kind") or FILE),
@@ -217,8 +217,10 @@ def _compare_with_previous(batch: BatchReader, previous: dict[str, Any], manifes
                                                   f.get("received_sha256"))  # type: ignore[arg-type]
                 for f in private.files_of(batch.batch_id)}
     changes, confirmed = resend_changes(present, recorded, lambda n: batch.digest(n))
-    if hashlib.sha256(manifest).hexdigest() != previous["manifest_sha256"]:
-        changes.insert(0, "manifest.csv changed")
+    if manifest is None:
+        changes.insert(0, f"{MANIFEST_NAME} removed")
+    elif hashlib.sha256(manifest).hexdigest() != previous["manifest_sha256"]:
+        changes.insert(0, f"{MANIFEST_NAME} changed")
     if not changes:
         if confirmed:
             private.confirm_signatures(batch.batch_id, confirmed)

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from skinrisk.batch import READY_MARKER
 from skinrisk.errors import SkinriskError
-from skinrisk.storage.nofollow import FILE, is_real_folder, open_regular, read_regular, walk_entries
+from skinrisk.storage.nofollow import (
+    FILE,
+    entry_of,
+    is_real_folder,
+    open_regular,
+    read_regular,
+    walk_entries,
+)
 
 CHUNK = 1 << 20
 
@@ -29,6 +37,16 @@ class FileInfo:
 
 
 UNSAFE_NAME = "unsafe_name"  # an S3 key with '.', '..' or empty segments: never fetched
+
+
+class NotABatchFolder(SkinriskError):
+    """A landing entry where a batch folder should be that is none (a link, even to a
+    folder): refused for what it is, never followed. ``entry`` is its own state, so that the
+    refusal is recorded once and a changed entry is tried again."""
+
+    def __init__(self, message: str, entry: FileInfo) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 @dataclass(frozen=True)
@@ -80,10 +98,19 @@ class LocalLanding:
 
     def open_batch(self, batch_id: str) -> LocalBatch:
         folder = self.root / batch_id
-        if not is_real_folder(folder):
-            raise SkinriskError(f"batch {batch_id}: its landing entry is not a folder (a link "
-                                "or a file); a batch is a real folder, and links are never "
-                                "followed")
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:  # removed since the listing: nothing to refuse
+            raise SkinriskError(f"batch {batch_id}: its landing entry was removed during the "
+                                "run; rerun once the landing zone is stable") from None
+        if not stat.S_ISDIR(st.st_mode):
+            entry = entry_of(st)  # where a link points is the sender's text: never shown
+            raise NotABatchFolder(
+                f"batch {batch_id}: its landing entry is a {entry.what}, not a folder; it was "
+                "not followed (a batch reads only its own regular files). Refused: put the "
+                "batch folder itself in the landing zone in its place",
+                FileInfo(entry.size, kind=entry.kind, signature=entry.signature,
+                         what=entry.what))
         return LocalBatch(folder)
 
 

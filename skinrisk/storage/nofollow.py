@@ -46,7 +46,8 @@ def walk_entries(folder: Path) -> dict[str, Entry]:
                 if stat.S_ISDIR(st.st_mode):
                     pending.append((f"{prefix}{entry.name}/", entry.path))
                 else:
-                    found[prefix + entry.name] = (_entry(st), (st.st_dev, st.st_ino, st.st_nlink))
+                    found[prefix + entry.name] = (entry_of(st), (st.st_dev, st.st_ino,
+                                                                 st.st_nlink))
     # A regular file with more links than the batch holds names for is linked from outside.
     inside = Counter((dev, ino) for _, (dev, ino, _) in found.values())
     return {name: (Entry(HARD_LINK, e.size, e.signature, "hard link to a file outside the "
@@ -54,7 +55,8 @@ def walk_entries(folder: Path) -> dict[str, Entry]:
             for name, (e, (dev, ino, nlink)) in sorted(found.items())}
 
 
-def _entry(st: os.stat_result) -> Entry:
+def entry_of(st: os.stat_result) -> Entry:
+    """What an entry is, from its lstat (not for folders: those are walked)."""
     signature = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
     mode = st.st_mode
     if stat.S_ISREG(mode):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -262,3 +263,87 @@ def test_one_refused_batch_does_not_fail_every_later_run(tmp_path: Path, state_h
         (bad / name).write_bytes((fixed / name).read_bytes())
     assert ingest(landing, params, "--batch", "bad") == 0
     assert (data_dir(state_home) / "raw" / "bad" / "report.json").is_file()
+
+
+def events(home: Path) -> list[str]:
+    return [json.loads(line)["event"]
+            for line in (home / "ledger" / "ledger.jsonl").read_text().splitlines()]
+
+
+def pending(landing: Path, capsys: pytest.CaptureFixture) -> list[str]:
+    capsys.readouterr()
+    assert main(["batch", "pending", "--landing", str(landing)]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_a_marker_without_a_manifest_waits_then_is_refused_once(
+        tmp_path: Path, state_home: Path, params: list[str],
+        capsys: pytest.CaptureFixture) -> None:
+    """A `_READY` written before manifest.csv (or without it) is an upload not yet complete: the
+    batch waits, the line names the batch and what is missing; past the grace it is refused
+    once (ledger), then skipped; the manifest arriving makes it a candidate again."""
+    landing = tmp_path / "landing"
+    folder = write_batch(landing, "nm1", {"a.jpg": photo(1)}, [manifest_row("a.jpg")])
+    manifest = (folder / "manifest.csv").read_bytes()
+    (folder / "manifest.csv").unlink()
+    write_batch(landing, "ok1", {"a.jpg": photo(2)}, [manifest_row("a.jpg", patient="MRN2")])
+    assert ingest(landing, params) == 0
+    said = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "batch nm1" in said and "no manifest.csv" in said and "Left waiting" in said
+    raw = data_dir(state_home) / "raw"
+    assert (raw / "ok1" / "report.json").is_file() and not (raw / "nm1").exists()
+    old = time.time() - 6 * 60  # past the 5-minute grace of this test's params
+    os.utime(folder / "_READY", (old, old))
+    assert ingest(landing, params) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert "still incomplete" in said and "no manifest.csv" in said
+    assert ingest(landing, params) == 0
+    assert "refused before" in capsys.readouterr().err
+    assert events(state_home).count("batch_refused") == 1
+    assert pending(landing, capsys) == []
+    (folder / "manifest.csv").write_bytes(manifest)  # the producer finishes: tried again
+    assert pending(landing, capsys) == ["nm1"]
+    assert ingest(landing, params) == 0
+    assert json.loads((raw / "nm1" / "report.json").read_text())["accepted"] == 1
+
+
+def test_a_committed_batch_whose_manifest_is_removed_is_refused_as_changed(
+        tmp_path: Path, state_home: Path, params: list[str],
+        capsys: pytest.CaptureFixture) -> None:
+    folder = write_batch(tmp_path / "landing", "g1", {"a.jpg": photo(1)}, [manifest_row("a.jpg")])
+    assert ingest(tmp_path / "landing", params) == 0
+    (folder / "manifest.csv").unlink()
+    capsys.readouterr()
+    assert ingest(tmp_path / "landing", params) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert "manifest.csv removed" in said and "Nothing was changed" in said
+
+
+def test_a_landing_entry_that_is_a_link_is_refused_once_never_followed(
+        tmp_path: Path, state_home: Path, params: list[str],
+        capsys: pytest.CaptureFixture) -> None:
+    """A batch reads only its own regular files: a link in place of a batch folder, even to a
+    complete batch, is refused with its reason, recorded once and skipped while unchanged; the
+    other batches are ingested; a real folder in its place is ingested."""
+    elsewhere = tmp_path / "elsewhere"
+    target = write_batch(elsewhere, "real", {"a.jpg": photo(1)}, [manifest_row("a.jpg")])
+    landing = tmp_path / "landing"
+    write_batch(landing, "ok1", {"a.jpg": photo(2)}, [manifest_row("a.jpg", patient="MRN2")])
+    (landing / "linked").symlink_to(target, target_is_directory=True)
+    (landing / "dangling").symlink_to(tmp_path / "nowhere")
+    assert ingest(landing, params) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert "batch linked" in said and "symbolic link" in said and "not followed" in said
+    assert str(elsewhere) not in said  # where a link points is the sender's text
+    raw = data_dir(state_home) / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == ["ok1"]
+    assert not [p for p in (state_home / "quarantine").rglob("*") if p.is_file()]
+    assert ingest(landing, params) == 0
+    assert capsys.readouterr().err.count("refused before") == 2
+    assert events(state_home).count("batch_refused") == 2
+    assert pending(landing, capsys) == []
+    (landing / "linked").unlink()  # the sender puts the batch itself in place of the link
+    shutil.copytree(target, landing / "linked")
+    assert pending(landing, capsys) == ["linked"]
+    assert ingest(landing, params) == 0
+    assert (raw / "linked" / "report.json").is_file()

@@ -3,6 +3,7 @@
 import pytest
 
 from skinrisk.batch import COLUMN_NAMES, read_manifest
+from skinrisk.ingest.arrival import check_arrival
 from skinrisk.ingest.identity import normalise_source_id
 from skinrisk.ingest.plan import plan_batch
 from skinrisk.reasons import Reason
@@ -70,3 +71,8 @@ def test_patient_ids_that_differ_only_in_form_normalise_alike(a: str, b: str) ->
 def test_different_patients_stay_different() -> None:
     assert normalise_source_id("MRN123") != normalise_source_id("MRN1230")
     assert normalise_source_id("0") == "0"
+
+
+def test_a_marker_without_a_manifest_waits_for_the_manifest() -> None:
+    arrival = check_arrival("b1", b"{}", None, {"a.jpg": FileInfo(10)}, ())
+    assert arrival.reading is None and "no manifest.csv" in arrival.waiting_for
