@@ -1,89 +1,17 @@
-"""The `skinrisk` command: every stage and tool as a subcommand (each also runs on its own)."""
+"""The `skinrisk` program's entry point (pyproject's console script and `python -m pipelines.cli`).
+
+Only the standard library is imported here: the command tree (pipelines.commands, every stage's
+imports) is imported inside main, so that a Ctrl-C during those first seconds ends like one
+during a command, with exit 130 and one line instead of a traceback.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import warnings
-from typing import Annotated
 
-import typer
-
-from pipelines import (
-    audit,
-    batch_check,
-    data_status,
-    demo,
-    evaluate,
-    import_pad,
-    ingest,
-    pack,
-    promote,
-    quality,
-    report,
-    retrain_check,
-    split,
-    synth,
-    taxonomy,
-    train,
-    validate,
-    version,
-)
-from pipelines.common import out, run_app
-from skinrisk import __version__
-
-app = typer.Typer(
-    name="skinrisk", no_args_is_help=True, add_completion=False,
-    help="Keeps a skin-tumor risk grader current: ingest, validate, version, retrain, gate, audit.",
-)
-batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the landing zone.")
-app.add_typer(batch_app, name="batch")
-data_app = typer.Typer(no_args_is_help=True, help="Dataset versions.")
-app.add_typer(data_app, name="data")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify the ledger, trace "
-                        "models and images, reproduce a model.")
-app.add_typer(audit_app, name="audit")
-
-app.command("taxonomy")(taxonomy.command)
-app.command("synth")(synth.command)
-app.command("import-pad")(import_pad.command)
-app.command("ingest")(ingest.command)
-app.command("quality")(quality.command)
-app.command("validate")(validate.command)
-app.command("split")(split.command)
-app.command("pack")(pack.command)
-app.command("version")(version.command)
-app.command("train")(train.command)
-app.command("evaluate")(evaluate.command)
-app.command("promote")(promote.command)
-app.command("retrain-check")(retrain_check.command)
-app.command("report")(report.command)
-app.command("rollback")(promote.rollback_command)
-data_app.command("status")(data_status.command)
-app.command("demo")(demo.command)
-batch_app.command("check")(batch_check.command)
-batch_app.command("pending")(ingest.pending_command)
-audit_app.command("verify")(audit.verify_command)
-audit_app.command("model")(audit.model_command)
-audit_app.command("image")(audit.image_command)
-audit_app.command("reproduce")(audit.reproduce_command)
-audit_app.command("publish")(audit.publish_command)
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"skinrisk {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    """Exit codes: 0 ok, 1 failure (one line says why and what to do; a command that needs the
-    ml environment says so), 2 usage error, 130 interrupted (Ctrl-C: nothing was left
-    half-written; rerun the same command to continue)."""
+from pipelines.interrupt import INTERRUPTED, INTERRUPTED_LINE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     # tables; real failures still reach the command as Python exceptions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+    try:
+        from pipelines.commands import app
+        from pipelines.common import run_app
+    except KeyboardInterrupt:  # nothing has run yet, so nothing can be half-written
+        print(INTERRUPTED_LINE, file=sys.stderr)
+        return INTERRUPTED
     return run_app(app, argv if argv is not None else sys.argv[1:])
 
 

@@ -18,6 +18,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
+from pipelines.interrupt import INTERRUPTED, INTERRUPTED_LINE
 from skinrisk.config import Params, parse_params
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import project_root
@@ -26,7 +27,6 @@ from skinrisk.localfs import DISK_FULL, DiskFullError
 out = Console()
 err = Console(stderr=True)
 
-INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 # Installed in the ml environment only (requirements/ml.in, and what TensorFlow and TFDV bring):
 # the orchestrator environment imports every command for `--help`, but a command that needs one
 # of these cannot run there.
@@ -117,8 +117,7 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
         fail(_tracking_failure(exc))
         return 1
     if result == INTERRUPTED:  # no command returns 130 itself: typer's word for a Ctrl-C
-        err.print("interrupted: nothing was left half-written; rerun the same command to "
-                  "continue", highlight=False, soft_wrap=True)
+        err.print(INTERRUPTED_LINE, highlight=False, soft_wrap=True)
     return result if isinstance(result, int) else 0
 
 

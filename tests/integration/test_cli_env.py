@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -21,7 +22,8 @@ INTERRUPTED = ("interrupted: nothing was left half-written; rerun the same comma
 
 EVERY_HELP = r"""
 import contextlib, io, json
-from pipelines.cli import app, main
+from pipelines.commands import app
+from pipelines.cli import main
 import typer
 
 def paths(command, prefix):
@@ -90,3 +92,28 @@ def test_ctrl_c_exits_130_with_one_line_and_the_rerun_continues(tmp_path: Path) 
                            timeout=300, check=False)
     assert rerun.returncode == 0, rerun.stderr
     assert (batch / READY_MARKER).is_file() and len(list(batch.glob("images/*"))) == 300
+
+
+# What the `skinrisk` script does (`from pipelines.cli import main`), with a real SIGINT sent to
+# itself the moment the commands start importing typer: deterministic, unlike a timed kill.
+CTRL_C_AT_START_UP = textwrap.dedent("""
+    import os, signal, sys
+
+    class CtrlC:
+        def find_spec(self, name, path=None, target=None):
+            if name == "typer":
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+
+    sys.meta_path.insert(0, CtrlC())
+    from pipelines.cli import main
+    sys.exit(main(["--help"]))
+""")
+
+
+def test_ctrl_c_during_the_start_up_imports_exits_130_with_one_line() -> None:
+    result = subprocess.run([sys.executable, "-c", CTRL_C_AT_START_UP], cwd=REPO,
+                            capture_output=True, text=True, timeout=120, check=False,
+                            preexec_fn=_default_sigint)
+    assert result.returncode == 130, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [INTERRUPTED]
