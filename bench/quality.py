@@ -36,7 +36,28 @@ def run(count: int = 40) -> list[tuple[str, float, str]]:
         ("  of which: decode at 1/4 + resize to the 384 px working copy", decode, "images/s"),
         ("  of which: every check on the working copy", checks, "images/s"),
         ("  of which: the face check alone", faces, "images/s"),
+        *_inpaint_rates(),
     ]
+
+
+def _inpaint_rates() -> list[tuple[str, float, str]]:
+    """pack's training copy (299 px) of real inked photos, plain and with the ink painted out
+    (quality.actions.dye: inpaint); none where the PAD-UFES-20 sample is absent."""
+    from pathlib import Path
+
+    from skinrisk.packing.shards import resize_for_training
+
+    pad = Path(__file__).resolve().parents[2] / "shared/data/pad-ufes-20/images"
+    photos = [p.read_bytes() for p in sorted(pad.glob("*.png"))]
+    inked = [d for d in photos if score_bytes("x", d).dye_fraction > 0.0025][:20]
+    if not inked:
+        return []
+    plain = max(_rate_of(inked, lambda d: resize_for_training(d, 299)) for _ in range(2))
+    painted = max(_rate_of(inked, lambda d: resize_for_training(d, 299, inpaint=True))
+                  for _ in range(2))
+    return [(f"pack: training copy at 299 px of {len(inked)} inked PAD photos, plain", plain,
+             "images/s"),
+            ("pack: the same, ink painted out", painted, "images/s")]
 
 
 def _rate_of(items, work) -> float:
