@@ -96,16 +96,16 @@ def pad_section(params: QualityParams, home: Path) -> list[str]:
                      "{recall} |".format(**row))
     grades, diagnoses = pad_grades(PAD / "metadata.csv")
     lines += ["", "## Actions", "",
-              "A check rejects (quality.actions) only where it is right on these real photos "
-              "and its defect is not tied to a risk grade. Where precision is low (exudate, "
-              "background_dominant) or recall is (hair), the check flags: the photo stays, named "
-              "in the manifest's `flags` and on the review pages (`kept_<check>.html`), where a "
-              "reviewer's reject stands over it. Marker ink is drawn around the lesions a "
-              "clinician suspects, so it is about three times commoner on high-risk photos than "
-              "on low-risk ones (below): removing inked photos removes malignant lesions, "
-              "keeping them teaches a model that ink means cancer. So dye inpaints: pack paints "
-              "the lines out of the training copy (skinrisk/packing/inpaint.py) and the raw "
-              "photo is untouched.", "",
+              'A check rejects (quality.actions) only where it is right on these real photos and '
+              'its defect is not tied to a risk grade. Where precision is low (exudate, '
+              'background_dominant) or recall is (hair), the check flags: the photo stays, named in'
+              " the manifest's `quality_flags` and on the review pages (`kept_<check>.html`), where"
+              " a reviewer's accept clears the flag and a reject stands over it. Marker ink is "
+              'drawn around the lesions a clinician suspects, so it is about three times commoner '
+              'on high-risk photos than on low-risk ones (below): removing inked photos removes '
+              'malignant lesions, keeping them teaches a model that ink means cancer. So dye '
+              'inpaints: pack paints the lines out of the training copies '
+              '(skinrisk/packing/inpaint.py); the test sets and the raw photo are untouched.', "",
               "### Defects by risk grade, by eye", "",
               "The share of each grade's photos labelled with a defect. Where a defect is much "
               "commoner in one grade, a check that removes it cannot keep rejection independent "
@@ -131,46 +131,35 @@ def pad_section(params: QualityParams, home: Path) -> list[str]:
 def _rates(verdicts: dict[str, list[tuple[Reason, str]]], groups: dict[str, str], name: str
            ) -> list[str]:
     rows = grade_rates(verdicts, groups)
-    rejected = sum(bool(verdicts[n]) for n in verdicts if n in groups)
-    return [f"Rejected: {rejected} of {len(verdicts)} ({rejected / len(verdicts):.1%}); highest "
+    graded = [n for n in verdicts if n in groups]
+    rejected = sum(bool(verdicts[n]) for n in graded)
+    return [f"Rejected: {rejected} of {len(graded)} ({rejected / len(graded):.1%}); highest "
             f"{name} rate {rate_gap(rows):.1f} points above the lowest.", "",
             f"| {name} | photos | rejected | rate | p |", "|---|---:|---:|---:|---:|",
             *("| {group} | {n} | {rejected} | {rate:.1%} | {p:.3f} |".format(**row)
               for row in rows)]
 
 
-def review_section(params: QualityParams, home: Path) -> list[str]:
-    """A reviewer's overrides (quality.overrides_path) against what the filter said about the
-    same images in the pipeline's state ($SKINRISK_HOME): evidence beyond the labelled set."""
-    import pyarrow.parquet as pq
-
-    from skinrisk.quality.overrides import parse_overrides
+def review_section(home: Path) -> list[str]:
+    """A reviewer's overrides, as the ledger under $SKINRISK_HOME recorded them with what the
+    filter had said: evidence beyond the labelled set."""
+    from skinrisk import ledger
 
     head = ["## Reviewer decisions (quality.overrides_path)", ""]
-    judged = StateLayout(home).cache / "quality_judged.parquet"
-    if params.overrides_path is None or not (REPO / params.overrides_path).is_file():
-        return [*head, "No overrides file (quality.overrides_path is null or absent): no "
-                "reviewer evidence yet.", ""]
-    if not judged.is_file():
-        return [*head, f"No quality verdicts under {home}: run the pipeline first.", ""]
-    path = REPO / params.overrides_path
-    overrides = parse_overrides(path.read_text(encoding="utf-8"),
-                                "csv" if path.suffix == ".csv" else "yaml", str(path))
-    table = pq.read_table(judged).to_pydict()
-    filtered = dict(zip(table["image_id"], table["reasons"], strict=True))
-    rows = review_evidence(filtered, [(o.image_id, o.decision, o.reason and o.reason.value)
-                                      for o in overrides])
-    return [*head, f"{len(overrides)} decisions in `{params.overrides_path}`. Upheld: the "
-            "reviewer rejected an image the check named; overturned: accepted it; missed: "
-            "rejected for a reason the filter did not give.", "",
-            "| check | upheld | overturned | missed | precision as reviewed |",
-            "|---|---:|---:|---:|---:|",
-            *(f"| {r['reason']} | {r['upheld']} | {r['overturned']} | {r['missed']} | "
-              f"{_share(r['upheld'], r['upheld'] + r['overturned'])} |" for r in rows), ""]
-
-
-def _share(hits: int, n: int) -> str:
-    return f"{hits / n:.2f}" if n else "—"
+    path = ledger.ledger_path(StateLayout(home))
+    events = [e["data"] for e in (ledger.entries(path) if path.is_file() else [])
+              if e["event"] == "quality_override"]
+    if not events:
+        return [*head, f"No reviewer decisions in the ledger under {home} yet.", ""]
+    rows = review_evidence(events)
+    return [*head, f"{len(events)} decisions recorded. Upheld: rejected for a check the filter "
+            "gave (a rejection confirmed, or a flag a reviewer thought should reject); "
+            "overturned: accepted although the filter gave the check; missed: rejected for a "
+            "check the filter did not give. Reviewers write where they disagree or confirm a "
+            "flag, so these are counts, not a precision.", "",
+            "| check | upheld | overturned | missed |", "|---|---:|---:|---:|",
+            *(f"| {r['reason']} | {r['upheld']} | {r['overturned']} | {r['missed']} |"
+              for r in rows), ""]
 
 
 def main(per_size: int = 300) -> None:
@@ -180,7 +169,7 @@ def main(per_size: int = 300) -> None:
         "# Quality calibration", "",
         f"Written by `make calibrate` (bench/calibrate_quality.py) on "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d}, at the thresholds in params.yaml `quality:`.", "",
-        *pad_section(params, home), *review_section(params, home)]
+        *pad_section(params, home), *review_section(home)]
     if per_size:
         figures = synthetic(params, per_size)
         lines += [f"## Synthetic cohort ({per_size} photos at each of "

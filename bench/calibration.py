@@ -161,23 +161,25 @@ def prevalence(labels: Mapping[str, Mapping[str, int]], group_of: Mapping[str, s
     return rows
 
 
-def review_evidence(filtered: Mapping[str, str], decisions: Iterable[tuple[str, str, str | None]]
-                    ) -> list[dict[str, Any]]:
-    """A reviewer's overrides as calibration evidence, per reason code: how often a check's
-    rejection or flag was upheld (reject) or overturned (accept), and the misses a reviewer
-    named (rejected for a reason the filter did not give). ``filtered``: image_id -> the codes
-    the filter gave it (";"-joined, rejections and flags alike); ``decisions``: (image_id,
-    decision, reason code or None)."""
+def review_evidence(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A reviewer's overrides as calibration evidence, per check, from the ledger's
+    quality_override events (each records what the filter said before it: filter_reasons,
+    the rejections, and filter_flags, the checks it was kept with). An accept overturns every
+    check the filter gave; a reject upholds the check the reviewer names, or, where the filter
+    did not give it, is a miss of that check. Overrides are written where a reviewer disagrees
+    or confirms a flag, so these are counts, not a precision."""
     upheld: dict[str, int] = {}
     overturned: dict[str, int] = {}
     missed: dict[str, int] = {}
-    for image_id, decision, reason in decisions:
-        codes = [c for c in filtered.get(image_id, "").split(";") if c]
-        for code in codes:
-            tally = overturned if decision == "accept" else upheld
-            tally[code] = tally.get(code, 0) + 1
-        if decision == "reject" and reason and reason not in codes:
-            missed[reason] = missed.get(reason, 0) + 1
+    for event in events:
+        codes = {c for field in ("filter_reasons", "filter_flags")
+                 for c in (event.get(field) or "").split(";") if c}
+        if event["decision"] == "accept":
+            for code in codes:
+                overturned[code] = overturned.get(code, 0) + 1
+        elif event.get("reason"):
+            tally = upheld if event["reason"] in codes else missed
+            tally[event["reason"]] = tally.get(event["reason"], 0) + 1
     return [{"reason": code, "upheld": upheld.get(code, 0), "overturned": overturned.get(code, 0),
              "missed": missed.get(code, 0)}
             for code in sorted(set(upheld) | set(overturned) | set(missed))]

@@ -10,8 +10,10 @@ from rich.progress import Progress
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.packing.inpaint import inpaint_version
 from skinrisk.packing.shards import groups, write_group
 from skinrisk.quality.runner import MANIFEST
+from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows, write_rows
 
@@ -29,41 +31,51 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     curated = read_rows(layout.curated / MANIFEST)
     formats = {r["image_id"]: r["format"] for r in curated}
     # Kept with dye under quality.actions.dye: inpaint (a manifest from before the column
-    # existed has no such image).
+    # existed has no such image). Training copies only: the test sets stay as photos arrive.
     inpaint = frozenset(r["image_id"] for r in curated if r.get("inpaint"))
+    version = inpaint_version()
     raw = RawZone(layout.raw, layout.quarantine)
-    previous = _previous(root / INDEX, params.image_size)
+    previous = _previous(root / INDEX, params.image_size, params.jpeg_quality)
     index, written = [], 0
     todo = groups(read_rows(assignments))
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("pack", total=len(todo))
         for (batch_id, split), rows in todo.items():
-            members = [r["image_id"] for r in rows]
+            paint = inpaint if split == TRAIN else frozenset()
             kept = previous.get((batch_id, split))
-            if kept and [(r["image_id"], bool(r.get("inpainted"))) for r in kept] == [
-                    (m, m in inpaint) for m in members] and all(
+            if kept and _still_valid(kept, [r["image_id"] for r in rows], paint, version) and all(
                     (root / r["shard"]).is_file() for r in kept):
                 index += kept
             else:
                 index += write_group(root, batch_id, split, rows, lambda r: raw.image_path(
                     r["batch_id"], r["image_id"], formats[r["image_id"]]).read_bytes(),
-                    params.image_size, params.jpeg_quality, inpaint)
+                    params.image_size, params.jpeg_quality, paint, version)
                 written += 1
             progress.advance(task)
     for stale in {p for p in root.rglob("*.tfrecord")} - {root / r["shard"] for r in index}:
         stale.unlink()  # a derived shard whose group changed; the data it came from is kept
-    write_rows(root / INDEX, [{**r, "image_size": params.image_size} for r in index],
-               _schema())
-    painted = sum(bool(r.get("inpainted")) for r in index)
+    write_rows(root / INDEX, [{**r, "image_size": params.image_size,
+                               "jpeg_quality": params.jpeg_quality} for r in index], _schema())
+    painted = sum((r.get("painted_share") or 0) > 0 for r in index)
     out.print(f"pack: {len(index)} images in {len({r['shard'] for r in index})} shards at "
               f"{params.image_size}px ({painted} with marker ink painted out); {written} of "
               f"{len(todo)} (batch, split) groups written")
 
 
-def _previous(path: Path, size: int) -> dict[tuple[str, str], list[dict]]:
+def _still_valid(kept: list[dict], members: list[str], inpaint: frozenset[str], version: str
+                 ) -> bool:
+    """The group's shards hold the same images, painted as asked now, by the same code."""
+    return [(r["image_id"], bool(r.get("inpaint"))) for r in kept] == [
+        (m, m in inpaint) for m in members] and all(
+        r.get("inpaint_version") == version for r in kept if r.get("inpaint"))
+
+
+def _previous(path: Path, size: int, quality: int) -> dict[tuple[str, str], list[dict]]:
     if not path.is_file():
         return {}
-    rows = [r for r in read_rows(path) if r["image_size"] == size]  # a new size: rebuild all
+    # A new size or JPEG quality (or an index from before it was recorded): rebuild all.
+    rows = [r for r in read_rows(path)
+            if r["image_size"] == size and r.get("jpeg_quality") == quality]
     out: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         out[(r["shard"].split("/")[1].rsplit("-", 3)[0], r["split"])].append(r)
@@ -75,7 +87,8 @@ def _schema():
 
     return pa.schema([("image_id", pa.string()), ("split", pa.string()), ("shard", pa.string()),
                       ("position", pa.int64()), ("image_size", pa.int64()),
-                      ("inpainted", pa.bool_())])
+                      ("jpeg_quality", pa.int64()), ("inpaint", pa.bool_()),
+                      ("painted_share", pa.float64()), ("inpaint_version", pa.string())])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,7 +91,9 @@ def _record_overrides(layout: StateLayout, outcome: QualityOutcome) -> None:
                 "override": override.digest, "image_id": override.image_id,
                 "decision": override.decision,
                 "reason": override.reason.value if override.reason else None,
-                "filter_reasons": replaced, "reviewer": override.reviewer,
+                "filter_reasons": replaced,
+                "filter_flags": outcome.override_flags.get(override.image_id, ""),
+                "reviewer": override.reviewer,
                 "date": override.date})
             done.add(override.digest)
 

@@ -143,9 +143,9 @@ class QualityParams(_Params):
     # A reviewer's decisions, standing over the filter's (README, "Review"): a .csv or .yaml
     # file relative to the repository; none by default.
     overrides_path: str | None = None
-    # Per check: reject (leaves the curated set), flag (kept; named in the manifest's `flags`
-    # and on the review pages), or, for dye, inpaint (kept; pack paints the ink out of the
-    # training copy). Defaults and why: docs/quality-calibration.md, "Actions".
+    # Per check: reject (leaves the curated set), flag (kept; named in the manifest's
+    # `quality_flags` and on the review pages), or, for dye, inpaint (kept; pack paints the ink
+    # out of the training copy). Defaults and why: docs/quality-calibration.md, "Actions".
     actions: dict[str, Action] = Field(default_factory=lambda: dict(DEFAULT_ACTIONS))
 
     @field_validator("actions")
@@ -367,9 +367,12 @@ class PromoteParams(_Params):
     non_inferiority_alpha: float = Field(0.025, gt=0, lt=0.5)
     non_inferiority_margin: float = Field(0.05, ge=0, le=0.5)  # per grade and per slice (macro)
     slice_grades: tuple[Literal["low-risk", "high-risk", "dangerous"], ...] = ("dangerous",)
-    slice_grade_margin: float = Field(0.05, ge=0, le=0.5)  # a slice_grades AUC inside a slice
-    # The dangerous grade's sensitivity at the champion's Youden threshold (set and slices).
-    sensitivity_margin: float = Field(0.10, ge=0, le=1)
+    slice_grade_margin: float = Field(0.075, ge=0, le=0.5)  # a slice_grades AUC inside a slice
+    # The dangerous grade's sensitivity at the champion's Youden threshold, on the whole set
+    # and inside each slice (a slice holds a third of the positives: a wider margin, or every
+    # good challenger fails on noise; docs/promotion-gate.md).
+    sensitivity_margin: float = Field(0.05, ge=0, le=1)
+    slice_sensitivity_margin: float = Field(0.15, ge=0, le=1)
     slices: tuple[Literal["skin_type", "source", "body_site"], ...] = ("skin_type",)
     min_n: MinEvidence = MinEvidence()
     insufficient_evidence: Literal["reject", "allow"] = "reject"

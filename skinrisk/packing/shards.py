@@ -28,19 +28,21 @@ MAX_PER_SHARD = 1000
 
 
 def resize_for_training(data: bytes, size: int, quality: int = 95, inpaint: bool = False
-                        ) -> bytes:
-    """The training copy: size x size JPEG; ``inpaint``: with marker ink painted out
-    (skinrisk/packing/inpaint.py)."""
+                        ) -> tuple[bytes, float]:
+    """The training copy (size x size JPEG) and the share of it painted: with ``inpaint``,
+    marker ink is painted out (skinrisk/packing/inpaint.py); else 0."""
     img = Image.open(io.BytesIO(data))
     img.draft("RGB", (size, size))  # JPEG: decode no larger than needed
     img = img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+    share = 0.0
     if inpaint:
         from skinrisk.packing.inpaint import paint_out_ink
 
-        img = Image.fromarray(paint_out_ink(data, np.asarray(img))[0])
+        painted = paint_out_ink(data, np.asarray(img))
+        img, share = Image.fromarray(painted.image), painted.share
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return out.getvalue(), share
 
 
 def groups(assignments: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -58,9 +60,11 @@ def shard_names(batch_id: str, split: str, count: int) -> list[str]:
 
 def write_group(root: Path, batch_id: str, split: str, rows: list[dict[str, Any]],
                 read: Callable[[dict[str, Any]], bytes], size: int, quality: int,
-                inpaint: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+                inpaint: frozenset[str] = frozenset(), version: str = ""
+                ) -> list[dict[str, Any]]:
     """Write the group's shards (atomically); return index rows (image_id, shard, position,
-    inpainted). ``inpaint``: the image ids whose ink is painted out of the training copy."""
+    inpaint, painted_share, inpaint_version). ``inpaint``: the image ids whose ink is painted
+    out; ``version``: inpaint_version(), recorded beside each painted copy."""
     import tensorflow as tf
 
     index = []
@@ -71,11 +75,12 @@ def write_group(root: Path, batch_id: str, split: str, rows: list[dict[str, Any]
         tmp.parent.mkdir(parents=True, exist_ok=True)
         with tf.io.TFRecordWriter(str(tmp)) as writer:
             for position, row in enumerate(members):
-                painted = row["image_id"] in inpaint
-                writer.write(_example(row, resize_for_training(read(row), size, quality,
-                                                               painted)))
+                paint = row["image_id"] in inpaint
+                jpeg, share = resize_for_training(read(row), size, quality, paint)
+                writer.write(_example(row, jpeg))
                 index.append({"image_id": row["image_id"], "split": split, "shard": name,
-                              "position": position, "inpainted": painted})
+                              "position": position, "inpaint": paint, "painted_share": share,
+                              "inpaint_version": version if paint else None})
         atomic_write(root / name, tmp.read_bytes())
         tmp.unlink()
     return index

@@ -125,10 +125,14 @@ def dye_mask(rgb: np.ndarray, whole_lines: bool = False) -> np.ndarray:
     if not whole_lines:
         return lines
     # Hysteresis: the rest of each line, fainter or merely darker than the skin (a thin dark
-    # structure), where it touches a line found.
+    # structure), where it touches a line found -- and only in a narrow band around the lines
+    # found, so that it cannot run along hair, skin texture or a lesion's border into the photo.
     dark = cv2.morphologyEx(lab[..., 0], cv2.MORPH_BLACKHAT, kernel)
-    count, labels = cv2.connectedComponents(((tophat > 6) | (dark > 20)).astype(np.uint8),
-                                            connectivity=8)
+    reach = max(3, round(side / 50) | 1)
+    band = cv2.dilate(lines.astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))) > 0
+    weak = ((tophat > 6) | (dark > 20)) & band
+    count, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
     touched = np.zeros(count, dtype=bool)
     touched[np.unique(labels[lines])] = True
     touched[0] = False

@@ -32,26 +32,29 @@ class Curated:
 
 
 def curate(image_ids: np.ndarray, reasons: np.ndarray, details: np.ndarray, groups: np.ndarray,
-           grades: np.ndarray, types: np.ndarray, overrides: Sequence[Override] = ()
-           ) -> Curated:
+           grades: np.ndarray, types: np.ndarray, overrides: Sequence[Override] = (),
+           flags: np.ndarray | None = None) -> Curated:
     """``reasons``/``details``: the checks' verdicts (";"/"; "-joined, "" = passed); ``groups``:
     each image's group head id; ``grades``, ``types``: the resolved diagnosis (type None where
-    the code names only a grade)."""
+    the code names only a grade); ``flags``: how many checks each passing image is kept with
+    (quality.actions flag/inpaint), so a group keeps its cleanest copy, the earliest of those."""
     reasons, details = reasons.astype(object), details.astype(object)
     labels = (groups, grades, types)
+    flags = np.zeros(len(image_ids), np.int64) if flags is None else flags
     if not overrides:
         none = np.zeros(len(image_ids), dtype=bool)
-        return Curated(*_decide(reasons, details, labels, none, none), applied=[])
+        return Curated(*_decide(reasons, details, labels, none, none, flags), applied=[])
     # What the filter alone says, so that the ledger shows what each override overruled.
-    unreviewed = curate(image_ids, reasons, details, *labels)
+    unreviewed = curate(image_ids, reasons, details, *labels, flags=flags)
     said = np.where(unreviewed.repeat, Reason.NEAR_DUPLICATE.value, unreviewed.reasons)
     accepted, rejected, where = _apply(image_ids, reasons, details, overrides)
     applied = [(o, str(said[where[o.image_id]])) for o in overrides]
-    return Curated(*_decide(reasons, details, labels, accepted, rejected), applied=applied)
+    return Curated(*_decide(reasons, details, labels, accepted, rejected, flags),
+                   applied=applied)
 
 
 def _decide(reasons: np.ndarray, details: np.ndarray, labels: tuple[np.ndarray, ...],
-            accepted: np.ndarray, rejected: np.ndarray
+            accepted: np.ndarray, rejected: np.ndarray, flags: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """kept, repeat, reasons, details; ``reasons`` and ``details`` are updated in place."""
     groups, grades, types = labels
@@ -59,6 +62,7 @@ def _decide(reasons: np.ndarray, details: np.ndarray, labels: tuple[np.ndarray, 
     passed = (reasons == "") & ~conflict
     kept = accepted.copy()
     candidates = np.flatnonzero(passed)
+    candidates = candidates[np.lexsort((candidates, flags[candidates]))]  # fewest flags first
     _, first = np.unique(groups[candidates], return_index=True)
     kept[candidates[first]] = True
     for i in np.flatnonzero(conflict):

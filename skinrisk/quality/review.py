@@ -108,7 +108,8 @@ def review_items(quarantined: Any, images: Any, scores: Any, params: QualityPara
     ``flagged``: kept images with flags (QualityOutcome.flagged), on pages ``kept_<code>``."""
     items = _items(quarantined, images, "reasons", "detail", kept=False)
     if flagged is not None:
-        items += _items(flagged, images, "flags", "flag_detail", kept=True)
+        items += _items(flagged, images, "quality_flags", "quality_flag_detail",
+                        kept=True)
     if not lazy:
         items = measure_items(items, images, scores, params, min_side_px)
     first = {}
@@ -155,7 +156,7 @@ def render_page(reason: str, items: list[ReviewItem], thumbs: Mapping[str, bytes
         advice = ""
     links = ([f'<a href="{_page_name(reason, page - 1)}">previous</a>'] if page > 1 else []) + (
         [f'<a href="{_page_name(reason, page + 1)}">next</a>'] if has_next else [])
-    cards = "\n".join(_card(item, thumbs.get(item.image_id)) for item in items)
+    cards = "\n".join(_card(item, thumbs.get(item.image_id), reason) for item in items)
     return _PAGE.format(title=html.escape(f"quality review: {reason}"), page=page,
                         advice=html.escape(advice), nav=" · ".join(links), cards=cards)
 
@@ -204,7 +205,7 @@ def _page_name(reason: str, page: int) -> str:
     return f"{reason}.html" if page == 1 else f"{reason}-{page}.html"
 
 
-def _card(item: ReviewItem, thumb: bytes | None) -> str:
+def _card(item: ReviewItem, thumb: bytes | None, reason: str) -> str:
     picture = (f'<img src="data:image/jpeg;base64,{base64.b64encode(thumb).decode()}" alt="">'
                if thumb else '<div class="none">no preview: does not decode</div>')
     rows = "".join(
@@ -212,19 +213,24 @@ def _card(item: ReviewItem, thumb: bytes | None) -> str:
         f"<td>{_number(m.value)}</td><td>{html.escape(m.bound)}</td></tr>"
         for m in item.measures)
     e = html.escape
-    status, suggested = (("kept, flagged", f"reject,{item.reasons.split(';')[0]}")
-                         if item.kept else ("quarantined", "accept,"))
+    if item.kept:  # accept: stays, its flag cleared (no painting); reject: leaves the set
+        status = "kept, flagged"
+        lines = (f"{item.image_id},accept,,REVIEWER,YYYY-MM-DD\n"
+                 f"{item.image_id},reject,{reason.removeprefix('kept_')},REVIEWER,YYYY-MM-DD")
+    else:
+        status, lines = "quarantined", f"{item.image_id},accept,,REVIEWER,YYYY-MM-DD"
     return (f'<div class="card"><div>{picture}</div><div>'
             f"<code>{e(item.image_id)}</code><br>label <b>{e(item.label)}</b> · {status} "
             f"<b>{e(item.reasons.replace(';', ', '))}</b><br>{e(item.detail)}<br>"
             f"near-duplicate group <code>{e(item.dup_group)}</code>"
             f"<table><tr><th>score</th><th>value</th><th>threshold</th></tr>{rows}</table>"
-            f"<pre>{e(item.image_id)},{suggested},REVIEWER,YYYY-MM-DD</pre></div></div>")
+            f"<pre>{e(lines)}</pre></div></div>")
 
 
 _KEPT = ("Kept in the curated set with this flag: params.yaml quality.actions says flag (or, "
-         "for dye, inpaint: pack paints the ink out of the training copy). Reject one here if "
-         "it should not train a model. The sender's advice: ")
+         "for dye, inpaint: pack paints the ink out of the training copy). Accept one to clear "
+         "its flag (and stop the painting, where the check was wrong); reject one if it should "
+         "not train a model. The sender's advice: ")
 
 
 def _number(value: float) -> str:

@@ -56,8 +56,9 @@ QUARANTINE = "quality_quarantine.parquet"
 _THRESHOLDS_KEY = b"skinrisk.thresholds_sha256"
 # Beside each image's own and score columns: its near-duplicate group, the checks it is kept
 # with (QualityParams.actions: flag or inpaint) with their details, and whether pack paints
-# its ink out.
-MANIFEST_EXTRA = {"dup_group": str, "flags": str, "flag_detail": str, "inpaint": bool}
+# its ink out. (`flags` is taken: ImageRecord's diagnosis flags, e.g. out-of-distribution.)
+MANIFEST_EXTRA = {"dup_group": str, "quality_flags": str, "quality_flag_detail": str,
+                  "inpaint": bool}
 
 
 @dataclass
@@ -70,10 +71,12 @@ class QualityOutcome:
     scores: pa.Table | None = None  # ScoreRecord rows aligned with the images (review pages)
     # Each override applied, with what the filter alone decided (the ledger records them).
     overridden: list[tuple[Override, str]] = field(default_factory=list)
-    # Kept images with checks whose action is flag or inpaint (image_id, flags, flag_detail,
-    # dup_group), and their counts per check.
+    # Kept images with checks whose action is flag or inpaint (image_id, quality_flags,
+    # quality_flag_detail, dup_group), and their counts per check.
     flagged: pa.Table | None = None
     by_flag: dict[str, int] = field(default_factory=dict)
+    # Per overridden image, the checks the filter kept it flagged with (before the override).
+    override_flags: dict[str, str] = field(default_factory=dict)
 
 
 def dataset_images(raw: RawZone) -> pa.Table:
@@ -112,12 +115,23 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
                                expect or Expectations(params.min_side_px))
     acted = [act(c, d, params.actions) for c, d in zip(
         reasons.to_pylist(), details.to_pylist(), strict=True)]
+    # A reviewer's accept stands over the flags too: the image stays unflagged and unpainted.
+    reviewed = {o.image_id for o in overrides}
+    cleared = {o.image_id for o in overrides if o.decision == "accept"}
+    override_flags = {}
+    for k, image_id in enumerate(images["image_id"].to_pylist()):
+        if image_id in reviewed:
+            override_flags[image_id] = acted[k].flags
+            if image_id in cleared:
+                acted[k] = Acted(acted[k].rejects, acted[k].reject_detail, "", "", False)
     groups = _groups(images, scores, cache, params.near_duplicate_distance)
     rejects = np.array([a.rejects for a in acted], dtype=object)
     reject_details = np.array([a.reject_detail for a in acted], dtype=object)
     image_ids, groups_, grades, types = (column.to_numpy() for column in (
         images["image_id"], groups, images["grade"], images["tumor_type"]))
-    decided = curate(image_ids, rejects, reject_details, groups_, grades, types, overrides)
+    flag_counts = np.array([len(a.flags.split(";")) if a.flags else 0 for a in acted])
+    decided = curate(image_ids, rejects, reject_details, groups_, grades, types, overrides,
+                     flag_counts)
     manifest = _manifest(images, scores, groups, acted, pa.array(decided.kept))
     quarantine = _quarantine(images, groups, pa.array(decided.reasons, pa.string()),
                              pa.array(decided.details, pa.string()), pa.array(decided.repeat),
@@ -128,13 +142,14 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
     write_arrow(curated / QUARANTINE, quarantine)
     codes = pc.value_counts(pc.list_flatten(pc.split_pattern(quarantine["reasons"], ";")))
     by_reason = {c["values"]: c["counts"] for c in codes.to_pylist()}
-    flagged = manifest.filter(pc.not_equal(manifest["flags"], ""))
-    flags = pc.value_counts(pc.list_flatten(pc.split_pattern(flagged["flags"], ";")))
+    flagged = manifest.filter(pc.not_equal(manifest["quality_flags"], ""))
+    flags = pc.value_counts(pc.list_flatten(pc.split_pattern(flagged["quality_flags"], ";")))
     by_flag = {c["values"]: c["counts"] for c in flags.to_pylist()}
     return QualityOutcome(images.num_rows, scored_now, manifest.num_rows, quarantine,
                           dict(sorted(by_reason.items())), scores, decided.applied,
-                          flagged.select(["image_id", "flags", "flag_detail", "dup_group"]),
-                          dict(sorted(by_flag.items())))
+                          flagged.select(["image_id", "quality_flags", "quality_flag_detail",
+                                          "dup_group"]),
+                          dict(sorted(by_flag.items())), override_flags)
 
 
 def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], None]
@@ -253,8 +268,8 @@ def _manifest(images: pa.Table, scores: pa.Table, groups: pa.ChunkedArray,
     columns = {**{n: images[n] for n in images.column_names},
                **{n: scores[n] for n in scores.column_names if n not in images.column_names},
                "dup_group": groups,
-               "flags": pa.array([a.flags for a in acted], pa.string()),
-               "flag_detail": pa.array([a.flag_detail for a in acted], pa.string()),
+               "quality_flags": pa.array([a.flags for a in acted], pa.string()),
+               "quality_flag_detail": pa.array([a.flag_detail for a in acted], pa.string()),
                "inpaint": pa.array([a.inpaint for a in acted], pa.bool_())}
     return pa.table([columns[f.name] for f in schema], schema=schema).filter(kept)
 

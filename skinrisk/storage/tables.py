@@ -94,5 +94,7 @@ def joined_schema(*record_types: type, extra: dict[str, type] | None = None) -> 
         for f in schema_of(record_type):
             fields_.setdefault(f.name, f)
     for name, hint in (extra or {}).items():
+        if name in fields_:  # a second meaning under one name would overwrite the first
+            raise ValueError(f"joined_schema: extra column {name!r} is already a record field")
         fields_[name] = pa.field(name, _arrow_type(hint))
     return pa.schema(list(fields_.values()))

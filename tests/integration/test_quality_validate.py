@@ -34,9 +34,16 @@ def rows(path: Path) -> list[dict]:
 
 def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
         tmp_path: Path, state_home: Path, capsys: pytest.CaptureFixture) -> None:
+    from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
+
     landing = tmp_path / "landing"
-    synth(landing, "b1", "--images", "60", "--seed", "1", "--defect", "duplicate=0.15",
-          "--defect", "blur=0.1", "--defect", "tiny_lesion=0.1")
+    with_ood = tmp_path / "with-ood.yaml"  # types outside training carry a diagnosis flag
+    with_ood.write_text(f"extends: {REPO / 'params-small.yaml'}\nsynth:\n  tumor_types: "
+                        f"{[t.key for t in TUMOR_TYPES + OOD_TYPES]}\n")
+    assert main(["synth", "--out", str(landing / "b1"), "--truth", str(tmp_path / "b1.csv"),
+                 "--size", "160x120", "--params", str(with_ood), "--images", "60", "--seed",
+                 "1", "--defect", "duplicate=0.15", "--defect", "blur=0.1", "--defect",
+                 "tiny_lesion=0.1"]) == 0
     assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
     assert main(["quality", *PARAMS]) == 0
     curated = data_dir(state_home) / "curated"
@@ -49,8 +56,14 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
     reasons = {r for q in quarantined for r in q["reasons"].split(";")}
     assert {"blur", "near_duplicate"} <= reasons
     # background_dominant flags (quality.actions): those photos stay, named in the manifest.
-    flagged = {r["image_id"] for r in accepted if "background_dominant" in r["flags"].split(";")}
+    flagged = {r["image_id"] for r in accepted
+               if "background_dominant" in r["quality_flags"].split(";")}
     assert flagged and "background_dominant" not in reasons
+    # The quality flags sit beside the diagnosis flags, never over them: out-of-distribution
+    # types must still reach the split's OOD set.
+    diagnosis_flags = {r["image_id"]: r["flags"] for r in ingested}
+    assert any("out-of-distribution" in diagnosis_flags[r["image_id"]] for r in accepted)
+    assert all(r["flags"] == diagnosis_flags[r["image_id"]] for r in accepted)
     # A near-duplicate shares its group with the photo it repeats: the split keeps them together.
     groups = {r["dup_group"] for r in accepted}
     assert all(q["near_duplicate_of"] in groups for q in quarantined if q["near_duplicate_of"])

@@ -19,10 +19,13 @@ pytestmark = [pytest.mark.ml, pytest.mark.slow]
 PARAMS = ["--params", str(REPO / "params-small.yaml")]
 
 
-def add_batch(home: Path, landing: Path, batch: str, seed: int, images: int = 24) -> None:
+def add_batch(home: Path, landing: Path, batch: str, seed: int, images: int = 24,
+              defects: tuple[str, ...] = ()) -> None:
+    """``defects``: synth's --defect values, e.g. "dye=0.3"."""
+    planted = [arg for defect in defects for arg in ("--defect", defect)]
     assert main(["synth", "--out", str(landing / batch), "--truth", str(home / f"{batch}.csv"),
                  "--images", str(images), "--size", "160x120", "--seed", str(seed),
-                 *PARAMS]) == 0
+                 *planted, *PARAMS]) == 0
     for stage in (["ingest", "--landing", str(landing)], ["quality"], ["validate"], ["split"],
                   ["pack"]):
         assert main([*stage, *PARAMS]) == 0, stage

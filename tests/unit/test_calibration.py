@@ -33,9 +33,12 @@ def test_prevalence_is_the_share_labelled_per_group() -> None:
 
 
 def test_reviewer_decisions_uphold_overturn_or_name_a_miss() -> None:
-    filtered = {"a": "dye;blur", "b": "hair", "c": ""}
-    rows = review_evidence(filtered, [("a", "reject", "dye"), ("b", "accept", None),
-                                      ("c", "reject", "hair")])
-    assert rows == [{"reason": "blur", "upheld": 1, "overturned": 0, "missed": 0},
-                    {"reason": "dye", "upheld": 1, "overturned": 0, "missed": 0},
-                    {"reason": "hair", "upheld": 0, "overturned": 1, "missed": 1}]
+    events = [
+        {"decision": "reject", "reason": "dye", "filter_reasons": "blur", "filter_flags": "dye"},
+        {"decision": "accept", "reason": None, "filter_reasons": "", "filter_flags": "hair"},
+        {"decision": "reject", "reason": "hair", "filter_reasons": "", "filter_flags": ""},
+        {"decision": "accept", "reason": None, "filter_reasons": "blur", "filter_flags": None}]
+    assert review_evidence(events) == [
+        {"reason": "blur", "upheld": 0, "overturned": 1, "missed": 0},  # not named: not upheld
+        {"reason": "dye", "upheld": 1, "overturned": 0, "missed": 0},
+        {"reason": "hair", "upheld": 0, "overturned": 1, "missed": 1}]

@@ -12,10 +12,11 @@ from PIL import Image
 from pydantic import ValidationError
 
 from skinrisk.config import DEFAULT_ACTIONS, QualityParams
-from skinrisk.packing.inpaint import paint_out_ink
+from skinrisk.packing.inpaint import MAX_PAINTED_SHARE, paint_out_ink
 from skinrisk.packing.shards import resize_for_training
 from skinrisk.quality.checks import score_dye
 from skinrisk.quality.decide import Acted, act
+from skinrisk.quality.decode import load_working_image
 
 ACTIONS = {"blur": "reject", "hair": "flag", "dye": "inpaint"}
 
@@ -57,8 +58,8 @@ def pad_by_hash(pad_dir: Path) -> dict[str, bytes]:
     return {hashlib.sha256(data).hexdigest()[:16]: data for data in photos}
 
 
-def _training(data: bytes, inpaint: bool) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(resize_for_training(data, 299, 95, inpaint))))
+def _training(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(resize_for_training(data, 299)[0])))
 
 
 # Real photos labelled by eye (docs/quality-labels.csv), by sha256 prefix: marker rings.
@@ -69,18 +70,44 @@ INKED = ["ae9b5ae78cf5819c", "831b348fd214f3a9"]
 def test_painting_out_removes_the_ink_the_check_sees_and_nothing_far_from_it(
         pad_by_hash: dict[str, bytes], digest: str) -> None:
     data = pad_by_hash[digest]
-    plain = _training(data, inpaint=False)
-    painted, share = paint_out_ink(data, plain)
+    plain = _training(data)
+    painted = paint_out_ink(data, plain)
     threshold = QualityParams().max_dye_fraction
-    assert score_dye(plain) > threshold >= score_dye(painted)
-    assert 0 < share < 0.15  # lines, not the photo
-    changed = np.abs(painted.astype(int) - plain.astype(int)).max(axis=2) > 0
-    assert changed.mean() <= share  # only masked pixels are painted
-    # The training copy pack writes is the painted one.
-    assert np.abs(_training(data, inpaint=True).astype(int) - painted.astype(int)).mean() < 2
+    assert score_dye(plain) > threshold >= score_dye(painted.image)
+    changed = np.abs(painted.image.astype(int) - plain.astype(int)).max(axis=2) > 0
+    assert 0 < changed.mean() <= painted.share <= MAX_PAINTED_SHARE  # only masked pixels
+    # The training copy pack writes is the painted one (up to JPEG).
+    jpeg, share = resize_for_training(data, 299, 95, inpaint=True)
+    assert share == painted.share
+    assert np.abs(np.asarray(Image.open(io.BytesIO(jpeg))).astype(int)
+                  - painted.image.astype(int)).mean() < 2
 
 
 def test_a_photo_without_ink_lines_is_left_as_it_is(pad_by_hash: dict[str, bytes]) -> None:
-    plain = _training(pad_by_hash["75de5ffa0a6243b2"], inpaint=False)  # a blue nevus, no ink
-    painted, share = paint_out_ink(pad_by_hash["75de5ffa0a6243b2"], plain)
-    assert share == 0 and np.array_equal(painted, plain)
+    plain = _training(pad_by_hash["75de5ffa0a6243b2"])  # a blue nevus, no ink
+    painted = paint_out_ink(pad_by_hash["75de5ffa0a6243b2"], plain)
+    assert painted.share == 0 and np.array_equal(painted.image, plain)
+
+
+def test_on_every_real_photo_the_check_fires_on_painting_stays_off_the_lesion(
+        pad_by_hash: dict[str, bytes]) -> None:
+    # PAD photos are centred on the lesion; ink is drawn around it. Painting must stay on the
+    # lines: a small share of the copy, and little of the middle of the frame. Not nothing:
+    # a ring drawn tight around a small lesion crosses the middle, and on the fifth of photos
+    # where the check is wrong (a crust's dark rim) it paints what it took for ink -- which a
+    # reviewer stops with an accept on the kept_dye page.
+    threshold = QualityParams().max_dye_fraction
+    fired = [d for d in pad_by_hash.values() if score_dye(load_working_image(d)) > threshold]
+    assert len(fired) >= 50
+    yy, xx = np.mgrid[:299, :299]
+    middle = (yy - 149) ** 2 + (xx - 149) ** 2 <= 30 ** 2
+    capped, touched = 0, []
+    for data in fired:
+        plain = _training(data)
+        painted = paint_out_ink(data, plain)
+        assert painted.share <= MAX_PAINTED_SHARE
+        capped += painted.found > MAX_PAINTED_SHARE
+        changed = np.abs(painted.image.astype(int) - plain.astype(int)).max(axis=2) > 0
+        touched.append(changed[middle].mean())
+    assert capped <= len(fired) // 20  # the cap is for outliers, not the rule
+    assert np.median(touched) <= 0.02 and np.mean(np.array(touched) > 0.1) <= 0.1

@@ -122,3 +122,13 @@ def test_without_overrides_or_conflicts_the_first_passing_copy_is_kept() -> None
     overruled = curate(ids, *arrays(["blur", "", ""], ["s", "", ""]), groups, grades, types,
                        csv_overrides(f"{C},reject,hair,ana,2025-03-01"))
     assert [said for _, said in overruled.applied] == ["near_duplicate"]
+
+
+def test_a_group_keeps_its_cleanest_passing_copy() -> None:
+    # An inked (flagged) first copy and a clean later one: the clean one trains the model.
+    ids, groups = arrays([A, B, C], [A, A, A])
+    grades, types = arrays(["low-risk"] * 3, ["lipoma"] * 3)
+    decided = curate(ids, *arrays(["", "", ""], ["", "", ""]), groups, grades, types,
+                     flags=np.array([1, 0, 0]))
+    assert decided.kept.tolist() == [False, True, False]
+    assert decided.repeat.tolist() == [True, False, True]

@@ -95,8 +95,8 @@ def test_kept_flagged_images_have_their_own_pages_with_a_reject_line(tmp_path: P
 
     quarantined, images, scores = quarantine(3)
     kept = images["image_id"][0].as_py()
-    flagged = pa.table({"image_id": [kept], "flags": ["exudate;dye"],
-                        "flag_detail": ["gloss 0.001 > 0.0005; dye 0.01 > 0.0025"],
+    flagged = pa.table({"image_id": [kept], "quality_flags": ["exudate;dye"],
+                        "quality_flag_detail": ["gloss 0.001 > 0.0005; dye 0.01 > 0.0025"],
                         "dup_group": [kept]})
     items = review_items(quarantined.slice(1), images, scores, PARAMS, flagged=flagged)
     assert {r: len(v) for r, v in items.items()} == {"blur": 2, "kept_dye": 1, "kept_exudate": 1}
@@ -106,5 +106,7 @@ def test_kept_flagged_images_have_their_own_pages_with_a_reject_line(tmp_path: P
     write_review(folder, cache, items, lambda _: jpeg(photo(seed=1)))
     page = (folder / "kept_exudate.html").read_text()
     assert "kept, flagged" in page and "quality.actions" in page
-    # The line a reviewer copies rejects it for the first check it was flagged by.
+    # The lines a reviewer copies: accept (clears the flag) or reject for this page's check.
     assert f"{kept},reject,exudate,REVIEWER,YYYY-MM-DD" in page
+    assert f"{kept},accept,,REVIEWER,YYYY-MM-DD" in page
+    assert f"{kept},reject,dye,REVIEWER" in (folder / "kept_dye.html").read_text()
