@@ -1,143 +1,223 @@
-"""The promotion gate's operating characteristics by simulation (writes docs/promotion-gate.md).
+"""The promotion gate's operating characteristics by simulation.
 
-Two test sets (held-out and cross-ethnic) of ~1,100 images each, two images per patient, skin
-types I-VI uniform. Each simulation draws a new cohort, a champion and a challenger whose
-predictions have independent noise, and runs the real decision (skinrisk.promotion.decide)
-with params.yaml's `promote:` criteria, floors set below both models so only the comparison
-decides. Reported: the promotion rate when the models are equally good (false promotions;
-must not exceed alpha) and when the challenger is truly +0.03 macro AUC better (power).
+Each decision draws a held-out and a cross-ethnic set (bench/gate_model.py: ~1,100 images from
+900 patients each), a champion and a challenger with known true AUCs, and runs the real
+decision (skinrisk.promotion.decide) with params.yaml's `promote:` criteria, floors set to 0 so
+only the comparison decides. Scenarios: equal models (independent and correlated errors), the
+worst-case null (better on one set, equal on the other), a true +0.03 macro AUC (both error
+models), harm on skin types V-VI (-0.05 macro; -0.10 dangerous only), and a V-VI slice whose
+dangerous images come from two patients. Each decision is also re-judged, from its own
+criteria, at other margins and at later decisions' spent alpha.
 
-    .venvs/ml/bin/python -m bench.gate [--simulations 200]
+    .venvs/ml/bin/python -m bench.gate                    # print the tables
+    .venvs/ml/bin/python -m bench.gate --out PATH         # and write them to PATH
+
+It never rewrites docs/promotion-gate.md; its tables there are copied from a run.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from skinrisk.config import Floors, PromoteParams
-from skinrisk.evaluation.metrics import auc_one_vs_rest
-from skinrisk.evaluation.report import Predictions, skin_type
+from bench.gate_model import CHAMPION_AUC, CORRELATED, Effect, SetModel, draw_pair
+from bench.gate_report import render
+from skinrisk.config import PromoteParams, parse_params
+from skinrisk.promotion.criteria import FAIL, INSUFFICIENT, PASS, Criterion
 from skinrisk.promotion.decide import PROMOTE, decide
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "promotion-gate.md"
-N_PER_SET = 1100
-CHAMPION_SIGNAL = 1.2
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+NI_MARGINS = (0.02, 0.03, 0.05, 0.075)  # per grade (whole set) and macro per slice
+SLICE_GRADE_MARGINS = (0.03, 0.05, 0.075, 0.10)  # dangerous AUC inside a slice
+# (whole set, slice) margins on the dangerous grade's sensitivity at the champion's threshold
+SENSITIVITY_MARGINS = ((0.05, 0.10), (0.05, 0.15), (0.075, 0.15), (0.10, 0.20))
+DECISIONS = (1, 2, 3, 4)  # the spent alpha of later decisions on the same test sets
+GAIN = CHAMPION_AUC + 0.03
+EQUAL, BETTER = Effect(), Effect((GAIN,) * 3)
 
 
-def probabilities(truth: np.ndarray, signal: float, rng: np.random.Generator) -> np.ndarray:
-    logits = rng.normal(size=(len(truth), 3)) + signal * np.eye(3)[truth]
-    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    errors: str  # "independent" | "correlated"
+    heldout: SetModel
+    cross_ethnic: SetModel
+    wanted: str  # "refuse" | "promote"
+    target: str
 
 
-def macro_auc(truth: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean([auc_one_vs_rest(truth == k, p[:, k]) for k in range(3)]))
+def scenarios() -> list[Scenario]:
+    rho = CORRELATED
+    slice_harm = Effect((GAIN,) * 3, (CHAMPION_AUC - 0.05,) * 3)
+    grade_harm = Effect((GAIN,) * 3, (GAIN, GAIN, CHAMPION_AUC - 0.10))
+    thin = SetModel(BETTER, rho, thin_dark_dangerous=True)
+    return [
+        Scenario("equal models", "independent", SetModel(), SetModel(), "refuse", "<= alpha"),
+        Scenario(
+            "equal models", "correlated", SetModel(rho=rho), SetModel(rho=rho), "refuse", "<= alpha"
+        ),
+        Scenario(
+            "worst-case null: +0.05 held-out, equal cross-ethnic",
+            "correlated",
+            SetModel(Effect((CHAMPION_AUC + 0.05,) * 3), rho),
+            SetModel(rho=rho),
+            "refuse",
+            "<= alpha",
+        ),
+        Scenario(
+            "+0.03 macro AUC",
+            "independent",
+            SetModel(BETTER),
+            SetModel(BETTER),
+            "promote",
+            "reported",
+        ),
+        Scenario(
+            "+0.03 macro AUC",
+            "correlated",
+            SetModel(BETTER, rho),
+            SetModel(BETTER, rho),
+            "promote",
+            ">= 0.8",
+        ),
+        Scenario(
+            "slice harm: -0.05 macro on V-VI (+0.03 elsewhere)",
+            "correlated",
+            SetModel(slice_harm, rho),
+            SetModel(slice_harm, rho),
+            "refuse",
+            "refused",
+        ),
+        Scenario(
+            "grade-in-slice harm: -0.10 dangerous on V-VI (+0.03 elsewhere)",
+            "correlated",
+            SetModel(grade_harm, rho),
+            SetModel(grade_harm, rho),
+            "refuse",
+            "refused >= 0.9",
+        ),
+        Scenario(
+            "thin slice: V-VI dangerous from 2 patients (+0.03)",
+            "correlated",
+            thin,
+            thin,
+            "refuse",
+            "insufficient evidence, refused",
+        ),
+    ]
 
 
-def signal_for_gain(gain: float) -> float:
-    """The challenger's signal whose population macro AUC is the champion's + gain."""
-    rng = np.random.default_rng(0)
-    truth = rng.integers(0, 3, 300_000)
-    base = macro_auc(truth, probabilities(truth, CHAMPION_SIGNAL, rng))
-    low, high = CHAMPION_SIGNAL, CHAMPION_SIGNAL + 2
-    for _ in range(25):
-        mid = (low + high) / 2
-        if macro_auc(truth, probabilities(truth, mid, rng)) < base + gain:
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2
+def gate_params(resamples: int | None = None) -> PromoteParams:
+    promote = parse_params(yaml.safe_load(PARAMS.read_text())).promote
+    update: dict = {"floors": {"macro": 0.0, "low-risk": 0.0, "high-risk": 0.0, "dangerous": 0.0}}
+    if resamples:
+        update["bootstrap_resamples"] = resamples
+    return PromoteParams.model_validate({**promote.model_dump(by_alias=True), **update})
 
 
-def one_set(truth, patients, fitz, p, offset: int) -> Predictions:
-    n = len(truth)
-    return Predictions([f"i{offset + i}" for i in range(n)], p, truth, patients,
-                       {"skin_type": np.asarray([skin_type(int(f)) for f in fitz], dtype=object),
-                        "source": np.asarray(["s"] * n, dtype=object),
-                        "body_site": np.asarray(["unknown"] * n, dtype=object)})
+def rejudge(
+    criteria: list[Criterion],
+    params: PromoteParams,
+    margins: tuple[float, float, float, float] | None = None,
+    alpha: float | None = None,
+) -> bool:
+    """Promoted? — the decision's own criteria at other margins (grade/slice macro AUC,
+    grade-in-slice AUC, whole-set sensitivity, slice sensitivity) or superiority level."""
+    for c in criteria:
+        verdict = c.verdict
+        if c.kind == "superiority" and alpha is not None and verdict in (PASS, FAIL):
+            ok = c.value is not None and c.value > params.min_delta and c.p_value < alpha
+            verdict = PASS if ok else FAIL
+        elif c.kind == "non-inferiority" and margins is not None and verdict in (PASS, FAIL):
+            verdict = PASS if c.interval[0] > -_margin(c.figure, margins) else FAIL
+        if verdict == FAIL or (
+            verdict == INSUFFICIENT and params.insufficient_evidence == "reject"
+        ):
+            return False
+    return True
 
 
-def simulate(challenger_signal: float, params: PromoteParams, seed: int) -> tuple[bool, bool]:
-    """(promoted, held-out superiority alone passed) for one simulated comparison."""
-    rng = np.random.default_rng(seed)
-    champion, challenger = {}, {}
-    for k, name in enumerate(("heldout", "cross_ethnic")):
-        truth = rng.integers(0, 3, N_PER_SET)
-        patients = np.asarray([f"{name}{i // 2}" for i in range(N_PER_SET)], dtype=object)
-        fitz = rng.integers(1, 7, N_PER_SET)
-        champion[name] = one_set(truth, patients, fitz,
-                                 probabilities(truth, CHAMPION_SIGNAL, rng), k * N_PER_SET)
-        challenger[name] = one_set(truth, patients, fitz,
-                                   probabilities(truth, challenger_signal, rng), k * N_PER_SET)
+def _margin(figure: str, margins: tuple[float, float, float, float]) -> float:
+    grade, in_slice, whole, slice_sensitivity = margins
+    inside = "," in figure  # "AUC dangerous, skin_type V-VI"
+    if figure.startswith("sensitivity"):
+        return slice_sensitivity if inside else whole
+    return in_slice if inside and not figure.startswith("macro") else grade
+
+
+def grid(params: PromoteParams) -> list[tuple[float, float, float, float]]:
+    """The margins each decision is re-judged at: every pairing of one family varied with
+    the others at their params.yaml values."""
+    default = (
+        params.non_inferiority_margin,
+        params.slice_grade_margin,
+        params.sensitivity_margin,
+        params.slice_sensitivity_margin,
+    )
+    out = {(g, s, *default[2:]) for g in NI_MARGINS for s in SLICE_GRADE_MARGINS}
+    out |= {(*default[:2], *pair) for pair in SENSITIVITY_MARGINS}
+    return sorted(out)
+
+
+def simulate(job: tuple[Scenario, PromoteParams, int]) -> dict:
+    scenario, params, seed = job
+    challenger, champion = draw_pair(
+        {"heldout": scenario.heldout, "cross_ethnic": scenario.cross_ethnic},
+        np.random.default_rng(seed),
+    )
     decision = decide(challenger, champion, params)
-    heldout = next(c for c in decision.criteria
-                   if c.kind == "superiority" and c.test_set == "heldout")
-    return decision.verdict == PROMOTE, heldout.verdict == "pass"
+    promoted = decision.verdict == PROMOTE
+    assert promoted == rejudge(decision.criteria, params), "rejudge drifted from decide"
+    alphas = {i: params.spending.alpha(params.alpha, i) for i in DECISIONS}
+    return {
+        "promoted": promoted,
+        "margins": {m: rejudge(decision.criteria, params, margins=m) for m in grid(params)},
+        "decisions": {i: rejudge(decision.criteria, params, alpha=a) for i, a in alphas.items()},
+        "thin": any(c.verdict == INSUFFICIENT and "V-VI" in c.figure for c in decision.criteria),
+        "gain": [d.gain for d in decision.detectable if d.gain is not None],
+    }
 
 
-def wilson(successes: int, n: int) -> tuple[float, float]:
-    z, p = 1.96, successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+def run(
+    decisions: int,
+    resamples: int | None = None,
+    jobs: int | None = None,
+    only: list[int] | None = None,
+) -> list[tuple[Scenario, list[dict]]]:
+    params = gate_params(resamples)
+    chosen = [(k, s) for k, s in enumerate(scenarios()) if only is None or k in only]
+    work = [(s, params, 100_000 * k + i) for k, s in chosen for i in range(decisions)]
+    with ProcessPoolExecutor(jobs or os.cpu_count()) as pool:
+        outcomes = list(pool.map(simulate, work, chunksize=4))
+    return [(s, outcomes[j * decisions : (j + 1) * decisions]) for j, (_, s) in enumerate(chosen)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--simulations", type=int, default=200)
-    args = parser.parse_args()
-    params = PromoteParams(floors=Floors(macro=0.5, **{"low-risk": 0.5, "high-risk": 0.5},
-                                         dangerous=0.5))
-    scenarios = {"equal models": CHAMPION_SIGNAL, "challenger +0.03 macro AUC":
-                 signal_for_gain(0.03)}
-    rows, started = [], time.perf_counter()
-    for label, signal in scenarios.items():
-        results = [simulate(signal, params, seed) for seed in range(args.simulations)]
-        promoted = sum(r[0] for r in results)
-        heldout = sum(r[1] for r in results)
-        rows.append((label, signal, promoted, heldout, args.simulations))
-        print(label, promoted, heldout, args.simulations, flush=True)
-    elapsed = time.perf_counter() - started
-    OUT.write_text(render(rows, params, elapsed))
-    print(f"wrote {OUT}")
-
-
-def render(rows, params: PromoteParams, elapsed: float) -> str:
-    lines = [
-        "# The promotion gate by simulation",
-        "",
-        "Written by `.venvs/ml/bin/python -m bench.gate` (bench/gate.py); do not edit by hand.",
-        f"Date {dt.datetime.now(dt.UTC):%Y-%m-%d}; {elapsed / 60:.0f} min on this machine.",
-        "",
-        f"Each simulation: a held-out and a cross-ethnic set of {N_PER_SET} images each (two "
-        "images per patient, skin types I-VI uniform), a champion and a challenger with "
-        "independent prediction noise, decided by `skinrisk.promotion.decide` with "
-        f"params.yaml's criteria (alpha {params.alpha} one-sided per set, min_delta "
-        f"{params.min_delta}, paired patient-level bootstrap with {params.bootstrap_resamples} "
-        f"resamples, non-inferiority margin {params.non_inferiority_margin} per grade and "
-        f"skin-type slice, min_n {params.min_n}); floors below both models.",
-        "",
-        "| scenario | promoted | rate (95% Wilson CI) | held-out superiority alone |",
-        "|---|---:|---|---:|",
-    ]
-    for label, _signal, promoted, heldout, n in rows:
-        low, high = wilson(promoted, n)
-        lines.append(f"| {label} | {promoted} / {n} | {promoted / n:.3f} "
-                     f"[{low:.3f}, {high:.3f}] | {heldout / n:.3f} |")
-    lines += [
-        "",
-        "Reading: with equal models the rate of false promotions must stay at or below alpha; "
-        "requiring superiority on both sets (and non-inferiority everywhere) keeps it well "
-        "below. The held-out column shows the single-set test alone, which should be near "
-        "alpha for equal models. Power is the promoted rate for the truly better challenger.",
-        "",
-    ]
-    return "\n".join(lines)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--decisions", type=int, default=200, help="per scenario")
+    parser.add_argument(
+        "--resamples", type=int, default=None, help="bootstrap resamples (default: params.yaml's)"
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes")
+    parser.add_argument("--out", type=Path, default=None, help="also write the tables here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    results = run(args.decisions, args.resamples, args.jobs)
+    text = render(results, gate_params(args.resamples), time.perf_counter() - started)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -365,7 +365,7 @@ class PromoteParams(_Params):
     bootstrap_resamples: int = Field(2000, ge=200, le=100_000)
     # One-sided level of every non-inferiority lower bound (0.025: the lower end of a 95% CI).
     non_inferiority_alpha: float = Field(0.025, gt=0, lt=0.5)
-    non_inferiority_margin: float = Field(0.05, ge=0, le=0.5)  # per grade and per slice (macro)
+    non_inferiority_margin: float = Field(0.03, ge=0, le=0.5)  # per grade and per slice (macro)
     slice_grades: tuple[Literal["low-risk", "high-risk", "dangerous"], ...] = ("dangerous",)
     slice_grade_margin: float = Field(0.075, ge=0, le=0.5)  # a slice_grades AUC inside a slice
     # The dangerous grade's sensitivity at the champion's Youden threshold, on the whole set

@@ -25,8 +25,9 @@ def weighted_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) ->
     positive = np.asarray(labels, dtype=bool)[order]
     w = np.atleast_2d(weights)[:, order].astype(np.float64)
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # groups of ties
-    pos = np.add.reduceat(np.where(positive, w, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(positive, 0.0, w), starts, axis=1)
+    pos, neg = np.where(positive, w, 0.0), np.where(positive, 0.0, w)
+    if len(starts) < len(ordered):  # merging tied scores costs a copy; most scores have none
+        pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
     total = pos.sum(axis=1) * neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):

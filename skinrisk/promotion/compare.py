@@ -173,7 +173,7 @@ def _sensitivity(pair: Pair, columns: np.ndarray, label: str, params: PromotePar
         f"sensitivity dangerous at the champion's threshold {pair.threshold:.3f}{label}",
         diff,
         params.non_inferiority_alpha,
-        params.sensitivity_margin,
+        params.slice_sensitivity_margin if label else params.sensitivity_margin,
         int(columns.sum()),
         _patients(pair, columns),
     )

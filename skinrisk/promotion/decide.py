@@ -159,13 +159,18 @@ def _verdict(
     number: int | None,
     alpha: float | None,
 ) -> Decision:
+    # `allow` waives a harm check that cannot be judged; never the claim of a gain: a
+    # superiority without evidence is no superiority.
     blocking = [
         c
         for c in criteria
         if c.verdict == FAIL
-        or (c.verdict == INSUFFICIENT and params.insufficient_evidence == "reject")
+        or (
+            c.verdict == INSUFFICIENT
+            and (params.insufficient_evidence == "reject" or c.kind == "superiority")
+        )
     ]
-    noted = [c for c in criteria if c.verdict == INSUFFICIENT]
+    noted = [c for c in criteria if c.verdict == INSUFFICIENT and c not in blocking]
     if blocking:
         reasons = [f"not promoted: {c.sentence()}" for c in blocking]
     elif first:

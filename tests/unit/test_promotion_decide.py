@@ -57,7 +57,8 @@ def test_better_overall_but_worse_on_dark_skin_is_rejected_and_the_slice_is_name
     decision = decide(sets(truth, fitz, patients, model(truth, signal, 2)), champion, PARAMS)
     assert decision.verdict == REJECT
     failed = [c for c in decision.criteria if c.verdict == FAIL]
-    assert failed and all("skin_type V-VI" in c.figure for c in failed)
+    # every AUC that fails is a V-VI one (the harm also costs sensitivity on the whole set)
+    assert failed and all("skin_type V-VI" in c.figure for c in failed if "AUC" in c.figure)
     assert any("skin_type V-VI" in r for r in decision.reasons)
     superiority = [c for c in decision.criteria if c.kind == "superiority"]
     assert all(c.verdict == "pass" for c in superiority)  # better overall, still rejected
@@ -140,7 +141,9 @@ def test_harm_to_the_dangerous_grade_inside_a_slice_is_not_averaged_away() -> No
     # Better everywhere, but dangerous AUC about 0.10 lower on V-VI: the slice's macro AUC
     # barely moves, so a gate that looks only at slice macro AUCs promotes it.
     harmed = _noisy_dangerous(model(truth, 2.0, 2), fitz >= 5, 1.5, 9)
-    decision = decide(sets(truth, fitz, patients, harmed), champion, PARAMS)
+    # At the earlier gate's margin (0.05) the V-VI macro AUC passes: only the grade sees it.
+    params = PARAMS.model_copy(update={"non_inferiority_margin": 0.05})
+    decision = decide(sets(truth, fitz, patients, harmed), champion, params)
     assert decision.verdict == REJECT
     for name in ("heldout", "cross_ethnic"):
         assert _by_figure(decision, name, "macro AUC, skin_type V-VI").verdict == "pass"
@@ -239,3 +242,17 @@ def test_each_further_decision_on_the_same_test_sets_spends_less_alpha() -> None
     spent = decide(challenger, champion, params, earlier=PARAMS.spending.max_decisions)
     assert spent.verdict == REJECT
     assert any(c.kind == "evidence" and "refresh" in c.threshold for c in spent.criteria)
+
+
+def test_insufficient_evidence_never_waives_the_claim_of_a_gain() -> None:
+    truth, fitz, patients = cohort(2200)
+    # every dangerous image of a set from one patient: a third of the resamples lack the grade
+    patients = np.where(truth == 2, np.where(np.arange(2200) < 1100, "d0", "d1"), patients)
+    champion = sets(truth, fitz, patients, model(truth, 1.2, 1))
+    challenger = sets(truth, fitz, patients, model(truth, 2.0, 2))
+    allow = PARAMS.model_copy(update={"insufficient_evidence": "allow"})
+    decision = decide(challenger, champion, allow)
+    superiority = [c for c in decision.criteria if c.kind == "superiority"]
+    assert all(c.verdict == INSUFFICIENT and "resamples" in c.threshold for c in superiority)
+    assert decision.verdict == REJECT
+    assert any(r.startswith("not promoted") and "superiority" in r for r in decision.reasons)
