@@ -128,7 +128,7 @@ class QualityParams(_Params):
     min_sharpness: float = Field(4.5, ge=0)  # 90th-percentile tile Laplacian variance
     max_dark_fraction: float = Field(0.5, gt=0, le=1)
     max_bright_fraction: float = Field(0.5, gt=0, le=1)
-    min_skin_fraction: float = Field(0.17, ge=0, le=1)
+    min_skin_fraction: float = Field(0.2, ge=0, le=1)
     max_dye_fraction: float = Field(0.0025, ge=0, le=1)
     max_hair_fraction: float = Field(0.068, ge=0, le=1)
     max_gloss_fraction: float = Field(0.0005, ge=0, le=1)

@@ -54,6 +54,8 @@ NEAR_DUPLICATES = "near_duplicates.npz"
 MANIFEST = "manifest.parquet"
 QUARANTINE = "quality_quarantine.parquet"
 _THRESHOLDS_KEY = b"skinrisk.thresholds_sha256"
+_CHECKS_KEY = b"skinrisk.checks_version"
+_SCORING_CODE = ("checks.py", "modality.py", "appearance.py", "decode.py", "records.py")
 # Beside each image's own and score columns: its near-duplicate group, the checks it is kept
 # with (QualityParams.actions: flag or inpaint) with their details, and whether pack paints
 # its ink out. (`flags` is taken: ImageRecord's diagnosis flags, e.g. out-of-distribution.)
@@ -159,10 +161,12 @@ def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], N
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    schema = schema_of(ScoreRecord)
+    schema = schema_of(ScoreRecord).with_metadata({_CHECKS_KEY: checks_version().encode()})
     path = cache / SCORES
     cached = pq.read_table(path) if path.is_file() else schema.empty_table()
-    if cached.schema.names != schema.names:  # scored before a check was added: score again
+    # Scored before a check was added, or by other code: score every image again.
+    if cached.schema.names != schema.names or (cached.schema.metadata or {}).get(
+            _CHECKS_KEY) != schema.metadata[_CHECKS_KEY]:
         cached = schema.empty_table()
     cached = cached.cast(schema)
     new = images.filter(pc.invert(pc.is_in(images["image_id"], value_set=cached["image_id"])))
@@ -172,7 +176,7 @@ def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], N
         fresh.append(score_bytes(row["image_id"], data))
         advance()
     if fresh:
-        added = records_table(fresh, ScoreRecord)
+        added = records_table(fresh, ScoreRecord).cast(schema)
         cached = pa.concat_tables([cached, added])
         write_arrow(path, cached)
     return _aligned(cached, images), len(fresh)
@@ -184,11 +188,27 @@ def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
     return table.take(pc.index_in(images["image_id"], value_set=table["image_id"]))
 
 
+def checks_version() -> str:
+    """The code the scores come from (the checks, the working copy, and the versions of the
+    libraries that compute them): a change re-scores every image, so no cached score is one
+    the current code would not compute."""
+    import cv2
+    import PIL
+
+    digest = hashlib.sha256(f"{cv2.__version__} {PIL.__version__}".encode())
+    here = Path(__file__).resolve().parent
+    for name in _SCORING_CODE:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _thresholds_digest(params: QualityParams, expect: Expectations) -> str:
-    # Actions are applied after the verdict cache: changing one never re-judges.
+    # Actions are applied after the verdict cache: changing one never re-judges. Verdicts
+    # follow the scores, so the scoring code's version is part of the key.
     thresholds = params.model_dump(exclude={"near_duplicate_distance", "overrides_path",
                                             "actions"})
     thresholds["expect"] = [expect.min_side_px, sorted(expect.non_clinical_sources)]
+    thresholds["checks_version"] = checks_version()
     return hashlib.sha256(json.dumps(thresholds, sort_keys=True).encode()).hexdigest()
 
 

@@ -76,6 +76,13 @@ def test_quality_reconciles_caches_and_keeps_near_duplicates_together(
     # A rerun decodes nothing; a grown dataset decodes only the new images.
     assert main(["quality", *PARAMS]) == 0
     assert "(0 scored this run)" in capsys.readouterr().out
+    # Scores made by other scoring code (a check changed since) are never reused.
+    scores_path = state_home / "cache" / "quality_scores.parquet"
+    table = pq.read_table(scores_path)
+    pq.write_table(table.replace_schema_metadata(
+        {**table.schema.metadata, b"skinrisk.checks_version": b"older-code"}), scores_path)
+    assert main(["quality", *PARAMS]) == 0
+    assert f"({len(ingested)} scored this run)" in capsys.readouterr().out
     synth(landing, "b2", "--images", "12", "--seed", "2")
     assert main(["ingest", "--landing", str(landing), *PARAMS]) == 0
     capsys.readouterr()
