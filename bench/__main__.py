@@ -41,8 +41,12 @@ READING = """## Reading the figures
   time) is unchanged are not read: an unchanged batch costs its listing. A batch re-uploaded with
   the same bytes is hashed once again, then its new signatures are recorded. This check and the
   per-file record it reads are what ingest's share of the incremental cost grew by.
-- **Quality per image** grew this session: the ink check (issue 20: CIELAB shift, top-hat and
-  components, ~6-9 ms on a 384 px working copy) and the modality and appearance scores (~3.4 ms).
+- **Quality per image** grew in issue 20: the ink check (CIELAB shift, top-hat and components,
+  ~6-9 ms on a 384 px working copy) and the modality and appearance scores (~3.4 ms).
+- **Ink painted out** (quality.actions.dye: inpaint): pack's training copy of an inked photo
+  costs the ink mask on the working copy plus OpenCV's Telea inpainting, about 5x a plain copy;
+  it applies only to training copies of photos the dye check fires on (17% of PAD-UFES-20), and
+  a copy is made once (pack reuses it while the photo, the split and the code are unchanged).
 - **Training input** is per 2 cores: a GPU worker needs about (GPU images/s) / (rate / 2) cores
   for decoding and augmenting, e.g. ~8-10 cores for 2,000-3,000 images/s at 299 px.
 - Timings are never asserted in tests; rerun `make bench` on an idle machine to compare.
