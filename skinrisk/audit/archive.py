@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import exclusive_lock
+from skinrisk.storage.objects import ObjectConflict, open_store
 
 ARCHIVE_VARIABLE = "SKINRISK_LEDGER_ARCHIVE"
 PREFIX = "ledger/"
@@ -63,15 +63,12 @@ def publish(ledger_file: Path, location: str) -> str | None:
     if not lines:
         return None
     name, body = snapshot_name(lines), b"".join(lines)
-    store = _store(location)
-    existing = store.get(name)
-    if existing is None and store.put(name, body):
-        return name
-    existing = store.get(name) if existing is None else existing  # a concurrent writer won
-    if existing != body:
+    try:
+        open_store(location).put_if_absent(name, body)  # the same copy again writes nothing
+    except ObjectConflict:
         raise SkinriskError(f"{location}{name} already exists with other content: the "
                             "local ledger and its archived copy disagree; run "
-                            "`skinrisk audit verify`")
+                            "`skinrisk audit verify`") from None
     return name
 
 
@@ -88,8 +85,8 @@ def check_anchor(ledger_file: Path, location: str) -> Anchor:
     """Every archived copy is named by its last entry's sequence number and hash; a verified
     chain that holds that hash at that position holds the whole copy. Every copy counts, not
     only the newest: a forger can add a copy, but not remove the true ones (Object Lock)."""
-    store = _store(location)
-    copies = sorted((int(m[1]), m[2], n) for n in store.names() if (m := NAME.match(n)))
+    store = open_store(location)
+    copies = sorted((int(m[1]), m[2], n) for n in store.list() if (m := NAME.match(n)))
     if not copies:
         return Anchor(True, None, why="no archived copy yet")
     local = ledger_file.read_bytes().splitlines() if ledger_file.is_file() else []
@@ -100,7 +97,7 @@ def check_anchor(ledger_file: Path, location: str) -> Anchor:
                           f"the local ledger ends at entry {len(hashes)}; the archived copy "
                           f"{name} holds {seq} (entries were removed)")
         if hashes[seq - 1] != digest:
-            archived = [_hash(line) for line in (store.get(name) or b"").splitlines()]
+            archived = [_hash(line) for line in store.get(name).splitlines()]
             first = next((i for i, (a, b) in enumerate(zip(archived, hashes, strict=False), start=1)
                           if a != b), seq)
             return Anchor(False, name, seq, first, f"entry {first} differs from the archived "
@@ -113,76 +110,3 @@ def _hash(line: bytes) -> Any:
         return json.loads(line).get("hash")
     except json.JSONDecodeError:
         return hashlib.sha256(line).hexdigest()
-
-
-class _Folder:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def names(self) -> list[str]:
-        return [p.name for p in self.root.glob("*.jsonl")] if self.root.is_dir() else []
-
-    def get(self, name: str) -> bytes | None:
-        path = self.root / name
-        return path.read_bytes() if path.is_file() else None
-
-    def put(self, name: str, body: bytes) -> bool:
-        """False when the name exists already (another writer got there first)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.link(temporary, self.root / name)  # atomic, and refuses an existing name
-        except FileExistsError:
-            return False
-        finally:
-            Path(temporary).unlink(missing_ok=True)
-        (self.root / name).chmod(0o444)  # write-once by convention; S3 Object Lock enforces it
-        return True
-
-
-class _S3:
-    def __init__(self, uri: str) -> None:
-        from skinrisk.storage.s3 import make_client, split_uri
-
-        self.bucket, self.prefix = split_uri(uri)
-        self.client = make_client()
-
-    def names(self) -> list[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        return [o["Key"][len(self.prefix):]
-                for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)
-                for o in page.get("Contents", [])]
-
-    def get(self, name: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name,
-                                          ChecksumMode="ENABLED")["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-
-    def put(self, name: str, body: bytes) -> bool:
-        from botocore.exceptions import ClientError
-
-        # The checksum makes S3 refuse a body damaged in transit; IfNoneMatch makes a second
-        # writer of the same name fail instead of replacing the first copy.
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=body,
-                                   ChecksumAlgorithm="SHA256", IfNoneMatch="*")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed",
-                                                              "ConditionalRequestConflict"):
-                return False
-            raise
-        return True
-
-
-def _store(location: str) -> _Folder | _S3:
-    return _S3(location) if location.startswith("s3://") else _Folder(Path(location))
