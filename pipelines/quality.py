@@ -130,7 +130,7 @@ def _table(outcome: QualityOutcome, params: QualityParams) -> Table:
                       "quarantined")
     for reason, count in outcome.by_flag.items():
         table.add_row(reason, str(count), f"{count / max(outcome.images_in, 1):.1%}",
-                      "kept, ink painted out" if params.actions.get(reason) == "inpaint"
+                      "kept, ink painted out (train)" if params.actions.get(reason) == "inpaint"
                       else "kept, flagged")
     return table
 
