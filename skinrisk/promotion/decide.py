@@ -60,22 +60,8 @@ def decide(
     number = earlier + 1 if champion is not None else None
     spent = number is not None and number > params.spending.max_decisions
     alpha = None if number is None or spent else params.spending.alpha(params.alpha, number)
-    criteria: list[Criterion] = []
+    criteria: list[Criterion] = [_spent(params, earlier)] if spent else []
     seen: list[Detectable] = []
-    if spent:
-        criteria.append(
-            Criterion(
-                "evidence",
-                "all",
-                "decisions on these test sets",
-                float(earlier),
-                None,
-                f"fewer than spending.max_decisions {params.spending.max_decisions} earlier "
-                "decisions: refresh the test sets (grow each by spending.refresh_growth "
-                f"{params.spending.refresh_growth:.0%})",
-                FAIL,
-            )
-        )
     for name in params.test_sets:
         mine = challenger.get(name)
         if mine is None or not len(mine):
@@ -93,6 +79,22 @@ def decide(
             seen += [sight] if sight is not None else []
     decision = _verdict(criteria, champion is None, params, number, alpha)
     return replace(decision, detectable=seen, reasons=decision.reasons + _unseen(criteria, seen))
+
+
+def _spent(params: PromoteParams, earlier: int) -> Criterion:
+    """The budget of decisions on this generation of the test sets is used up: fail closed."""
+    spending = params.spending
+    return Criterion(
+        "evidence",
+        "all",
+        "decisions on these test sets",
+        float(earlier),
+        None,
+        f"fewer than spending.max_decisions {spending.max_decisions} earlier decisions: "
+        f"refresh the test sets (grow each by spending.refresh_growth "
+        f"{spending.refresh_growth:.0%})",
+        FAIL,
+    )
 
 
 def _set_evidence(name: str, p: Predictions, params: PromoteParams) -> Criterion:
