@@ -19,6 +19,7 @@ from skinrisk.quality.decide import Acted, act
 from skinrisk.quality.decode import load_working_image
 
 ACTIONS = {"blur": "reject", "hair": "flag", "dye": "inpaint"}
+ML = pytest.mark.ml  # painting: OpenCV, in the ml environment
 
 
 def test_a_verdict_splits_into_what_rejects_and_what_stays_flagged() -> None:
@@ -66,6 +67,7 @@ def _training(data: bytes) -> np.ndarray:
 INKED = ["ae9b5ae78cf5819c", "831b348fd214f3a9"]
 
 
+@ML
 @pytest.mark.parametrize("digest", INKED)
 def test_painting_out_removes_the_ink_the_check_sees_and_nothing_far_from_it(
         pad_by_hash: dict[str, bytes], digest: str) -> None:
@@ -83,12 +85,14 @@ def test_painting_out_removes_the_ink_the_check_sees_and_nothing_far_from_it(
                   - painted.image.astype(int)).mean() < 2
 
 
+@ML
 def test_a_photo_without_ink_lines_is_left_as_it_is(pad_by_hash: dict[str, bytes]) -> None:
     plain = _training(pad_by_hash["75de5ffa0a6243b2"])  # a blue nevus, no ink
     painted = paint_out_ink(pad_by_hash["75de5ffa0a6243b2"], plain)
     assert painted.share == 0 and np.array_equal(painted.image, plain)
 
 
+@ML
 def test_on_every_real_photo_the_check_fires_on_painting_stays_off_the_lesion(
         pad_by_hash: dict[str, bytes]) -> None:
     # PAD photos are centred on the lesion; ink is drawn around it. Painting must stay on the
