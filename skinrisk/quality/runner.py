@@ -18,6 +18,7 @@ and test_quality_human_review.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -115,16 +116,15 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
     scores, scored_now = _scores(raw, images, cache, advance)
     reasons, details = _judged(images, scores, cache, params,
                                expect or Expectations(params.min_side_px))
-    acted = [act(c, d, params.actions) for c, d in zip(
-        reasons.to_pylist(), details.to_pylist(), strict=True)]
+    acted = _acted(reasons, details, params)
     # A reviewer's accept stands over the flags too: the image stays unflagged and unpainted.
-    reviewed = {o.image_id for o in overrides}
-    cleared = {o.image_id for o in overrides if o.decision == "accept"}
     override_flags = {}
-    for k, image_id in enumerate(images["image_id"].to_pylist()):
-        if image_id in reviewed:
-            override_flags[image_id] = acted[k].flags
-            if image_id in cleared:
+    at = pc.index_in(pa.array([o.image_id for o in overrides], pa.string()),
+                     value_set=images["image_id"]).to_pylist()
+    for override, k in zip(overrides, at, strict=True):
+        if k is not None:
+            override_flags[override.image_id] = acted[k].flags
+            if override.decision == "accept":
                 acted[k] = Acted(acted[k].rejects, acted[k].reject_detail, "", "", False)
     groups = _groups(images, scores, cache, params.near_duplicate_distance)
     rejects = np.array([a.rejects for a in acted], dtype=object)
@@ -152,6 +152,23 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
                           flagged.select(["image_id", "quality_flags", "quality_flag_detail",
                                           "dup_group"]),
                           dict(sorted(by_flag.items())), override_flags)
+
+
+_PASSED = Acted("", "", "", "", False)
+
+
+def _acted(reasons: pa.ChunkedArray, details: pa.ChunkedArray, params: QualityParams
+           ) -> list[Acted]:
+    """Per image, its verdict split by quality.actions; only failed images are looked at (this
+    runs over the whole dataset on every run)."""
+    import pyarrow.compute as pc
+
+    acted = [_PASSED] * len(reasons)
+    failed = pc.indices_nonzero(pc.not_equal(reasons, "")).to_pylist()
+    for k, codes, text in zip(failed, reasons.take(failed).to_pylist(),
+                              details.take(failed).to_pylist(), strict=True):
+        acted[k] = act(codes, text, params.actions)
+    return acted
 
 
 def _scores(raw: RawZone, images: pa.Table, cache: Path, advance: Callable[[], None]
@@ -188,6 +205,7 @@ def _aligned(table: pa.Table, images: pa.Table) -> pa.Table:
     return table.take(pc.index_in(images["image_id"], value_set=table["image_id"]))
 
 
+@functools.cache
 def checks_version() -> str:
     """The code the scores come from (the checks, the working copy, and the versions of the
     libraries that compute them): a change re-scores every image, so no cached score is one
