@@ -161,11 +161,16 @@ def _acted(reasons: pa.ChunkedArray, details: pa.ChunkedArray, params: QualityPa
            ) -> list[Acted]:
     """Per image, its verdict split by quality.actions; only failed images are looked at (this
     runs over the whole dataset on every run)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     acted = [_PASSED] * len(reasons)
-    failed = pc.indices_nonzero(pc.not_equal(reasons, "")).to_pylist()
-    for k, codes, text in zip(failed, reasons.take(failed).to_pylist(),
+    # Typed indices from numpy: take() of an empty Python list is a null-typed array no kernel
+    # accepts (every image passed), and pyarrow's indices_nonzero segfaults on an empty column
+    # (a batch where every file was unreadable).
+    failed = pa.array(np.flatnonzero(pc.not_equal(reasons, "").to_numpy()),
+                      pa.int64())
+    for k, codes, text in zip(failed.to_pylist(), reasons.take(failed).to_pylist(),
                               details.take(failed).to_pylist(), strict=True):
         acted[k] = act(codes, text, params.actions)
     return acted

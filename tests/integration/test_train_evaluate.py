@@ -32,6 +32,10 @@ EASY = {  # types that differ plainly in look, two sources (hospital-b: cross-et
     # More steps than the demo profile: the split is drawn on random surrogate ids, so each run
     # trains on a different half of the cohort; 4 epochs at 5e-4 sometimes stayed near chance.
     "train": {"epochs": 6, "learning_rate": 0.001},
+    # The macro floor stays; per-grade AUC on ~40 held-out patients of this 6-epoch CPU model
+    # swings by +-0.15 with the draw (CI once saw low-risk at 0.40 beside a passing macro), and
+    # the per-grade floors are the gate's unit tests' business, not this wiring test's.
+    "promote": {"floors": {"macro": 0.55, "low-risk": 0.0, "high-risk": 0.0, "dangerous": 0.0}},
 }
 
 

@@ -32,6 +32,21 @@ def test_a_verdict_splits_into_what_rejects_and_what_stays_flagged() -> None:
     assert act("", "", ACTIONS) == Acted("", "", "", "", False)
 
 
+@pytest.mark.parametrize("verdicts", [[], [""] * 3, ["", "blur;hair", "", "dye"]],
+                         ids=["no images", "all passed", "mixed"])
+def test_the_runner_applies_actions_to_exactly_the_failed_images(verdicts: list[str]) -> None:
+    # The two edge cases broke CI: an all-unreadable batch leaves no images (pyarrow's
+    # indices_nonzero segfaulted there) and an all-clean one no failures (a null-typed take).
+    import pyarrow as pa
+
+    from skinrisk.quality.runner import _acted
+
+    details = ["; ".join(f"{c} why" for c in v.split(";")) if v else "" for v in verdicts]
+    acted = _acted(pa.chunked_array([verdicts], pa.string()),
+                   pa.chunked_array([details], pa.string()), QualityParams(actions=ACTIONS))
+    assert acted == [act(v, d, ACTIONS) for v, d in zip(verdicts, details, strict=True)]
+
+
 def test_checks_without_an_action_always_reject() -> None:
     # Privacy, resolution, modality and undecodable images are never kept, whatever params say.
     for code in ("face_visible", "low_resolution", "not_clinical_photo", "unreadable"):
