@@ -3,6 +3,13 @@
 Checkpoints every epoch under SKINRISK_HOME/checkpoints/<run key>, where the run key hashes the
 train params, the data version's hashes and the code commit: a killed worker's rerun finds its
 checkpoint and its MLflow run and continues both; a change to any of them starts afresh.
+
+With a working prefix (SKINRISK_WORK_URL) every epoch and the run's records are also copied to
+the object store (skinrisk.training.checkpoint_mirror), so a retry on another machine or a wiped
+disk resumes from there; the local folder is then <run key>/gen-NNNN. `--fresh` deletes only the
+local copy: the store is write-once evidence, so instead of deleting there it starts the next
+generation, which reruns without --fresh continue. A generation counter rather than a new run
+key: the run key stays the one hash of params, data and code that MLflow and the ledger show.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from skinrisk.tracking import (
     flatten,
     log_dataset,
 )
+from skinrisk.training.checkpoint_mirror import CheckpointMirror, LocalCheckpoints, open_mirror
 from skinrisk.training.plan import FIT, VALIDATION, Roles, assign_roles
 from skinrisk.versioning.current import SHARDS_DIR, DataVersion, current_version
 from skinrisk.versioning.workspace import git_remote
@@ -40,8 +48,10 @@ RUN_FILE = "train.json"
 DONE_FILE = "done.json"  # in the run key's checkpoint folder: trained, logged, recorded
 LOGGED_FILE = "logged.json"  # the model this run key logged to MLflow
 MODEL_FILE = "model.keras"
-FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's checkpoints and "
-                            "MLflow run link; train from epoch 0.")
+FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's local checkpoints "
+                            "and MLflow run link; train from epoch 0 (on the working prefix, a "
+                            "new generation: nothing there is deleted).")
+Mirror = CheckpointMirror | LocalCheckpoints
 
 
 def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> None:
@@ -53,12 +63,14 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     roles = assign_roles(rows, params.train)
     code = code_version()
     key = run_key(params, version, code["code.commit"])
-    checkpoints = layout.checkpoints / key
     # One training per run key at a time: a second one (two DAG runs, a retry racing a worker
     # that is slow, not dead) waits here, then finds the training done and reuses it.
     with exclusive_lock(layout.locks / f"train-{key}.lock"):
         if fresh:
-            shutil.rmtree(checkpoints, ignore_errors=True)
+            shutil.rmtree(layout.checkpoints / key, ignore_errors=True)
+        mirror = open_mirror(layout.work_url, key, fresh)
+        checkpoints = mirror.folder(layout.checkpoints / key)
+        mirror.restore(checkpoints)
         done = checkpoints / DONE_FILE
         if done.is_file():
             record = json.loads(done.read_text())
@@ -68,7 +80,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
             return
         checkpoints.mkdir(parents=True, exist_ok=True)
         record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
-                                      rows, checkpoints)
+                                      rows, checkpoints, mirror)
         _publish(layout, best, record)
         if not ledger.recorded(layout, "training_run", "run_id", record["run_id"]):
             ledger.record(layout, "training_run", {
@@ -82,6 +94,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         # Last: from here on a rerun of this run key only republishes the model.
         atomic_write(done, (json.dumps({**record, "best_model": best.name}, indent=2) + "\n")
                      .encode())
+        mirror.keep(done)
     best_auc = record["best_val_macro_auc"]
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
     out.print(f"train: best epoch {record['best_epoch']} (validation macro AUC {shown}); model "
@@ -90,7 +103,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
 
 def _train_and_log(params: Params, params_path: Path, layout: StateLayout, version: DataVersion,
                    code: dict[str, str], key: str, roles: Roles, rows: list[dict],
-                   checkpoints: Path) -> tuple[dict[str, Any], Path]:
+                   checkpoints: Path, mirror: Mirror) -> tuple[dict[str, Any], Path]:
     import mlflow
 
     experiment = connect(layout)
@@ -103,10 +116,11 @@ def _train_and_log(params: Params, params_path: Path, layout: StateLayout, versi
                           run_name=None if run_id else f"train {version.tag} {key[:8]}") as run:
         if run_id is None:
             atomic_write(link, json.dumps({"run_id": run.info.run_id}).encode())
+            mirror.keep(link)
             _log_inputs(params, params_path, layout, version, code, key, roles, rows)
         else:
             out.print(f"train: continuing MLflow run {run_id}")
-        result = _train(params, layout, roles, checkpoints)
+        result = _train(params, layout, roles, checkpoints, mirror)
         # Logged once per run key: a rerun after a kill past this point reuses the model.
         logged = checkpoints / LOGGED_FILE
         if logged.is_file():
@@ -114,6 +128,7 @@ def _train_and_log(params: Params, params_path: Path, layout: StateLayout, versi
         else:
             model_uri = _log_model(result.best_model, params.train.image_size).model_uri
             atomic_write(logged, json.dumps({"model_uri": model_uri}).encode())
+            mirror.keep(logged)
         best_epoch, best_auc = _best(result.progress)
         mlflow.log_metrics({"best_epoch": best_epoch, "epochs_run": result.progress.next_epoch,
                             "stopped_early": int(result.progress.stopped_early),
@@ -161,13 +176,15 @@ def run_key(params: Params, version: DataVersion, commit: str) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def _train(params: Params, layout: StateLayout, roles: Roles, checkpoints: Path):
+def _train(params: Params, layout: StateLayout, roles: Roles, checkpoints: Path,
+           mirror: Mirror):
     import mlflow
 
     from skinrisk.training.data import shard_files
     from skinrisk.training.loop import train
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        mirror.push_epoch(checkpoints)  # the loop has just checkpointed this epoch locally
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v}, step=epoch)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         out.print(f"train: epoch {epoch + 1}/{params.train.epochs}: {shown}")

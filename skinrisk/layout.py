@@ -3,7 +3,8 @@
 The embedded defaults (landing zone, raw zone, MLflow store, DVC and git remotes, ledger, Airflow's
 SQLite database) all sit under one folder, so `make demo` never writes outside it and
 `make clean-state` removes all of it. Production replaces these folders with S3, a tracking
-server and Postgres through their own settings; this module only knows the local ones.
+server and Postgres through their own settings; this module only knows the local ones, and
+the working prefix's URL (SKINRISK_WORK_URL), read here once with SKINRISK_HOME.
 Nothing here touches the disk until a command asks for a folder.
 """
 
@@ -17,6 +18,9 @@ from pathlib import Path
 from skinrisk.errors import SkinriskError
 
 HOME_VARIABLE = "SKINRISK_HOME"
+# The working prefix: an object store (s3://bucket/prefix or a folder) for state that a task
+# retried on another machine needs (training checkpoints). Unset: SKINRISK_HOME holds it.
+WORK_VARIABLE = "SKINRISK_WORK_URL"
 
 
 def project_root() -> Path | None:
@@ -42,10 +46,12 @@ def state_home(environ: Mapping[str, str] | None = None) -> Path:
 @dataclass(frozen=True)
 class StateLayout:
     home: Path
+    work_url: str | None = None  # WORK_VARIABLE's value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StateLayout:
-        return cls(state_home(environ))
+        env = os.environ if environ is None else environ
+        return cls(state_home(environ), env.get(WORK_VARIABLE) or None)
 
     @property
     def landing(self) -> Path:

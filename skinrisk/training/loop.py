@@ -116,7 +116,11 @@ def validation_scores(probabilities: np.ndarray, truth: np.ndarray) -> dict[str,
 
 def train(params: TrainParams, files: list[str], roles: Roles, checkpoints: Path,
           on_epoch: Callable[[int, dict[str, float]], None] = lambda e, m: None) -> Outcome:
-    """Train (or resume) to the end of the plan; returns the best checkpoint's path."""
+    """Train (or resume) to the end of the plan; returns the best checkpoint's path.
+
+    ``on_epoch`` runs once the epoch's checkpoint is complete in ``checkpoints`` (state.json
+    written), so it may copy the checkpoint elsewhere (skinrisk.training.checkpoint_mirror).
+    """
     import keras
 
     _runtime, strategy = configure(params)
