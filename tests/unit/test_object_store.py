@@ -158,3 +158,90 @@ def test_a_folder_in_the_way_of_a_key_refuses_the_put(tmp_path: Path) -> None:
     (tmp_path / "store" / "k").mkdir(parents=True)
     with pytest.raises(ObjectConflict, match="k already exists"):
         store.put_if_absent("k", b"x")
+
+
+GOOD = b"the bytes the key names" * 1000
+GOOD_MD5 = hashlib.md5(GOOD).hexdigest()
+CONTENT_KEY = f"files/md5/{GOOD_MD5[:2]}/{GOOD_MD5[2:]}"
+
+
+def test_an_object_streams_in_chunks(store: ObjectStore) -> None:
+    store.put_if_absent("big", GOOD)
+    with store.open("big") as stream:
+        assert stream.read(5) == GOOD[:5]
+        assert stream.read() == GOOD[5:]
+    with pytest.raises(ObjectMissing, match="absent: no such object"):
+        store.open("absent")
+
+
+def test_a_corrupt_object_is_kept_as_evidence_then_replaced(store: ObjectStore) -> None:
+    damaged = GOOD[: len(GOOD) // 2]  # truncated, under the name of the whole
+    store.put_if_absent(CONTENT_KEY, damaged)
+    evidence = store.replace_corrupt(CONTENT_KEY, GOOD, GOOD_MD5)
+    assert evidence == f"corrupt/{CONTENT_KEY}/{hashlib.sha256(damaged).hexdigest()}"
+    assert store.get(CONTENT_KEY) == GOOD
+    assert store.get(evidence) == damaged  # nothing lost
+    assert store.list() == [evidence, CONTENT_KEY]
+    # Sound now: a second repair writes nothing.
+    assert store.replace_corrupt(CONTENT_KEY, GOOD, GOOD_MD5) is None
+    assert store.list() == [evidence, CONTENT_KEY]
+
+
+def test_a_sound_object_is_never_replaced(store: ObjectStore) -> None:
+    store.put_if_absent(CONTENT_KEY, GOOD)
+    assert store.replace_corrupt(CONTENT_KEY, GOOD, GOOD_MD5) is None
+    assert store.list() == [CONTENT_KEY]
+
+
+def test_a_replacement_that_is_damaged_too_is_refused(store: ObjectStore) -> None:
+    store.put_if_absent(CONTENT_KEY, b"damaged")
+    with pytest.raises(SkinriskError, match=r"does not hash to .* either; refusing"):
+        store.replace_corrupt(CONTENT_KEY, b"also damaged", GOOD_MD5)
+    assert store.get(CONTENT_KEY) == b"damaged" and store.list() == [CONTENT_KEY]
+
+
+def test_replacing_a_missing_object_is_an_error(store: ObjectStore) -> None:
+    with pytest.raises(ObjectMissing, match="no such object"):
+        store.replace_corrupt(CONTENT_KEY, GOOD, GOOD_MD5)
+
+
+def test_a_folder_repair_that_meets_another_repair_keeps_its_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinrisk.storage import objects
+
+    store = open_store(str(tmp_path / "store"))
+    store.put_if_absent(CONTENT_KEY, b"damaged")
+    keep = objects.FolderStore._keep
+
+    def keep_then_another_repair(self: objects.FolderStore, key: str, stream) -> None:
+        keep(self, key, stream)
+        target = tmp_path / "store" / CONTENT_KEY
+        (tmp_path / "other").write_bytes(GOOD)
+        (tmp_path / "other").replace(target)  # the other repair renamed its bytes in
+
+    monkeypatch.setattr(objects.FolderStore, "_keep", keep_then_another_repair)
+    assert store.replace_corrupt(CONTENT_KEY, GOOD, GOOD_MD5) is None  # found sound on a re-read
+    assert store.get(CONTENT_KEY) == GOOD
+
+
+def test_an_s3_repair_writes_only_over_the_object_it_found_damaged(s3_bucket: str) -> None:
+    """If-Match on the damaged object's ETag: a sound write in between is not overwritten
+    (moto honours If-Match on put_object; it ignores CopySourceIfMatch, which real S3 checks)."""
+    import boto3
+
+    store = open_store(f"s3://{s3_bucket}/dvc/")
+    store.put_if_absent(CONTENT_KEY, b"damaged")
+    client, puts = store.client, []  # type: ignore[attr-defined]
+    real_put = client.put_object
+
+    def put_after_another_repair(**kwargs):
+        if kwargs.get("IfMatch") and not puts:
+            puts.append("other")
+            boto3.client("s3").put_object(Bucket=s3_bucket, Key=f"dvc/{CONTENT_KEY}", Body=GOOD)
+        return real_put(**kwargs)
+
+    client.put_object = put_after_another_repair
+    assert store.replace_corrupt(CONTENT_KEY, GOOD, GOOD_MD5) is None  # 412, re-read: sound
+    assert store.get(CONTENT_KEY) == GOOD
+    evidence = f"corrupt/{CONTENT_KEY}/{hashlib.sha256(b'damaged').hexdigest()}"
+    assert store.get(evidence) == b"damaged"
