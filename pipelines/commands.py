@@ -14,6 +14,7 @@ from pipelines import (
     audit,
     batch_check,
     data_status,
+    db,
     demo,
     evaluate,
     import_pad,
@@ -44,6 +45,9 @@ app.add_typer(data_app, name="data")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify the ledger, trace "
                         "models and images, reproduce a model.")
 app.add_typer(audit_app, name="audit")
+db_app = typer.Typer(no_args_is_help=True, help="The metadata database (PostgreSQL, when "
+                     "SKINRISK_DATABASE_URL is set).")
+app.add_typer(db_app, name="db")
 
 app.command("taxonomy")(taxonomy.command)
 app.command("synth")(synth.command)
@@ -69,6 +73,7 @@ audit_app.command("model")(audit.model_command)
 audit_app.command("image")(audit.image_command)
 audit_app.command("reproduce")(audit.reproduce_command)
 audit_app.command("publish")(audit.publish_command)
+db_app.command("setup")(db.setup_command)
 
 
 def _version(value: bool) -> None:

@@ -23,8 +23,8 @@ from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import exclusive_lock
 from skinrisk.permissions import require_private_zones
+from skinrisk.records import IdentityStore, open_private_store
 from skinrisk.storage.landing import Landing, NotABatchFolder, open_landing
-from skinrisk.storage.private import PrivateStore
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.vocabulary import describe_value
 
@@ -56,8 +56,7 @@ def command(
     raw = RawZone(layout.raw, layout.quarantine)
     # One writer of the raw zone at a time: a second ingest (an Airflow retry, a person)
     # waits here, then finds the batches committed and does nothing.
-    with exclusive_lock(layout.locks / "ingest.lock"), PrivateStore(layout.private /
-                                                                   "identity.sqlite") as private:
+    with exclusive_lock(layout.locks / "ingest.lock"), open_private_store(layout) as private:
         known = raw.known_images()  # read once; each committed batch adds its images
         refused = refused_batches(ledger.entries(ledger.ledger_path(layout)))
         outcomes = [_one(zone, raw, private, batch_id, params, known,
@@ -113,7 +112,7 @@ def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
     return [b for b, ready in listing.items() if ready and (not wanted or b in wanted)]
 
 
-def _one(zone: Landing, raw: RawZone, private: PrivateStore, batch_id: str,
+def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
          params: IngestParams, known: dict[str, str], refused: set[str]) -> BatchOutcome:
     limits = Limits(int(params.max_file_mb * 2**20), int(params.max_megapixels * 1e6),
                     params.jpeg_quality)

@@ -22,7 +22,7 @@ from skinrisk.audit.versions import (
 )
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.storage.private import PrivateStore
+from skinrisk.records import has_private_store, open_private_store
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
 from skinrisk.storage.tables import read_rows
 
@@ -63,8 +63,10 @@ def _resolve(layout: StateLayout, query: str) -> list[dict[str, Any]]:
             raise SkinriskError(f"{len(ids)} images start with {query}: give more of the id")
         if hits:
             return hits
-    store = layout.private / "identity.sqlite"
-    rows = PrivateStore(store).files_named(query) if store.is_file() else []
+    rows: list[dict[str, Any]] = []
+    if has_private_store(layout):
+        with open_private_store(layout) as private:
+            rows = private.files_named(query)
     if not rows:
         raise SkinriskError(f"no image has an id starting with, or was received as, {query!r} "
                             "(ids are the sha256 of the de-identified bytes; see "

@@ -1,0 +1,47 @@
+"""`skinrisk db setup`: create or upgrade the metadata database's schema (PostgreSQL).
+
+Applies the numbered migrations of skinrisk/records/migrations/ that the database lacks, each in
+its own transaction, with an owner's URL (the roles the tasks use may not create schemas).
+Rerunning it applies nothing; an edited migration is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipelines.common import out, run_app
+from skinrisk.errors import SkinriskError
+from skinrisk.records import ADMIN_URL_VARIABLE
+
+
+def setup_command(
+    admin_url: Annotated[str | None, typer.Option(
+        "--admin-url", envvar=ADMIN_URL_VARIABLE, show_envvar=False,
+        help="postgresql://owner@host:5432/database: a role that may create schemas and roles "
+        f"(default: ${ADMIN_URL_VARIABLE}).")] = None,
+) -> int:
+    """Apply the schema migrations the metadata database lacks; print what was applied."""
+    from skinrisk.records.connection import describe
+    from skinrisk.records.migrations import applied_versions, apply_migrations
+
+    if not admin_url:
+        raise SkinriskError(f"no database to set up: pass --admin-url or set "
+                            f"{ADMIN_URL_VARIABLE} (an owner's postgresql:// URL)")
+    applied = apply_migrations(admin_url)
+    where = describe(admin_url)
+    for migration in applied:
+        out.print(f"db: applied {migration.label}", soft_wrap=True)
+    current = max(applied_versions(admin_url), default=0)
+    out.print(f"db: {where} is at migration {current:04d}" + (
+        f" ({len(applied)} applied now)" if applied else "; nothing to apply"), soft_wrap=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(setup_command, argv, prog_name="skinrisk db setup")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

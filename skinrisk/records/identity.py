@@ -1,0 +1,123 @@
+"""The surrogate-id map on PostgreSQL: PrivateStore's interface on schema ``identity``.
+
+Same methods and meanings as skinrisk.storage.private.PrivateStore (the embedded SQLite store),
+tables created by migration 0001 and readable only by the ingest role. Concurrent ingests
+serialise as they do on SQLite: a surrogate is INSERT ... ON CONFLICT DO NOTHING then read
+back, so whoever inserts first wins and everyone reads the winner; a batch's file records are
+replaced in one transaction under an advisory lock on that batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from skinrisk.ingest.identity import normalise_source_id
+from skinrisk.records.connection import connect, lock_key
+
+_FILE_COLUMNS = ("batch_id", "file_name", "line", "received_sha256", "outcome", "image_id",
+                 "quarantine_id", "reason", "kind", "signature")
+
+
+class PostgresPrivateStore:
+    def __init__(self, url: str) -> None:
+        self._db = connect(url)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> PostgresPrivateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def surrogate_patient(self, source: str, raw_id: str) -> str:
+        key = normalise_source_id(raw_id)
+        return self._surrogate("patients", "P", {"source": source, "source_key": key})
+
+    def surrogate_lesion(self, source: str, raw_patient: str, raw_lesion: str) -> str:
+        return self._surrogate("lesions", "L", {
+            "source": source, "patient_key": normalise_source_id(raw_patient),
+            "lesion_key": normalise_source_id(raw_lesion)})
+
+    def _surrogate(self, table: str, prefix: str, key: dict[str, str]) -> str:
+        from psycopg import sql
+
+        target = sql.Identifier("identity", table)
+        names = sql.SQL(", ").join(map(sql.Identifier, key))
+        # The conflict target is the natural key only: a (vanishingly rare) clash of random
+        # surrogates raises instead of being taken for "already mapped".
+        self._db.execute(sql.SQL(
+            "INSERT INTO {} ({}, surrogate) VALUES ({}, %s) ON CONFLICT ({}) DO NOTHING").format(
+                target, names, sql.SQL(", ").join(sql.Placeholder() * len(key)), names),
+            [*key.values(), f"{prefix}-{secrets.token_hex(8)}"])
+        where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in key)
+        row = self._db.execute(sql.SQL("SELECT surrogate FROM {} WHERE {}").format(target, where),
+                               list(key.values())).fetchone()
+        assert row is not None  # inserted or found above, and never deleted
+        return str(row[0])
+
+    def device_token(self, device: str) -> str:
+        """A keyed hash of a device as sent, as PrivateStore.device_token (this store's key)."""
+        key = normalise_source_id(device).encode()
+        return "dev-" + hmac.new(self._secret("device"), key, hashlib.sha256).hexdigest()[:16]
+
+    def _secret(self, name: str) -> bytes:
+        self._db.execute("INSERT INTO identity.secrets VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         [name, secrets.token_bytes(32)])
+        row = self._db.execute("SELECT value FROM identity.secrets WHERE name = %s",
+                               [name]).fetchone()
+        assert row is not None
+        return bytes(row[0])
+
+    def record_files(self, batch_id: str, records: list[dict[str, object]]) -> None:
+        """Where each received file went; replaces the batch's earlier record (a rerun)."""
+        columns = ", ".join(_FILE_COLUMNS)
+        values = ", ".join(f"%({c})s" for c in _FILE_COLUMNS)
+        with self._db.transaction():
+            self._lock_batch(batch_id)
+            self._db.execute("DELETE FROM identity.files WHERE batch_id = %s", [batch_id])
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO identity.files ({columns}) VALUES ({values})",
+                    [{"batch_id": batch_id, "kind": None, "signature": None, **r}
+                     for r in records])
+
+    def confirm_signatures(self, batch_id: str, signatures: dict[str, str]) -> None:
+        """Files found byte-identical under a new listing signature: not hashed again."""
+        with self._db.transaction():
+            self._lock_batch(batch_id)
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE identity.files SET signature = %s "
+                    "WHERE batch_id = %s AND file_name = %s",
+                    [(sig, batch_id, name) for name, sig in signatures.items()])
+
+    def _lock_batch(self, batch_id: str) -> None:
+        # Rows that do not exist yet cannot be locked with FOR UPDATE: the batch's key can.
+        self._db.execute("SELECT pg_advisory_xact_lock(%s)",
+                         [lock_key(f"identity.files/{batch_id}")])
+
+    def files_named(self, file_name: str) -> list[dict[str, object]]:
+        """Every received file of that name, in any batch (audit: a name -> its image)."""
+        return self._rows("file_name", file_name)
+
+    def files_of_image(self, image_id: str) -> list[dict[str, object]]:
+        return self._rows("image_id", image_id)
+
+    def files_of(self, batch_id: str) -> list[dict[str, object]]:
+        return self._rows("batch_id", batch_id, order="file_name")
+
+    def _rows(self, column: str, value: object, order: str = "batch_id"
+              ) -> list[dict[str, object]]:
+        from psycopg.rows import dict_row
+
+        assert column in _FILE_COLUMNS and order in _FILE_COLUMNS  # names, never input
+        with self._db.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(f"SELECT {', '.join(_FILE_COLUMNS)} FROM identity.files "
+                           f"WHERE {column} = %s ORDER BY {order}", [value])
+            rows: list[dict[str, Any]] = cursor.fetchall()
+        return rows
