@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,19 +11,16 @@ from rich.table import Table
 from pipelines.common import fail, out, run_app
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.versioning.remote import (
-    RemoteCheck,
-    check_local_remote,
-    check_s3_remote,
-    delete_objects,
-)
+from skinrisk.storage.objects import open_store
+from skinrisk.versioning.remote import check_remote, repair_remote
 from skinrisk.versioning.tools import dvc, git
 from skinrisk.versioning.workspace import dvc_remote
 
 
 def command(
-    repair: Annotated[bool, typer.Option(help="Delete damaged objects (and the listing of "
-                      "their directory) from the remote, push again, and check again.")] = False,
+    repair: Annotated[bool, typer.Option(help="Upload missing objects and replace damaged "
+                      "ones from the DVC cache (their bytes kept under corrupt/ in the remote, "
+                      "nothing deleted), push again, and check again.")] = False,
 ) -> int:
     """List data versions and counts; re-hash every object in the DVC remote (exit 1 if bad)."""
     layout = StateLayout.from_env()
@@ -43,12 +39,14 @@ def command(
     summary = json.loads((layout.splits / "summary.json").read_text())
     out.print(_counts(summary))
     remote = dvc_remote(layout)
-    check = _check(workspace, remote)
+    store = open_store(remote)
+    check = check_remote(workspace, store)
     if repair and not check.ok:
-        delete_objects(remote, check.to_delete)
+        done = repair_remote(workspace, store, check)
         dvc(workspace, "push")
-        out.print(f"repair: {len(check.to_delete)} damaged object(s) removed, pushed again")
-        check = _check(workspace, remote)
+        out.print(f"repair: {done.uploaded} missing object(s) uploaded, {done.replaced} damaged "
+                  f"replaced (kept under {store.location}corrupt/), pushed again")
+        check = check_remote(workspace, store)
     for label, items in (("missing", check.missing), ("corrupt", check.corrupt)):
         for item in items[:20]:
             fail(f"remote {remote}: {label} object {item}")
@@ -56,12 +54,6 @@ def command(
               f"missing, {len(check.corrupt)} corrupt"
               + ("" if check.ok else " — `skinrisk data status --repair` pushes them again"))
     return 0 if check.ok else 1
-
-
-def _check(workspace: Path, remote: str) -> RemoteCheck:
-    if remote.startswith("s3://"):
-        return check_s3_remote(workspace, remote)
-    return check_local_remote(workspace, Path(remote))
 
 
 def _counts(summary: dict) -> Table:

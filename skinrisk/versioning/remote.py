@@ -2,12 +2,18 @@
 
 `dvc status -c` compares names only; a truncated or altered object passes it. Here every
 object listed by the workspace's .dvc files (and, for directories, their .dir manifests) is
-read back from the remote and its MD5 recomputed.
+read back from the remote, through the one object store (a folder or S3 alike), and its MD5
+recomputed.
+
+The repair deletes nothing. `dvc push` cannot do it alone: it skips objects that exist, and
+takes a directory whose .dir manifest is in the remote as complete, so it re-uploads neither a
+damaged object nor a missing member. So the repair writes them itself, from the workspace's
+DVC cache: a missing object put-if-absent, a damaged one replaced by the store's guarded
+replace_corrupt(), which first keeps the damaged bytes under `corrupt/` as evidence.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,28 +21,35 @@ from pathlib import Path
 
 import yaml
 
-CHUNK = 1 << 20
+from skinrisk.errors import SkinriskError
+from skinrisk.storage.objects import ObjectMissing, ObjectStore, hash_stream
+
+
+@dataclass(frozen=True)
+class BadObject:
+    md5: str
+    what: str  # the workspace path it stands for
+
+    def __str__(self) -> str:
+        return f"{self.md5} {self.what}"
 
 
 @dataclass
 class RemoteCheck:
     objects: int = 0
-    missing: list[str] = field(default_factory=list)  # "md5 path"
-    corrupt: list[str] = field(default_factory=list)
-    # Objects to delete before a re-push: corrupt ones, and the .dir manifest of every directory
-    # with a bad member, because DVC takes a directory whose .dir is in the remote as complete.
-    to_delete: set[str] = field(default_factory=set)
+    missing: list[BadObject] = field(default_factory=list)
+    corrupt: list[BadObject] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.missing and not self.corrupt
 
-    def bad(self, kind: str, md5: str, what: str, parent: str | None) -> None:
-        (self.missing if kind == "missing" else self.corrupt).append(f"{md5} {what}")
-        if kind == "corrupt":
-            self.to_delete.add(md5)
-        if parent:
-            self.to_delete.add(parent)
+
+@dataclass
+class RemoteRepair:
+    uploaded: int = 0  # missing objects written from the cache
+    replaced: int = 0  # damaged objects replaced, their bytes kept as evidence
+    evidence: list[str] = field(default_factory=list)  # store keys under corrupt/
 
 
 def tracked_outputs(workspace: Path) -> Iterator[tuple[str, str]]:
@@ -65,70 +78,66 @@ def _uncached(workspace: Path) -> set[str]:
     return paths
 
 
-def expected_objects(workspace: Path) -> Iterator[tuple[str, str, str | None]]:
-    """(md5, what it is, its directory's .dir md5) for every object the version needs."""
-    cache = workspace / ".dvc" / "cache" / "files" / "md5"
+def expected_objects(workspace: Path) -> Iterator[tuple[str, str]]:
+    """(md5, what it is) for every object the version needs: each output, and for a
+    directory its .dir manifest then every member."""
+    cache = workspace / ".dvc" / "cache"
     for md5, path in tracked_outputs(workspace):
-        yield md5, path, None
+        yield md5, path
         if md5.endswith(".dir"):
-            for entry in json.loads((cache / md5[:2] / md5[2:]).read_text()):
-                yield entry["md5"], f"{path}/{entry['relpath']}", md5
+            for entry in json.loads(local_object(cache, md5).read_text()):
+                yield entry["md5"], f"{path}/{entry['relpath']}"
 
 
-def check_local_remote(workspace: Path, remote: Path) -> RemoteCheck:
-    result = RemoteCheck()
-    for md5, what, parent in expected_objects(workspace):
-        result.objects += 1
-        obj = local_object(remote, md5)
-        if not obj.is_file():
-            result.bad("missing", md5, what, parent)
-        elif _md5(obj.open("rb")) != md5.removesuffix(".dir"):
-            result.bad("corrupt", md5, what, parent)
-    return result
+def remote_key(md5: str) -> str:
+    """Where DVC 3 keeps an object in a remote (and in its cache)."""
+    return f"files/md5/{md5[:2]}/{md5[2:]}"
 
 
 def local_object(remote: Path, md5: str) -> Path:
-    return remote / "files" / "md5" / md5[:2] / md5[2:]
+    return remote / remote_key(md5)
 
 
-def check_s3_remote(workspace: Path, url: str) -> RemoteCheck:
-    from botocore.exceptions import ClientError
-
-    from skinrisk.storage.s3 import make_client, split_uri
-
-    bucket, prefix = split_uri(url)
-    client = make_client()
+def check_remote(workspace: Path, store: ObjectStore) -> RemoteCheck:
+    """Stream every object the version needs back from the store and re-hash it."""
     result = RemoteCheck()
-    for md5, what, parent in expected_objects(workspace):
+    for md5, what in expected_objects(workspace):
         result.objects += 1
-        key = f"{prefix}files/md5/{md5[:2]}/{md5[2:]}"
         try:
-            body = client.get_object(Bucket=bucket, Key=key)["Body"]
-        except ClientError:
-            result.bad("missing", md5, what, parent)
+            with store.open(remote_key(md5)) as stream:
+                found, _sha256 = hash_stream(stream)
+        except ObjectMissing:
+            result.missing.append(BadObject(md5, what))
             continue
-        if _md5(body) != md5.removesuffix(".dir"):
-            result.bad("corrupt", md5, what, parent)
+        if found != md5.removesuffix(".dir"):
+            result.corrupt.append(BadObject(md5, what))
     return result
 
 
-def delete_objects(remote: str, md5s: set[str]) -> None:
-    """Remove damaged objects so that `dvc push` uploads them again."""
-    if remote.startswith("s3://"):
-        from skinrisk.storage.s3 import make_client, split_uri
+def repair_remote(workspace: Path, store: ObjectStore, check: RemoteCheck) -> RemoteRepair:
+    """Write what `check` found missing or damaged from the workspace's DVC cache; delete
+    nothing. Directory manifests go last, so that a repair cut short is found again."""
+    repair = RemoteRepair()
+    for bad in sorted(check.missing, key=_manifests_last):
+        if store.put_if_absent(remote_key(bad.md5), _cached(workspace, store, bad)):
+            repair.uploaded += 1
+    for bad in sorted(check.corrupt, key=_manifests_last):
+        kept = store.replace_corrupt(remote_key(bad.md5), _cached(workspace, store, bad),
+                                     bad.md5.removesuffix(".dir"))
+        if kept is not None:
+            repair.replaced += 1
+            repair.evidence.append(kept)
+    return repair
 
-        bucket, prefix = split_uri(remote)
-        client = make_client()
-        for md5 in md5s:
-            client.delete_object(Bucket=bucket, Key=f"{prefix}files/md5/{md5[:2]}/{md5[2:]}")
-        return
-    for md5 in md5s:
-        local_object(Path(remote), md5).unlink(missing_ok=True)
+
+def _manifests_last(bad: BadObject) -> tuple[bool, str]:
+    return bad.md5.endswith(".dir"), bad.md5
 
 
-def _md5(stream) -> str:
-    digest = hashlib.md5()
-    with stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _cached(workspace: Path, store: ObjectStore, bad: BadObject) -> bytes:
+    cached = local_object(workspace / ".dvc" / "cache", bad.md5)
+    if not cached.is_file():
+        raise SkinriskError(f"{bad.what}: DVC object {bad.md5} is bad in {store.location} and "
+                            "not in the workspace cache to repair it from; `dvc fetch` it from "
+                            "another copy of the remote, or re-add the data, then rerun")
+    return cached.read_bytes()
