@@ -15,8 +15,8 @@ from typing import Any
 import typer
 
 from pipelines.common import fail, out, run_app
+from skinrisk import ledger
 from skinrisk.layout import StateLayout
-from skinrisk.ledger import ledger_path, verify
 from skinrisk.localfs import atomic_write
 from skinrisk.permissions import require_private_zones
 
@@ -37,16 +37,16 @@ OUT_OPTION = typer.Option(None, "--out", help="Folder for audit.json and audit.m
 def verify_command() -> int:
     """Check the hash chain and that it still begins with its newest archived copy; name the
     first bad entry; exit 1 if any."""
-    from skinrisk.audit.archive import check_anchor, ledger_archive
+    from skinrisk.audit.archive import check_ledger_anchor, ledger_archive
 
     layout = StateLayout.from_env()
-    path = ledger_path(layout)
-    verdict = verify(path)
+    path = ledger.describe(layout)
+    verdict = ledger.check(layout)
     if not verdict.ok:
-        total = sum(1 for line in path.read_text().splitlines() if line.strip())
+        total = sum(1 for line in ledger.lines(layout) if line.strip())
         fail(f"{path}: entry {verdict.first_bad} of {total}: {verdict.why}")
         return 1
-    anchor = check_anchor(path, ledger_archive(layout))
+    anchor = check_ledger_anchor(layout, ledger_archive(layout))
     if not anchor.ok:
         fail(f"{path}: entry {anchor.first_bad}: {anchor.why}")
         return 1
@@ -58,11 +58,11 @@ def verify_command() -> int:
 
 def publish_command() -> None:
     """Copy the ledger, write-once, beside the dataset versions (SKINRISK_LEDGER_ARCHIVE)."""
-    from skinrisk.audit.archive import ledger_archive, publish
+    from skinrisk.audit.archive import ledger_archive, publish_ledger
 
     layout = StateLayout.from_env()
     location = ledger_archive(layout)
-    name = publish(ledger_path(layout), location)
+    name = publish_ledger(layout, location)
     out.print(f"audit: ledger archived as {location}{name}" if name else
               "audit: the ledger is empty; nothing to archive")
 

@@ -58,7 +58,7 @@ def command(
     # waits here, then finds the batches committed and does nothing.
     with exclusive_lock(layout.locks / "ingest.lock"), open_private_store(layout) as private:
         known = raw.known_images()  # read once; each committed batch adds its images
-        refused = refused_batches(ledger.entries(ledger.ledger_path(layout)))
+        refused = refused_batches(ledger.read(layout))
         outcomes = [_one(zone, raw, private, batch_id, params, known,
                          set() if batch else refused.get(batch_id, set()))
                     for batch_id in _ready(zone, batch)]
@@ -77,7 +77,7 @@ def pending_command(
     layout = StateLayout.from_env()
     zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
     committed = set(RawZone(layout.raw, layout.quarantine).committed_batches())
-    refused = refused_batches(ledger.entries(ledger.ledger_path(layout)))
+    refused = refused_batches(ledger.read(layout))
     pending = [b for b in _ready(zone, None) if b not in committed
                and not _still_refused(zone, b, refused.get(b, set()))]
     out.print(f"pending in {zone.uri}: {', '.join(pending) or 'none'}")

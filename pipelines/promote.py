@@ -98,7 +98,7 @@ def _unapplied(layout: StateLayout, candidate: str, data_version: str) -> dict[s
     the last word on the registry (no later decision, alias move or rollback: an operator's
     rollback must not be undone by a retry) and judged the data version there is now."""
     pending = None
-    for entry in ledger.entries(ledger.ledger_path(layout)):
+    for entry in ledger.read(layout):
         event, data = entry["event"], entry["data"]
         if event not in ("gate_decision", "alias_moved", "rollback"):
             continue
@@ -135,7 +135,7 @@ def _decide(params, layout: StateLayout, client, version: DataVersion, candidate
     champion_sets = predictions(champion) if champion else None
     sizes = {k: len(v) for k, v in challenger_sets.items()}
     # Alpha is spent over the comparisons already made on these test sets (the ledger's).
-    earlier = earlier_decisions(looks(ledger.entries(ledger.ledger_path(layout))),
+    earlier = earlier_decisions(looks(ledger.read(layout)),
                                 Look(candidate, champion or "", version.tag, sizes),
                                 params.promote.spending) if champion else 0
     decision = decide(challenger_sets, champion_sets, params.promote, earlier)

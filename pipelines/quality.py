@@ -83,7 +83,7 @@ def _overrides(params: QualityParams) -> list[Override]:
 
 def _record_overrides(layout: StateLayout, outcome: QualityOutcome) -> None:
     """One quality_override event per decision, however often the stage reruns."""
-    done = {e["data"].get("override") for e in ledger.entries(ledger.ledger_path(layout))
+    done = {e["data"].get("override") for e in ledger.read(layout)
             if e["event"] == "quality_override"}
     for override, replaced in outcome.overridden:
         if override.digest not in done:

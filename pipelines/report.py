@@ -9,9 +9,8 @@ import os
 import typer
 
 from pipelines.common import out, run_app
-from skinrisk.audit.archive import ledger_archive, publish
+from skinrisk.audit.archive import ledger_archive, publish_ledger
 from skinrisk.layout import StateLayout
-from skinrisk.ledger import ledger_path
 from skinrisk.localfs import atomic_write
 from skinrisk.reports import decisions_of_run, failures, render, run_folder
 
@@ -51,7 +50,7 @@ def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
     atomic_write(folder / "report.json", (json.dumps(report, indent=2) + "\n").encode())
     atomic_write(folder / "report.md", render(report).encode())
     # Every DAG run ends with the ledger archived beside the data, its events included.
-    publish(ledger_path(layout), ledger_archive(layout))
+    publish_ledger(layout, ledger_archive(layout))
     out.print(f"report: {folder / 'report.md'} ({report['outcome']})")
 
 

@@ -48,7 +48,7 @@ def command(
     root = layout.curated / "validation"
     verdicts: list[Verdict] = []
     with exclusive_lock(layout.locks / "validate.lock"):
-        recorded = {e["data"]["batch_id"] for e in ledger.entries(ledger.ledger_path(layout))
+        recorded = {e["data"]["batch_id"] for e in ledger.read(layout)
                     if e["event"] == "validation"}
         baseline: list[dict[str, Any]] = []
         for batch_id in order:

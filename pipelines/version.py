@@ -8,9 +8,8 @@ import typer
 
 from pipelines.common import out, run_app
 from skinrisk import ledger
-from skinrisk.audit.archive import ledger_archive, publish
+from skinrisk.audit.archive import ledger_archive, publish_ledger
 from skinrisk.layout import StateLayout
-from skinrisk.ledger import ledger_path
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.version import make_version
 
@@ -28,7 +27,7 @@ def command(as_json: bool = JSON_OPTION) -> None:
         ledger.record(layout, "dataset_version", {"tag": result.tag, "commit": result.commit,
                                                   "hashes": made.hashes})
     # The ledger goes where the data goes (on every run: a killed run's copy is made now).
-    publish(ledger_path(layout), ledger_archive(layout))
+    publish_ledger(layout, ledger_archive(layout))
     verb = "made" if result.created else "unchanged, still"
     out.print(f"version: {verb} [bold]{result.tag}[/] (commit {result.commit[:12]}), pushed")
     if as_json:

@@ -6,6 +6,11 @@ first). Editing an entry breaks its hash; deleting, inserting or reordering brea
 entry's "prev" or the sequence. Appends hold a lock and go through O_APPEND with fsync, so two
 processes never interleave or lose an entry. Entries carry counts, hashes, versions and ids of
 runs and models — never a patient identifier.
+
+Where SKINRISK_DATABASE_URL is set the entries are rows of PostgreSQL's ledger.entries instead
+(skinrisk.records.ledger), appended under a transaction-scoped advisory lock: the same fields,
+the same hash, and read back as the same JSON lines, so verification and the archive do not
+care which backend wrote an entry. The functions that take a layout choose the backend.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,19 +58,44 @@ def _last_line(path: Path) -> str | None:
     return lines[-1].decode() if lines else None
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def next_entry(previous: dict[str, Any] | None, event: str, data: dict[str, Any],
+               by: str) -> dict[str, Any]:
+    """The entry that follows ``previous`` (None: the first), hash included."""
+    entry = {"seq": previous["seq"] + 1 if previous else 1, "at": _now(),
+             "event": event, "by": by, "data": data,
+             "prev": previous["hash"] if previous else GENESIS}
+    entry["hash"] = _digest(entry)
+    return entry
+
+
+def entry_line(entry: dict[str, Any]) -> bytes:
+    """An entry as its ledger line, newline included."""
+    return (json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n").encode()
+
+
+def _database() -> str | None:
+    from skinrisk.records import database_url
+
+    return database_url()
+
+
 def append(layout: StateLayout, event: str, data: dict[str, Any], by: str) -> dict[str, Any]:
     """Append one event; returns the entry written."""
+    url = _database()
+    if url:
+        from skinrisk.records.ledger import append_entry
+
+        return append_entry(url, event, data, by)
     path = ledger_path(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(layout.locks / "ledger.lock"):
         last = _last_line(path)
-        previous = json.loads(last) if last else None
-        entry = {"seq": previous["seq"] + 1 if previous else 1,
-                 "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                 "event": event, "by": by, "data": data,
-                 "prev": previous["hash"] if previous else GENESIS}
-        entry["hash"] = _digest(entry)
-        line = (json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n").encode()
+        entry = next_entry(json.loads(last) if last else None, event, data, by)
+        line = entry_line(entry)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         size = os.fstat(fd).st_size
         try:
@@ -79,6 +109,41 @@ def append(layout: StateLayout, event: str, data: dict[str, Any], by: str) -> di
         finally:
             os.close(fd)
     return entry
+
+
+def read(layout: StateLayout) -> Iterator[dict[str, Any]]:
+    """Every entry of this installation's ledger, oldest first."""
+    url = _database()
+    if url:
+        from skinrisk.records.ledger import read_entries
+
+        return read_entries(url)
+    return entries(ledger_path(layout))
+
+
+def lines(layout: StateLayout) -> list[bytes]:
+    """The ledger as its JSON lines (what the archive copies), read under the appenders' lock:
+    never a line an appender is half-way through."""
+    url = _database()
+    if url:
+        from skinrisk.records.ledger import read_entries
+
+        return [entry_line(entry) for entry in read_entries(url)]
+    path = ledger_path(layout)
+    if not path.is_file():
+        return []
+    with exclusive_lock(layout.locks / "ledger.lock"):
+        return path.read_bytes().splitlines(keepends=True)
+
+
+def describe(layout: StateLayout) -> str:
+    """Where the ledger is, for messages."""
+    url = _database()
+    if url:
+        from skinrisk.records.connection import describe as where
+
+        return f"ledger.entries in {where(url)}"
+    return str(ledger_path(layout))
 
 
 def entries(path: Path) -> Iterator[dict[str, Any]]:
@@ -102,10 +167,20 @@ class Verdict:
 
 
 def verify(path: Path) -> Verdict:
+    """Walk the chain of a ledger file; name the first entry that does not follow."""
+    return verify_entries(entries(path))
+
+
+def check(layout: StateLayout) -> Verdict:
+    """verify() on this installation's ledger, whichever backend holds it."""
+    return verify_entries(read(layout))
+
+
+def verify_entries(chain: Iterable[dict[str, Any]]) -> Verdict:
     """Walk the chain; name the first entry that does not follow from the one before."""
     previous_hash, expected_seq, count = GENESIS, 1, 0
     try:
-        for count, entry in enumerate(entries(path), start=1):
+        for count, entry in enumerate(chain, start=1):
             if entry.get("hash") != _digest(entry):
                 return Verdict(False, count, count, "its content does not match its hash "
                                "(edited)")
@@ -131,8 +206,7 @@ def trigger() -> str:
 def recorded(layout: StateLayout, event: str, key: str, value: Any) -> bool:
     """Whether an ``event`` whose data[key] is ``value`` is in the ledger: stages that must
     write an event once (a rerun after a kill between the work and its event) ask this."""
-    return any(e["event"] == event and e["data"].get(key) == value
-               for e in entries(ledger_path(layout)))
+    return any(e["event"] == event and e["data"].get(key) == value for e in read(layout))
 
 
 def record(layout: StateLayout, event: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -142,14 +216,14 @@ def record(layout: StateLayout, event: str, data: dict[str, Any]) -> dict[str, A
 def require_intact(layout: StateLayout, archive: str | None = None) -> None:
     """Refuse to go on (promotion) when the ledger does not verify, or no longer begins with
     its newest archived copy (given the archive's location)."""
-    verdict = verify(ledger_path(layout))
+    verdict = check(layout)
     first_bad, why = verdict.first_bad, verdict.why
     if verdict.ok and archive is not None:
-        from skinrisk.audit.archive import check_anchor
+        from skinrisk.audit.archive import check_ledger_anchor
 
-        anchor = check_anchor(ledger_path(layout), archive)
+        anchor = check_ledger_anchor(layout, archive)
         first_bad, why = anchor.first_bad, anchor.why
     if first_bad is not None:
-        raise SkinriskError(f"the audit ledger {ledger_path(layout)} fails verification at "
+        raise SkinriskError(f"the audit ledger {describe(layout)} fails verification at "
                             f"entry {first_bad}: {why}. Nothing was done; investigate with "
                             "`skinrisk audit verify`.")

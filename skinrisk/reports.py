@@ -51,10 +51,10 @@ def failures(folder: Path) -> list[dict[str, Any]]:
 def decisions_of_run(layout: StateLayout, run_id: str) -> list[dict[str, Any]]:
     """Decision records whose trigger names this Airflow run, with what was applied (a record
     is written before its alias move, which the ledger records as `alias_moved`)."""
-    from skinrisk.ledger import entries, ledger_path
+    from skinrisk.ledger import read
 
     moved = {e["data"]["decision_id"]: e["data"]["applied"]
-             for e in entries(ledger_path(layout)) if e["event"] == "alias_moved"}
+             for e in read(layout) if e["event"] == "alias_moved"}
     out = []
     for path in sorted(layout.decisions.glob("*.json")):
         record = json.loads(path.read_text())

@@ -57,9 +57,19 @@ def snapshot_name(lines: list[bytes]) -> str:
     return f"{last['seq']:08d}-{last['hash']}.jsonl"
 
 
+def publish_ledger(layout: StateLayout, location: str) -> str | None:
+    """Copy this installation's ledger (a file, or PostgreSQL's rows as the same lines)."""
+    from skinrisk.ledger import lines
+
+    return publish_lines(lines(layout), location)
+
+
 def publish(ledger_file: Path, location: str) -> str | None:
-    """Copy the ledger as it is now; returns the copy's name (None for an empty ledger)."""
-    lines = _snapshot(ledger_file)
+    """Copy the ledger file as it is now; returns the copy's name (None for an empty ledger)."""
+    return publish_lines(_snapshot(ledger_file), location)
+
+
+def publish_lines(lines: list[bytes], location: str) -> str | None:
     if not lines:
         return None
     name, body = snapshot_name(lines), b"".join(lines)
@@ -81,7 +91,19 @@ def _snapshot(ledger_file: Path) -> list[bytes]:
         return ledger_file.read_bytes().splitlines(keepends=True)
 
 
+def check_ledger_anchor(layout: StateLayout, location: str) -> Anchor:
+    """check_anchor on this installation's ledger, whichever backend holds it."""
+    from skinrisk.ledger import lines
+
+    return check_anchor_lines([line.rstrip(b"\n") for line in lines(layout)], location)
+
+
 def check_anchor(ledger_file: Path, location: str) -> Anchor:
+    local = ledger_file.read_bytes().splitlines() if ledger_file.is_file() else []
+    return check_anchor_lines(local, location)
+
+
+def check_anchor_lines(local: list[bytes], location: str) -> Anchor:
     """Every archived copy is named by its last entry's sequence number and hash; a verified
     chain that holds that hash at that position holds the whole copy. Every copy counts, not
     only the newest: a forger can add a copy, but not remove the true ones (Object Lock)."""
@@ -89,7 +111,6 @@ def check_anchor(ledger_file: Path, location: str) -> Anchor:
     copies = sorted((int(m[1]), m[2], n) for n in store.list() if (m := NAME.match(n)))
     if not copies:
         return Anchor(True, None, why="no archived copy yet")
-    local = ledger_file.read_bytes().splitlines() if ledger_file.is_file() else []
     hashes = [_hash(line) for line in local]
     for seq, digest, name in copies:
         if seq > len(hashes):

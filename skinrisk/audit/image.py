@@ -31,7 +31,7 @@ IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> dict[str, Any]:
     found = _resolve(layout, query)
-    entries = list(ledger.entries(ledger.ledger_path(layout)))
+    entries = list(ledger.read(layout))
     versions = DataVersions(layout.workspace, remote)
     models = _ModelIndex(client, entries)
     ingested = {e["data"]["batch_id"]: e for e in entries if e["event"] == "batch_ingested"}

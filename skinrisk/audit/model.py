@@ -74,9 +74,8 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
     if not trained_on:
         raise SkinriskError(f"run {run.info.run_id} of {version.name}/{version.version} has no "
                             "data.version tag: it was not trained by `skinrisk train`")
-    path = ledger.ledger_path(layout)
-    verdict = ledger.verify(path)
-    entries = list(ledger.entries(path)) if verdict.ok else _readable_prefix(path)
+    verdict = ledger.check(layout)
+    entries = list(ledger.read(layout)) if verdict.ok else _readable_prefix(layout)
     versions = DataVersions(layout.workspace, remote)
     rows = {r["image_id"]: r for r in versions.read_rows(trained_on, SPLITS_FILE)}
     tested = ({r["image_id"]: r for r in versions.read_rows(evaluated_on, SPLITS_FILE)}
@@ -105,7 +104,7 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
               *external_checks]
     return {
         "audit": {"kind": "model", "subject": f"{version.name}/{version.version}",
-                  "generated_at": _now(), "ledger": {"path": str(path), "entries":
+                  "generated_at": _now(), "ledger": {"path": ledger.describe(layout), "entries":
                                                      verdict.entries, "intact": verdict.ok}},
         "model": {"name": version.name, "version": str(version.version),
                   "aliases": sorted(version.aliases or []), "run_id": run.info.run_id,
@@ -154,14 +153,14 @@ class RunArtifacts:
         return pq.read_table(io.BytesIO(data)).to_pylist() if data is not None else []
 
 
-def _readable_prefix(path: Path) -> list[dict[str, Any]]:
+def _readable_prefix(layout: StateLayout) -> list[dict[str, Any]]:
     """A broken chain is still read as far as it parses: the trace says it is unverified."""
     out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
+    try:
+        for entry in ledger.read(layout):
+            out.append(entry)
+    except SkinriskError:  # a line that is not JSON: the prefix before it
+        pass
     return out
 
 

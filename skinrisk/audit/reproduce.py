@@ -141,7 +141,7 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
 
 
 def _training_entry(layout: StateLayout, run_id: str) -> dict[str, Any] | None:
-    found = [e["data"] for e in ledger.entries(ledger.ledger_path(layout))
+    found = [e["data"] for e in ledger.read(layout)
              if e["event"] == "training_run" and e["data"].get("run_id") == run_id]
     return found[-1] if found else None
 
@@ -174,12 +174,15 @@ def _switch_data(workspace: Path, tag: str) -> None:
 
 
 def _environment(home: Path, code: Path) -> dict[str, str]:
+    from skinrisk.records import ADMIN_URL_VARIABLE, DATABASE_URL_VARIABLE
+
     # Nothing that points at production: MLflow (run, tracking, registry), the remotes, the
-    # ledger archive, an Airflow task's context.
+    # ledger archive and metadata database, an Airflow task's context.
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MLFLOW_", "AIRFLOW_CTX_"))
            and k not in ("SKINRISK_GIT_REMOTE", "SKINRISK_DVC_REMOTE", "SKINRISK_LEDGER_ARCHIVE",
-                         "SKINRISK_PARAMS", "SKINRISK_LANDING")}
+                         "SKINRISK_PARAMS", "SKINRISK_LANDING", DATABASE_URL_VARIABLE,
+                         ADMIN_URL_VARIABLE)}
     # The recorded commit's code, ahead of the installed (editable) one on the import path.
     return {**env, "SKINRISK_HOME": str(home), "PYTHONPATH": str(code),
             "USER": f"audit-reproduce:{env.get('USER', 'unknown')}"}

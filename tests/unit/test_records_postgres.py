@@ -267,3 +267,128 @@ def test_an_unreachable_database_is_one_clear_error() -> None:
 
     with pytest.raises(SkinriskError, match=r"metadata database 127\.0\.0\.1:1/x"):
         PostgresPrivateStore("postgresql://someone:secret@127.0.0.1:1/x")
+
+
+# -- the ledger -------------------------------------------------------------------------------
+
+@pytest.fixture
+def ledger_database(empty_database: str) -> str:
+    """A migrated database of its own: a ledger that starts empty."""
+    from skinrisk.records.migrations import apply_migrations
+
+    apply_migrations(_url(empty_database))
+    return empty_database
+
+
+EVENTS = [("batch_ingested", {"batch_id": "b1", "images": 3, "ratio": 0.1, "ids": ["a", "b"]}),
+          ("dataset_version", {"tag": "data-v1", "hashes": {"raw": "ab" * 32}, "empty": None}),
+          ("promotion_decision", {"verdict": "promote", "note": "caf\u00e9 \u2713", "n": 10**20})]
+
+
+def test_an_entry_hashes_the_same_whichever_backend_wrote_it(
+        ledger_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinrisk import ledger
+
+    monkeypatch.setattr(ledger, "_now", lambda: "2026-01-02T03:04:05+00:00")
+    monkeypatch.delenv("SKINRISK_DATABASE_URL", raising=False)
+    file_layout = StateLayout(tmp_path / "embedded")
+    written = [ledger.append(file_layout, e, d, "tester") for e, d in EVENTS]
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(ledger_database, role="skinrisk_pipeline"))
+    db_layout = StateLayout(tmp_path / "production")
+    assert [ledger.append(db_layout, e, d, "tester") for e, d in EVENTS] == written
+    monkeypatch.delenv("SKINRISK_DATABASE_URL")
+    on_file = ledger.lines(file_layout)
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(ledger_database))
+    assert ledger.lines(db_layout) == on_file  # byte for byte, the lines the archive copies
+    assert ledger.check(db_layout).ok and ledger.check(db_layout).entries == 3
+    assert ledger.recorded(db_layout, "dataset_version", "tag", "data-v1")
+    assert not (tmp_path / "production").exists()  # nothing on local disk
+    copy = tmp_path / "copy.jsonl"  # and the file verifier accepts PostgreSQL's lines
+    copy.write_bytes(b"".join(ledger.lines(db_layout)))
+    assert ledger.verify(copy).ok
+
+
+def test_concurrent_appenders_keep_one_valid_chain(
+        ledger_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from skinrisk import ledger
+
+    url = _url(ledger_database, role="skinrisk_pipeline")
+    script = ("import sys\nfrom skinrisk import ledger\nfrom skinrisk.layout import StateLayout\n"
+              "home = StateLayout.from_env()\n"
+              "for i in range(15):\n"
+              "    ledger.append(home, 'tick', {'w': sys.argv[1], 'i': i}, 'p')\n")
+    env = {**os.environ, "SKINRISK_DATABASE_URL": url, "SKINRISK_HOME": str(tmp_path)}
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(w)], env=env)
+               for w in range(2)]
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", url)
+    errors: list[Exception] = []
+
+    def appender(worker: str) -> None:
+        try:
+            for i in range(15):
+                ledger.append(StateLayout(tmp_path), "tick", {"w": worker, "i": i}, "t")
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=appender, args=(f"t{w}",)) for w in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
+    assert not errors
+    chain = list(ledger.read(StateLayout(tmp_path)))
+    assert [e["seq"] for e in chain] == list(range(1, 61))
+    assert ledger.check(StateLayout(tmp_path)).ok
+    for worker in ("0", "1", "t0", "t1"):  # each appender's entries, none lost, in its order
+        assert [e["data"]["i"] for e in chain if e["data"]["w"] == worker] == list(range(15))
+
+
+def test_the_ledger_is_append_only_for_every_role(ledger_database: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinrisk import ledger
+
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(ledger_database, role="skinrisk_ingest"))
+    ledger.append(StateLayout(Path("/nonexistent")), "batch_ingested", {"n": 1}, "ingest")
+    for role in ("skinrisk_pipeline", "skinrisk_ingest"):
+        with psycopg.connect(_url(ledger_database), autocommit=True) as db:
+            db.execute(f"SET ROLE {role}")
+            assert db.execute("SELECT count(*) FROM ledger.entries").fetchone() == (1,)
+            for statement in ("UPDATE ledger.entries SET event = 'x'",
+                              "DELETE FROM ledger.entries", "TRUNCATE ledger.entries"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    db.execute(statement)
+    with psycopg.connect(_url(ledger_database), autocommit=True) as owner:  # even the owner
+        for statement in ("UPDATE ledger.entries SET event = 'x'", "DELETE FROM ledger.entries",
+                          "TRUNCATE ledger.entries"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                owner.execute(statement)
+
+
+def test_archive_and_audit_verify_read_the_ledger_from_postgresql(
+        ledger_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines import audit
+    from skinrisk import ledger
+    from skinrisk.audit.archive import check_ledger_anchor, publish_ledger
+
+    archive = str(tmp_path / "archive") + "/"
+    layout = StateLayout(tmp_path / "home")
+    monkeypatch.setenv("SKINRISK_HOME", str(layout.home))
+    monkeypatch.setenv("SKINRISK_LEDGER_ARCHIVE", archive)
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(ledger_database, role="skinrisk_pipeline"))
+    for event, data in EVENTS:
+        ledger.record(layout, event, data)
+    name = publish_ledger(layout, archive)
+    assert name is not None and name.startswith("00000003-")
+    assert (tmp_path / "archive" / name).read_bytes() == b"".join(ledger.lines(layout))
+    assert publish_ledger(layout, archive) == name  # the same copy again writes nothing
+    ledger.append(layout, "later", {}, "t")
+    assert check_ledger_anchor(layout, archive).ok
+    ledger.require_intact(layout, archive)
+    assert audit.main([]) == 0
+    said = " ".join(capsys.readouterr().out.split())  # rich wraps at the terminal's width
+    assert "4 entries, chain intact; entries 1-3 match the archived copy" in said
