@@ -21,9 +21,9 @@ from skinrisk.imaging.deidentify import Limits
 from skinrisk.ingest.refusals import entry_fingerprint, listing_fingerprint, refused_batches
 from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import exclusive_lock
 from skinrisk.permissions import require_private_zones
 from skinrisk.records import IdentityStore, open_private_store
+from skinrisk.records.locks import named_lock
 from skinrisk.storage.landing import Landing, NotABatchFolder, open_landing
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.vocabulary import describe_value
@@ -56,7 +56,7 @@ def command(
     raw = RawZone(layout.raw, layout.quarantine)
     # One writer of the raw zone at a time: a second ingest (an Airflow retry, a person)
     # waits here, then finds the batches committed and does nothing.
-    with exclusive_lock(layout.locks / "ingest.lock"), open_private_store(layout) as private:
+    with named_lock(layout, "ingest"), open_private_store(layout) as private:
         known = raw.known_images()  # read once; each committed batch adds its images
         refused = refused_batches(ledger.read(layout))
         outcomes = [_one(zone, raw, private, batch_id, params, known,

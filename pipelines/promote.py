@@ -21,7 +21,8 @@ from skinrisk import ledger
 from skinrisk.audit.archive import ledger_archive
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.localfs import atomic_write
+from skinrisk.records.locks import named_lock
 from skinrisk.tracking import CHALLENGER, CHAMPION, MODEL_NAME, connect, context_tags
 from skinrisk.versioning.current import DataVersion, current_version
 
@@ -43,7 +44,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
     layout = StateLayout.from_env()
     connect(layout)
     client = mlflow.MlflowClient()
-    with exclusive_lock(layout.locks / "promote.lock"):
+    with named_lock(layout, "promote"):
         # A tampered trail: no promotion until it is explained.
         ledger.require_intact(layout, ledger_archive(layout))
         version = current_version(layout)
@@ -192,7 +193,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
     layout = StateLayout.from_env()
     connect(layout)
     by = ", ".join(f"{k}={v}" for k, v in context_tags().items())
-    with exclusive_lock(layout.locks / "promote.lock"):
+    with named_lock(layout, "promote"):
         ledger.require_intact(layout, ledger_archive(layout))
         rolled_back, restored = registry.rollback(mlflow.MlflowClient(), reason, by)
         now = dt.datetime.now(dt.UTC)

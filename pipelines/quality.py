@@ -14,12 +14,13 @@ from skinrisk import ledger
 from skinrisk.config import QualityParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
-from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.localfs import atomic_write
 from skinrisk.quality.decide import expectations
 from skinrisk.quality.overrides import Override, parse_overrides
 from skinrisk.quality.review import measure_items, review_items, write_review
 from skinrisk.quality.runner import QualityOutcome, dataset_images, dataset_rows, run_quality
 from skinrisk.quality.sheets import examples_by_reason, write_sheets
+from skinrisk.records.locks import named_lock
 from skinrisk.storage.rawzone import RawZone
 
 
@@ -30,7 +31,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     layout = StateLayout.from_env()
     raw = RawZone(layout.raw, layout.quarantine)
     overrides = _overrides(params)
-    with exclusive_lock(layout.locks / "quality.lock"), \
+    with named_lock(layout, "quality"), \
             Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         images = dataset_images(raw)
         task = progress.add_task("quality", total=images.num_rows)

@@ -28,7 +28,8 @@ from skinrisk.audit.digest import canonical_sha256, lock_hashes
 from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.config import Params
 from skinrisk.layout import StateLayout, project_root
-from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.localfs import atomic_write
+from skinrisk.records.locks import named_lock
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.tables import read_rows
 from skinrisk.tracking import (
@@ -65,7 +66,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     key = run_key(params, version, code["code.commit"])
     # One training per run key at a time: a second one (two DAG runs, a retry racing a worker
     # that is slow, not dead) waits here, then finds the training done and reuses it.
-    with exclusive_lock(layout.locks / f"train-{key}.lock"):
+    with named_lock(layout, f"train-{key}"):
         if fresh:
             shutil.rmtree(layout.checkpoints / key, ignore_errors=True)
         mirror = open_mirror(layout.work_url, key, fresh)

@@ -16,8 +16,9 @@ from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
-from skinrisk.localfs import atomic_write, exclusive_lock
+from skinrisk.localfs import atomic_write
 from skinrisk.quality.runner import MANIFEST, QUARANTINE
+from skinrisk.records.locks import named_lock
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
 from skinrisk.validation.features import validation_rows
@@ -47,7 +48,7 @@ def command(
     order = raw.batches_in_ingest_order()
     root = layout.curated / "validation"
     verdicts: list[Verdict] = []
-    with exclusive_lock(layout.locks / "validate.lock"):
+    with named_lock(layout, "validate"):
         recorded = {e["data"]["batch_id"] for e in ledger.read(layout)
                     if e["event"] == "validation"}
         baseline: list[dict[str, Any]] = []

@@ -392,3 +392,45 @@ def test_archive_and_audit_verify_read_the_ledger_from_postgresql(
     assert audit.main([]) == 0
     said = " ".join(capsys.readouterr().out.split())  # rich wraps at the terminal's width
     assert "4 entries, chain intact; entries 1-3 match the archived copy" in said
+
+
+# -- locks ------------------------------------------------------------------------------------
+
+def test_named_locks_exclude_across_connections(database: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from skinrisk.records.locks import named_lock
+
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(database, role="skinrisk_pipeline"))
+    spans: dict[str, tuple[float, float]] = {}
+
+    def hold(who: str, layout: StateLayout, name: str) -> None:
+        with named_lock(layout, name):
+            start = time.monotonic()
+            time.sleep(0.3)
+            spans[who] = (start, time.monotonic())
+
+    # Two workers with different homes (no shared disk) on one name, a third on another name.
+    threads = [threading.Thread(target=hold, args=("a", StateLayout(tmp_path / "a"), "promote")),
+               threading.Thread(target=hold, args=("b", StateLayout(tmp_path / "b"), "promote")),
+               threading.Thread(target=hold, args=("c", StateLayout(tmp_path / "c"), "ingest"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (a0, a1), (b0, b1), (c0, _) = spans["a"], spans["b"], spans["c"]
+    assert a1 <= b0 or b1 <= a0  # one after the other
+    assert c0 < max(a0, b0)  # another name is not held up behind them
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with named_lock(StateLayout(tmp_path), "promote"):  # released: taken again at once
+        pass
+
+
+def test_named_locks_are_flock_files_when_embedded(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinrisk.records.locks import named_lock
+
+    monkeypatch.delenv("SKINRISK_DATABASE_URL", raising=False)
+    with named_lock(StateLayout(tmp_path), "train-k1"):
+        assert (tmp_path / "locks" / "train-k1.lock").is_file()
