@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -104,14 +105,26 @@ def test_data_status_rehashes_the_remote_and_repairs_it(tmp_path: Path, state_ho
     capsys.readouterr()
     assert main(["data", "status"]) == 1
     assert "0 missing, 1 corrupt" in capsys.readouterr().out
+    damaged = victim.read_bytes()
+    assert main(["data", "status", "--repair"]) == 0
+    output = capsys.readouterr().out
+    assert "0 missing, 0 corrupt" in output and "1 damaged replaced" in output
+    assert victim.read_bytes() == image.read_bytes()
+    # Nothing deleted: the damaged bytes are kept, named by their SHA-256.
+    evidence = state_home / "dvc-remote" / "corrupt" / victim.relative_to(
+        state_home / "dvc-remote") / hashlib.sha256(damaged).hexdigest()
+    assert evidence.read_bytes() == damaged
+
+    # A member gone from a directory whose manifest is pushed: `dvc push` alone would skip it.
+    victim.rename(tmp_path / "moved-away")
+    assert main(["data", "status"]) == 1
+    assert "1 missing, 0 corrupt" in capsys.readouterr().out
     assert main(["data", "status", "--repair"]) == 0
     assert "0 missing, 0 corrupt" in capsys.readouterr().out
     assert victim.read_bytes() == image.read_bytes()
 
 
 def object_path(home: Path, file: Path) -> Path:
-    import hashlib
-
     md5 = hashlib.md5(file.read_bytes()).hexdigest()
     return home / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]
 
@@ -163,5 +176,20 @@ def test_an_s3_dvc_remote_through_an_endpoint(tmp_path: Path, state_home: Path,
         capsys.readouterr()
         assert main(["data", "status"]) == 0
         assert "0 missing, 0 corrupt" in capsys.readouterr().out
+
+        # An object overwritten with other bytes under its name: found, replaced, kept aside.
+        client = boto3.client("s3")
+        image = next((data_dir(state_home) / "raw" / "b1" / "images").iterdir())
+        md5 = hashlib.md5(image.read_bytes()).hexdigest()
+        key = f"skinrisk/files/md5/{md5[:2]}/{md5[2:]}"
+        client.put_object(Bucket="dvc-store", Key=key, Body=b"damaged")
+        assert main(["data", "status"]) == 1
+        assert "0 missing, 1 corrupt" in capsys.readouterr().out
+        assert main(["data", "status", "--repair"]) == 0
+        assert "0 missing, 0 corrupt" in capsys.readouterr().out
+        assert client.get_object(Bucket="dvc-store", Key=key)["Body"].read() == image.read_bytes()
+        kept = f"skinrisk/corrupt/files/md5/{md5[:2]}/{md5[2:]}/" + hashlib.sha256(
+            b"damaged").hexdigest()
+        assert client.get_object(Bucket="dvc-store", Key=kept)["Body"].read() == b"damaged"
     config = (state_home / "workspace" / ".dvc" / "config").read_text()
     assert "s3://" not in config and "dvc-store" not in config  # only in config.local
