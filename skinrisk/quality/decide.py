@@ -3,7 +3,7 @@ leave the curated dataset, stay flagged, or stay with its ink painted out (pure)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from skinrisk.config import Params, QualityParams
@@ -97,3 +97,27 @@ def act(codes: str, details: str, actions: Mapping[str, str]) -> Acted:
     return Acted(";".join(c for c, _ in rejects), "; ".join(d for _, d in rejects),
                  ";".join(c for c, _ in kept), "; ".join(d for _, d in kept),
                  any(actions.get(c) == "inpaint" for c, _ in kept))
+
+
+def act_many(codes: Sequence[str], details: Sequence[str], actions: Mapping[str, str]
+             ) -> list[Acted]:
+    """``act`` over many verdicts. A code set that goes one way whole (all reject, or all stay)
+    keeps its detail text as it is, so only mixed sets are split: this runs over every failed
+    image of the dataset on every run, and most verdicts are one or two codes of one kind."""
+    kinds: dict[str, str] = {}
+    out = []
+    for code, text in zip(codes, details, strict=True):
+        kind = kinds.get(code)
+        if kind is None:
+            wanted = {actions.get(c, "reject") == "reject" for c in code.split(";")}
+            kind = kinds[code] = ("mixed" if len(wanted) > 1 else
+                                  "reject" if wanted == {True} else "keep")
+        if kind == "mixed" or text.count("; ") != code.count(";"):
+            out.append(act(code, text, actions))
+        elif kind == "reject":
+            out.append(Acted(code, text, "", "", False))
+        else:
+            out.append(Acted("", "", code, text, any(
+                actions.get(c) == "inpaint" for c in code.split(";"))))
+    return out
+

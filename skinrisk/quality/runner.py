@@ -34,7 +34,7 @@ from skinrisk.ingest.records import ImageRecord
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.curate import curate
-from skinrisk.quality.decide import Acted, Expectations, act, judge
+from skinrisk.quality.decide import Acted, Expectations, act_many, judge
 from skinrisk.quality.decode import load_working_image
 from skinrisk.quality.neardup import RULE, link
 from skinrisk.quality.overrides import Override
@@ -170,9 +170,10 @@ def _acted(reasons: pa.ChunkedArray, details: pa.ChunkedArray, params: QualityPa
     # (a batch where every file was unreadable).
     failed = pa.array(np.flatnonzero(pc.not_equal(reasons, "").to_numpy()),
                       pa.int64())
-    for k, codes, text in zip(failed.to_pylist(), reasons.take(failed).to_pylist(),
-                              details.take(failed).to_pylist(), strict=True):
-        acted[k] = act(codes, text, params.actions)
+    for k, one in zip(failed.to_pylist(), act_many(reasons.take(failed).to_pylist(),
+                                                   details.take(failed).to_pylist(),
+                                                   params.actions), strict=True):
+        acted[k] = one
     return acted
 
 

@@ -15,7 +15,7 @@ from skinrisk.config import DEFAULT_ACTIONS, QualityParams
 from skinrisk.packing.inpaint import MAX_PAINTED_SHARE, paint_out_ink
 from skinrisk.packing.shards import resize_for_training
 from skinrisk.quality.checks import score_dye
-from skinrisk.quality.decide import Acted, act
+from skinrisk.quality.decide import Acted, act, act_many
 from skinrisk.quality.decode import load_working_image
 
 ACTIONS = {"blur": "reject", "hair": "flag", "dye": "inpaint"}
@@ -45,6 +45,17 @@ def test_the_runner_applies_actions_to_exactly_the_failed_images(verdicts: list[
     acted = _acted(pa.chunked_array([verdicts], pa.string()),
                    pa.chunked_array([details], pa.string()), QualityParams(actions=ACTIONS))
     assert acted == [act(v, d, ACTIONS) for v, d in zip(verdicts, details, strict=True)]
+
+
+def test_acting_on_many_verdicts_equals_acting_on_each() -> None:
+    # act_many keeps whole-one-way verdicts' text as it is; it must never differ from act,
+    # including for a detail that itself holds "; " (an undecodable image's error text).
+    verdicts = [("blur", "sharpness 1 < 4.5"), ("hair;dye", "hair 0.2 > 0.068; dye 0.01 > 0"),
+                ("blur;hair;dye", "s 1; h 0.2; d 0.01"), ("unreadable", "bad (a; b)"),
+                ("blur;face_visible", "s 1; 2 face(s)"), ("hair", "h 0.3; stray"),
+                ("dye", "d 0.02"), ("hair;dye", "only one detail"), ("blur", "s 2")]
+    codes, details = zip(*verdicts, strict=True)
+    assert act_many(codes, details, ACTIONS) == [act(c, d, ACTIONS) for c, d in verdicts]
 
 
 def test_checks_without_an_action_always_reject() -> None:
