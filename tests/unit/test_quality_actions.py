@@ -32,6 +32,7 @@ def test_a_verdict_splits_into_what_rejects_and_what_stays_flagged() -> None:
     assert act("", "", ACTIONS) == Acted("", "", "", "", False)
 
 
+@ML  # pyarrow
 @pytest.mark.parametrize("verdicts", [[], [""] * 3, ["", "blur;hair", "", "dye"]],
                          ids=["no images", "all passed", "mixed"])
 def test_the_runner_applies_actions_to_exactly_the_failed_images(verdicts: list[str]) -> None:
