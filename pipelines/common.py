@@ -112,9 +112,13 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
         fail(str(DiskFullError(exc.filename)))
         return 1
     except Exception as exc:
-        if not type(exc).__module__.startswith("mlflow."):
+        module = type(exc).__module__
+        if module.startswith("mlflow."):
+            fail(_tracking_failure(exc))
+        elif module.startswith("psycopg"):
+            fail(_database_failure(exc))
+        else:
             raise
-        fail(_tracking_failure(exc))
         return 1
     if result == INTERRUPTED:  # no command returns 130 itself: typer's word for a Ctrl-C
         err.print(INTERRUPTED_LINE, highlight=False, soft_wrap=True)
@@ -137,6 +141,30 @@ def _needs_ml(command: Any, args: list[str], prog_name: str, module: str) -> str
              "the ml environment's skinrisk (requirements/ml.lock)")
     return (f"`{name}` needs the ml environment ({module.partition('.')[0]} is not installed "
             f"in this one): run it as {where}, with the same arguments")
+
+
+def _database_failure(exc: Exception) -> str:
+    """A metadata-database error (the server restarted, a grant missing) as one actionable
+    line. Only the server's primary message: its DETAIL can quote a key's values, and those are
+    a hospital's (a patient id in the identity map)."""
+    import os
+
+    from skinrisk.records import DATABASE_URL_VARIABLE
+    from skinrisk.records.connection import describe
+
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    where = describe(url) if url else "(no URL)"
+    diag = getattr(exc, "diag", None)
+    primary = (getattr(diag, "message_primary", None) or str(exc).strip().split("\n")[0]
+               or type(exc).__name__)[:300]
+    if getattr(exc, "sqlstate", None) == "42501":  # insufficient_privilege
+        advice = ("this task's database login lacks a grant it needs: ingest runs as a member "
+                  "of skinrisk_ingest, the other tasks as skinrisk_pipeline (docs/environment.md)")
+    else:
+        advice = ("nothing this task had not committed counts: surrogates and ledger entries "
+                  "are written in transactions and a batch only by its final commit. Rerun "
+                  "when the server answers again")
+    return f"the metadata database {where} failed: {primary} ({type(exc).__name__}); {advice}"
 
 
 def _tracking_failure(exc: Exception) -> str:

@@ -18,7 +18,13 @@ from skinrisk.batch import BATCH_ID_RULE, BatchFormatError, is_batch_id
 from skinrisk.config import IngestParams
 from skinrisk.errors import SkinriskError
 from skinrisk.imaging.deidentify import Limits
-from skinrisk.ingest.refusals import entry_fingerprint, listing_fingerprint, refused_batches
+from skinrisk.ingest.refusals import (
+    INGESTED_EVENT,
+    entry_fingerprint,
+    ingested_batches,
+    listing_fingerprint,
+    refused_batches,
+)
 from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
 from skinrisk.permissions import require_private_zones
@@ -58,9 +64,11 @@ def command(
     # waits here, then finds the batches committed and does nothing.
     with named_lock(layout, "ingest"), open_private_store(layout) as private:
         known = raw.known_images()  # read once; each committed batch adds its images
-        refused = refused_batches(ledger.read(layout))
+        events = list(ledger.read(layout))
+        refused = refused_batches(events)
+        logged = ingested_batches(events)
         outcomes = [_one(zone, raw, private, batch_id, params, known,
-                         set() if batch else refused.get(batch_id, set()))
+                         set() if batch else refused.get(batch_id, set()), logged)
                     for batch_id in _ready(zone, batch)]
     out.print(_table(outcomes, zone.uri))
     return 1 if any(o.status in ("refused", "failed") for o in outcomes) else 0
@@ -113,7 +121,9 @@ def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
 
 
 def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
-         params: IngestParams, known: dict[str, str], refused: set[str]) -> BatchOutcome:
+         params: IngestParams, known: dict[str, str], refused: set[str],
+         logged: set[str]) -> BatchOutcome:
+    """``logged``: batches whose batch_ingested event is in the ledger."""
     limits = Limits(int(params.max_file_mb * 2**20), int(params.max_megapixels * 1e6),
                     params.jpeg_quality)
     arrivals = Arrivals(params.ready_grace_minutes * 60, time.time(), params.ethnicity_groups)
@@ -138,7 +148,7 @@ def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
             outcome = BatchOutcome(batch_id, "refused", str(exc))
         except SkinriskError as exc:  # transient (a transfer, a batch changing while read)
             outcome = BatchOutcome(batch_id, "failed", str(exc))
-    _announce(outcome, zone.uri, fingerprint)
+    _announce(outcome, zone.uri, fingerprint, batch_id in logged)
     return outcome
 
 
@@ -150,8 +160,11 @@ def _skipped(batch_id: str) -> BatchOutcome:
     return BatchOutcome(batch_id, "skipped", message)
 
 
-def _announce(outcome: BatchOutcome, landing: str, fingerprint: str) -> None:
-    """Print what happened and write its ledger event (a refusal once per batch state)."""
+def _announce(outcome: BatchOutcome, landing: str, fingerprint: str, logged: bool) -> None:
+    """Print what happened and write its ledger event (a refusal once per batch state).
+    ``logged``: the batch's batch_ingested event is in the ledger already. A committed batch
+    without one (a run cut between the commit and the append: killed, or its database lost)
+    gets it now, so the ledger names every batch in the raw zone."""
     layout = StateLayout.from_env()
     if outcome.status in ("refused", "failed"):
         fail(outcome.message)
@@ -160,9 +173,9 @@ def _announce(outcome: BatchOutcome, landing: str, fingerprint: str) -> None:
     if outcome.status == "refused":
         ledger.record(layout, "batch_refused", {"batch_id": outcome.batch_id,
                                                 "landing": landing, "fingerprint": fingerprint})
-    if outcome.status == "ingested":
+    if outcome.status == "ingested" or (outcome.status == "unchanged" and not logged):
         report = outcome.report
-        ledger.record(layout, "batch_ingested", {
+        ledger.record(layout, INGESTED_EVENT, {
             "batch_id": outcome.batch_id, "landing": landing,
             **{k: report.get(k) for k in ("files_in", "accepted", "quarantined_files",
                                           "by_reason", "manifest_sha256", "images_sha256")}})

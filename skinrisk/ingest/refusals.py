@@ -16,6 +16,7 @@ from typing import Any
 from skinrisk.storage.landing import FileInfo
 
 REFUSED_EVENT = "batch_refused"
+INGESTED_EVENT = "batch_ingested"
 
 
 def listing_fingerprint(listing: Mapping[str, FileInfo]) -> str:
@@ -39,3 +40,8 @@ def refused_batches(entries: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
             refused.setdefault(entry["data"]["batch_id"], set()).add(
                 entry["data"]["fingerprint"])
     return refused
+
+
+def ingested_batches(entries: Iterable[dict[str, Any]]) -> set[str]:
+    """The batch ids the ledger records as ingested."""
+    return {e["data"]["batch_id"] for e in entries if e["event"] == INGESTED_EVENT}

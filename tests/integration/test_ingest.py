@@ -184,6 +184,29 @@ def test_a_rerun_is_a_no_op_and_a_changed_resend_is_refused(tmp_path: Path, stat
     assert after == before
 
 
+def test_a_batch_committed_without_its_ledger_event_gets_it_on_the_rerun(
+        tmp_path: Path, state_home: Path) -> None:
+    # A run cut between the raw zone's commit and the ledger append (killed, or its metadata
+    # database lost) leaves the batch in the dataset but not in the ledger: the rerun, which
+    # finds the batch unchanged, writes the missing event, once.
+    from skinrisk import ledger
+    from skinrisk.layout import StateLayout
+
+    landing = tmp_path / "landing"
+    synth_batch(landing, "b1", 12)
+    assert ingest(landing) == 0
+    path = ledger.ledger_path(StateLayout(state_home))
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert b'"batch_ingested"' in lines[-1]
+    path.write_bytes(b"".join(lines[:-1]))  # as if the append never happened
+    assert ingest(landing) == 0
+    assert ingest(landing) == 0
+    events = [e for e in ledger.read(StateLayout(state_home)) if e["event"] == "batch_ingested"]
+    assert [e["data"]["batch_id"] for e in events] == ["b1"]
+    assert events[0]["data"]["files_in"] == 12
+    assert ledger.check(StateLayout(state_home)).ok
+
+
 def test_a_batch_without_its_marker_is_left_alone(tmp_path: Path, state_home: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     write_batch(tmp_path / "landing", "uploading", {"a.jpg": images.jpeg()},
