@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,57 +16,24 @@ import pytest
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from tests.helpers.postgres import database_url as _url
+from tests.helpers.postgres import fresh_database
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is in the ml environment only")
 
 pytestmark = pytest.mark.ml
 
-SERVER = os.environ.get("SKINRISK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _server_or_skip() -> None:
-    try:
-        psycopg.connect(SERVER, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):  # CI starts PostgreSQL (.ci/run): not reachable there is a bug
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {SERVER} ({exc.__class__.__name__}); "
-                    "start it or set SKINRISK_TEST_POSTGRES")
-
-
-def _url(database: str, role: str | None = None) -> str:
-    base = SERVER.rsplit("/", 1)[0] + "/" + database
-    return base + (f"?options=-c%20role%3D{role}" if role else "")
-
-
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A fresh database, migrated, for this module; dropped afterwards."""
-    from skinrisk.records.migrations import apply_migrations
-
-    _server_or_skip()
-    name = f"skinrisk_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        apply_migrations(_url(name))
+    with fresh_database() as name:
         yield name
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    _server_or_skip()
-    name = f"skinrisk_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
+    with fresh_database(migrated=False) as name:
         yield name
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 # -- migrations and `skinrisk db setup` ------------------------------------------------------
