@@ -35,8 +35,10 @@ ENV_DOC = REPO / "docs" / "environment.md"
 DOCKERFILES = {"airflow": INFRA / "images" / "airflow.Dockerfile",
                "trainer": INFRA / "images" / "trainer.Dockerfile"}
 CODE_DIRS = ("skinrisk", "pipelines", "dags")
-INIT_SERVICES = {"airflow-init", "minio-init"}
+INIT_SERVICES = {"airflow-init", "minio-init", "skinrisk-db-setup"}
 WORKERS = ("airflow-worker-cpu", "airflow-worker-gpu")
+# Set on every worker, but each worker holds its own database login (docs/environment.md).
+PER_WORKER = {"SKINRISK_DATABASE_URL"}
 IMAGE_REPO = "/opt/skinrisk"  # where the images put the checkout
 
 # How code reads the environment; a new form of access needs a pattern here.
@@ -191,7 +193,10 @@ def test_both_compose_workers_set_every_production_variable_alike() -> None:
     for name in sorted(production_variables()):
         settings = {w: service(w)["environment"].get(name) for w in WORKERS}
         assert None not in settings.values(), f"{name} is not set on {settings}"
-        assert len(set(settings.values())) == 1, f"{name} differs between workers: {settings}"
+        if name in PER_WORKER:
+            assert len(set(settings.values())) == len(WORKERS), f"{name}: one login per worker"
+        else:
+            assert len(set(settings.values())) == 1, f"{name} differs between workers: {settings}"
 
 
 def test_compose_sets_no_skinrisk_variable_that_no_code_reads() -> None:
@@ -228,7 +233,7 @@ def test_every_deployment_setting_is_documented() -> None:
 
 def test_compose_has_the_production_topology() -> None:
     assert {"postgres", "redis", "minio", "minio-init", "mlflow", "airflow-init",
-            "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+            "skinrisk-db-setup", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
             "airflow-triggerer", *WORKERS} <= set(compose()["services"])
     commands = {name: service(name)["command"] for name in (
         "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")}
@@ -278,7 +283,8 @@ def test_start_order_waits_for_health_and_for_the_init_jobs() -> None:
         assert {"airflow-init", "postgres", "redis"} <= _closure(component), component
     for worker in WORKERS:
         assert {"postgres", "redis", "minio", "minio-init", "mlflow", "airflow-init",
-                "airflow-apiserver", "airflow-scheduler"} <= _closure(worker), worker
+                "skinrisk-db-setup", "airflow-apiserver", "airflow-scheduler"} <= _closure(
+            worker), worker
 
 
 def _queues(command: list[str]) -> set[str]:

@@ -4,10 +4,12 @@
 #   skinrisk-landing  hospitals' batches under incoming/ (SKINRISK_LANDING); pipeline: read only
 #   skinrisk-dvc      the DVC remote (SKINRISK_DVC_REMOTE); pipeline: read, write, delete
 #   skinrisk-mlflow   MLflow's artifacts, written only by the MLflow server (proxied uploads)
+#   skinrisk-work     the working prefix (SKINRISK_WORK_URL: training checkpoints); pipeline:
+#                     read and write, no delete (skinrisk's object store writes each key once)
 set -eu
 
 mc alias set local http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
-for bucket in skinrisk-landing skinrisk-dvc skinrisk-mlflow; do
+for bucket in skinrisk-landing skinrisk-dvc skinrisk-mlflow skinrisk-work; do
   mc mb --ignore-existing "local/$bucket"
 done
 mc admin policy create local skinrisk-pipeline /init/pipeline-policy.json
