@@ -61,8 +61,15 @@ def make_version(layout: StateLayout) -> VersionResult:
             git(workspace, "tag", "-a", tag, "-m", _tag_message(tag, layout, workspace, paths))
         else:
             tag = f"data-v{max(tags)}"
-        dvc(workspace, "push")
-        git(workspace, "push", "-q", "origin", BRANCH, "--follow-tags")
+        try:
+            dvc(workspace, "push")
+            git(workspace, "push", "-q", "origin", BRANCH, "--follow-tags")
+        except SkinriskError as exc:
+            raise SkinriskError(
+                f"{exc}\n{tag} is made in the workspace but not yet (wholly) in the remotes; "
+                "nothing is lost. Check that the DVC remote (SKINRISK_DVC_REMOTE; for S3 its "
+                "endpoint and credentials) and the git remote (SKINRISK_GIT_REMOTE) answer, then "
+                f"rerun `skinrisk version`: it pushes {tag} and makes no new version") from None
         return VersionResult(tag, changed or not tags, git(workspace, "rev-parse", "HEAD"))
 
 

@@ -193,3 +193,32 @@ def test_an_s3_dvc_remote_through_an_endpoint(tmp_path: Path, state_home: Path,
         assert client.get_object(Bucket="dvc-store", Key=kept)["Body"].read() == b"damaged"
     config = (state_home / "workspace" / ".dvc" / "config").read_text()
     assert "s3://" not in config and "dvc-store" not in config  # only in config.local
+
+
+def test_s3_unreachable_during_version_fails_clearly_and_the_rerun_completes(
+        tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """Issue 22's fault: the S3 API gone while version pushes (connections refused, as during
+    an outage or a restart); the task fails naming what to do, and the rerun pushes it all."""
+    import boto3
+
+    from tests.helpers.s3 import CREDENTIALS, free_port, moto_server
+
+    add_batch(state_home, tmp_path / "landing", "b1", seed=9)
+    with moto_server() as endpoint:
+        for key, value in {**CREDENTIALS, "SKINRISK_DVC_REMOTE": "s3://dvc-store/skinrisk"
+                           }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        boto3.client("s3").create_bucket(Bucket="dvc-store")
+        capsys.readouterr()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nobody
+        assert main(["version"]) == 1
+        err = capsys.readouterr().err
+        assert "dvc push" in err and "rerun `skinrisk version`" in err, err[-1500:]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        assert main(["version"]) == 0
+        assert "data-v1" in capsys.readouterr().out
+        assert main(["data", "status"]) == 0
+        assert "0 missing, 0 corrupt" in capsys.readouterr().out
+    assert git(state_home / "workspace", "tag", "--list", "data-v*").split() == ["data-v1"]
