@@ -2,9 +2,10 @@
 
 Same methods and meanings as skinrisk.storage.private.PrivateStore (the embedded SQLite store),
 tables created by migration 0001 and readable only by the ingest role. Concurrent ingests
-serialise as they do on SQLite: a surrogate is INSERT ... ON CONFLICT DO NOTHING then read
-back, so whoever inserts first wins and everyone reads the winner; a batch's file records are
-replaced in one transaction under an advisory lock on that batch.
+serialise as they do on SQLite: a surrogate is looked up, else INSERT ... ON CONFLICT DO
+NOTHING, else looked up again, so whoever inserts first wins and everyone reads the winner; a
+store remembers what it read (one round trip per new key, none per repeat); a batch's file
+records are replaced in one transaction under an advisory lock on that batch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _FILE_COLUMNS = ("batch_id", "file_name", "line", "received_sha256", "outcome", 
 class PostgresPrivateStore:
     def __init__(self, url: str) -> None:
         self._db = connect(url)
+        self._known: dict[tuple[str, ...], str] = {}
+        self._secrets: dict[str, bytes] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -46,19 +49,29 @@ class PostgresPrivateStore:
     def _surrogate(self, table: str, prefix: str, key: dict[str, str]) -> str:
         from psycopg import sql
 
+        memo = (table, *key.values())
+        if memo in self._known:  # a mapping never changes once made: ask the server once
+            return self._known[memo]
         target = sql.Identifier("identity", table)
         names = sql.SQL(", ").join(map(sql.Identifier, key))
-        # The conflict target is the natural key only: a (vanishingly rare) clash of random
-        # surrogates raises instead of being taken for "already mapped".
-        self._db.execute(sql.SQL(
-            "INSERT INTO {} ({}, surrogate) VALUES ({}, %s) ON CONFLICT ({}) DO NOTHING").format(
-                target, names, sql.SQL(", ").join(sql.Placeholder() * len(key)), names),
-            [*key.values(), f"{prefix}-{secrets.token_hex(8)}"])
         where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in key)
-        row = self._db.execute(sql.SQL("SELECT surrogate FROM {} WHERE {}").format(target, where),
-                               list(key.values())).fetchone()
+        select = sql.SQL("SELECT surrogate FROM {} WHERE {}").format(target, where)
+        # Look first (one round trip for a known patient), else insert; the conflict target is
+        # the natural key only, so a (vanishingly rare) clash of random surrogates raises
+        # instead of passing for "already mapped". A concurrent ingest that inserts the same key
+        # in between makes the insert return nothing: the second look reads its winner.
+        row = self._db.execute(select, list(key.values())).fetchone()
+        if row is None:
+            row = self._db.execute(sql.SQL(
+                "INSERT INTO {} ({}, surrogate) VALUES ({}, %s) ON CONFLICT ({}) DO NOTHING "
+                "RETURNING surrogate").format(
+                    target, names, sql.SQL(", ").join(sql.Placeholder() * len(key)), names),
+                [*key.values(), f"{prefix}-{secrets.token_hex(8)}"]).fetchone()
+        if row is None:
+            row = self._db.execute(select, list(key.values())).fetchone()
         assert row is not None  # inserted or found above, and never deleted
-        return str(row[0])
+        self._known[memo] = str(row[0])
+        return self._known[memo]
 
     def device_token(self, device: str) -> str:
         """A keyed hash of a device as sent, as PrivateStore.device_token (this store's key)."""
@@ -66,12 +79,14 @@ class PostgresPrivateStore:
         return "dev-" + hmac.new(self._secret("device"), key, hashlib.sha256).hexdigest()[:16]
 
     def _secret(self, name: str) -> bytes:
-        self._db.execute("INSERT INTO identity.secrets VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                         [name, secrets.token_bytes(32)])
-        row = self._db.execute("SELECT value FROM identity.secrets WHERE name = %s",
-                               [name]).fetchone()
-        assert row is not None
-        return bytes(row[0])
+        if name not in self._secrets:  # made once, never changed: read once per store
+            self._db.execute("INSERT INTO identity.secrets VALUES (%s, %s) "
+                             "ON CONFLICT DO NOTHING", [name, secrets.token_bytes(32)])
+            row = self._db.execute("SELECT value FROM identity.secrets WHERE name = %s",
+                                   [name]).fetchone()
+            assert row is not None
+            self._secrets[name] = bytes(row[0])
+        return self._secrets[name]
 
     def record_files(self, batch_id: str, records: list[dict[str, object]]) -> None:
         """Where each received file went; replaces the batch's earlier record (a rerun)."""
