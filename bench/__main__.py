@@ -75,7 +75,7 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
-    from bench import dags, evaluation, incremental, ingest, quality, train
+    from bench import backends, dags, evaluation, incremental, ingest, quality, train
 
     ingest_results = ingest.run()
     quality_results = quality.run()
@@ -88,6 +88,7 @@ def main() -> None:
         ("ingest + quality, one image after the other, 1 core", combined, "images/s"),
         ("(ingest + quality) / full decode", combined / full, "ratio"),
         *incremental.run(),
+        *backends.run(),
         *evaluation.run(),
         *evaluation.gate(),
         *dags.run(),
