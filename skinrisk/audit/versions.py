@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from skinrisk.errors import SkinriskError
-from skinrisk.versioning.remote import local_object
+from skinrisk.storage.objects import ObjectMissing, ObjectStore, open_store
+from skinrisk.versioning.remote import local_object, remote_key
 from skinrisk.versioning.version import TAG
 
 SPLITS_FILE = "data/splits/assignments.parquet"
@@ -40,6 +41,7 @@ class DataVersions:
                                 "been made here (run `skinrisk version`)")
         self.workspace = workspace
         self.remote = remote
+        self._remote_store: ObjectStore | None = None
         self._outputs = cache(self._read_outputs)
 
     def tags(self) -> list[str]:
@@ -102,19 +104,17 @@ class DataVersions:
         cached = local_object(self.workspace / ".dvc" / "cache", md5)
         if cached.is_file():
             return cached.read_bytes()
-        if self.remote.startswith("s3://"):
-            from botocore.exceptions import ClientError
+        # Through the one object store (folder or S3): only "no such key" means absent; a
+        # denied or unreachable remote fails as itself, not as a missing object.
+        try:
+            return self._store().get(remote_key(md5))
+        except ObjectMissing:
+            return None
 
-            from skinrisk.storage.s3 import make_client, split_uri
-
-            bucket, prefix = split_uri(self.remote)
-            try:
-                return make_client().get_object(
-                    Bucket=bucket, Key=f"{prefix}files/md5/{md5[:2]}/{md5[2:]}")["Body"].read()
-            except ClientError:
-                return None
-        remote = local_object(Path(self.remote), md5)
-        return remote.read_bytes() if remote.is_file() else None
+    def _store(self) -> ObjectStore:
+        if self._remote_store is None:
+            self._remote_store = open_store(self.remote)
+        return self._remote_store
 
     def _read_outputs(self, tag: str) -> dict[str, str]:
         found: dict[str, str] = {}

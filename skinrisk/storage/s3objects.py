@@ -135,7 +135,7 @@ class S3Store:
         return ""
 
     def _answer(self, key: str, call: Callable[[], Any]) -> Any:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return call()
@@ -143,6 +143,11 @@ class S3Store:
             if key and _code(exc) in _MISSING:
                 raise ObjectMissing(f"{self.location}{key}: no such object") from None
             raise self._failed(key, exc) from None
+        except BotoCoreError as exc:  # no answer at all: endpoint down, DNS, TLS, credentials
+            raise SkinriskError(f"{self.location}{key}: no answer from S3 after botocore's "
+                                f"retries ({type(exc).__name__}); check the endpoint "
+                                "(AWS_ENDPOINT_URL_S3), the network and the credentials, then "
+                                "rerun") from None
 
     def _failed(self, key: str, exc: Any) -> SkinriskError:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
