@@ -1,13 +1,16 @@
 """The production topology on one machine, as real processes: Airflow 3 on PostgreSQL with the
 Celery executor (Redis broker, Postgres result backend), api-server, scheduler, dag-processor,
 triggerer, a worker on queue `default` and one on `gpu`; an MLflow server on PostgreSQL with its
-artifacts on an S3 API; the DVC remote and the landing zone on that S3 API too.
+artifacts on an S3 API; the DVC remote, the landing zone and the working prefix
+(SKINRISK_WORK_URL: training checkpoints) on that S3 API too; skinrisk's metadata database
+(identity map, ledger, locks: SKINRISK_DATABASE_URL) on that PostgreSQL, one login per worker.
 
 `make topology` (`python -m pipelines.topology up`) brings it up in the foreground; Ctrl-C or
 `make topology-down` tears it down. The tests in tests/topology/ drive the same code.
 
 Everything one stack owns carries one random suffix: its databases (skinrisk_airflow_<suffix>,
-skinrisk_mlflow_<suffix>), its Redis key prefix, its worker names; its ports are free ports.
+skinrisk_mlflow_<suffix>, skinrisk_records_<suffix>), its database logins, its Redis key
+prefix, its worker names; its ports are free ports.
 Secrets (Fernet key, JWT and API secrets, the admin password, the S3 keys of the stand-in) are
 generated when the stack starts and live only in its state folder. PostgreSQL and Redis are the
 machine's; moto's standalone server stands in for MinIO or AWS S3 (the same client code path).
@@ -34,8 +37,13 @@ REPO = Path(__file__).resolve().parents[2]
 AF_BIN = REPO / ".venvs" / "airflow" / "bin"
 ML_BIN = REPO / ".venvs" / "ml" / "bin"
 POOLS_FILE = REPO / "infra" / "airflow" / "pools.json"
-BUCKETS = {"landing": "skinrisk-landing", "dvc": "skinrisk-dvc", "mlflow": "skinrisk-mlflow"}
+BUCKETS = {"landing": "skinrisk-landing", "dvc": "skinrisk-dvc", "mlflow": "skinrisk-mlflow",
+           "work": "skinrisk-work"}
+WORK_URL = f"s3://{BUCKETS['work']}/pipeline"  # compose's SKINRISK_WORK_URL
 QUEUES = {"worker-default": "default", "worker-gpu": "gpu"}  # worker -> its Celery queue
+# worker -> the group role its database login joins: the default worker runs ingest, which
+# reads the identity map; the gpu worker's login may not (pipelines/topology/records.py).
+LOGIN_GROUPS = {"worker-default": "skinrisk_ingest", "worker-gpu": "skinrisk_pipeline"}
 AIRFLOW = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Variables of the calling shell that would point the stack at another store.
 _FOREIGN = ("AIRFLOW", "SKINRISK_", "MLFLOW_", "AWS_")
@@ -57,6 +65,7 @@ class Topology:
     worker_env: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # the logins made, dropped at teardown
 
     @property
     def api(self) -> str:
@@ -81,6 +90,17 @@ class Topology:
     def db_url(self, kind: str, driver: str) -> str:
         scheme, rest = self.postgres.split("://", 1)
         return f"{scheme}+{driver}://{rest.rstrip('/')}/{self.database(kind)}"
+
+    def records_url(self, user: str | None = None) -> str:
+        """skinrisk's metadata database as `user` (default: the server URL's, the admin)."""
+        scheme, rest = self.postgres.rstrip("/").split("://", 1)
+        if user:
+            rest = f"{user}@{rest.rpartition('@')[2]}"
+        return f"{scheme}://{rest}/{self.database('records')}"
+
+    def login(self, worker: str) -> str:
+        """The worker's database login (trust authentication on loopback: no password)."""
+        return f"{LOGIN_GROUPS[worker]}_{self.suffix}"
 
     def worker_name(self, worker: str) -> str:
         return f"{QUEUES[worker]}-{self.suffix}@{socket.gethostname()}"
@@ -189,18 +209,19 @@ def skinrisk_env(top: Topology) -> dict[str, str]:
             "SKINRISK_LANDING": f"s3://{BUCKETS['landing']}/incoming/",
             "SKINRISK_GIT_REMOTE": str(top.home / "git-remote.git"),
             "SKINRISK_DVC_REMOTE": f"s3://{BUCKETS['dvc']}/store",
+            "SKINRISK_WORK_URL": WORK_URL,
             "SKINRISK_DVC": str(AF_BIN / "dvc"),
             "SKINRISK_MLFLOW_EXPERIMENT": "skinrisk",
             "MLFLOW_TRACKING_URI": top.mlflow, **s3_env(top)}
 
 
-def _base_env() -> dict[str, str]:
+def base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN)}
 
 
 def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
     """Every process of the stack: its command line and its environment."""
-    af, base = str(AF_BIN / "airflow"), _base_env()
+    af, base = str(AF_BIN / "airflow"), base_env()
     airflow = {**base, **airflow_env(top)}
     mlflow_env = {**base, **s3_env(top), "MLFLOW_S3_ENDPOINT_URL": top.s3}
     procs: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -224,7 +245,8 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
                # container's hostname, which differs per worker already).
                "AIRFLOW__CORE__HOSTNAME_CALLABLE":
                    "pipelines.topology.processes.worker_hostname",
-               "SKINRISK_WORKER_NAME": top.worker_name(worker)}
+               "SKINRISK_WORKER_NAME": top.worker_name(worker),
+               "SKINRISK_DATABASE_URL": top.records_url(top.login(worker))}
         procs[worker] = ([af, "celery", "worker", "--queues", queue, "--concurrency",
                           "2" if queue == "default" else "1", "--celery-hostname",
                           top.worker_name(worker), "--without-mingle", "--without-gossip"], env)

@@ -1,5 +1,6 @@
-"""Bring a stack up (databases, S3 buckets, migrations, pools, every process, health) and tear it
-down (the process groups it recorded, by id; the databases and Redis keys it created)."""
+"""Bring a stack up (databases and logins, S3 buckets, migrations, pools, every process, health)
+and tear it down (the process groups it recorded, by id; the databases, logins and Redis keys it
+created)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.topology import records
 from pipelines.topology.processes import (
     AF_BIN,
     AIRFLOW,
@@ -144,10 +146,11 @@ def up(top: Topology) -> Topology:
     write_private(top.state / "passwords.json", json.dumps({"skinrisk": top.secrets["admin"]}))
     top.save()
     try:
-        names = [top.database("airflow"), top.database("mlflow")]
+        names = [top.database("airflow"), top.database("mlflow"), top.database("records")]
         _admin(top, "create", names)
         top.databases = names
         top.save()
+        records.set_up(top)
         start(top, "moto")
         wait_for("moto S3 server", lambda: reachable(f"{top.s3}/moto-api/"), top, "moto")
         _buckets(top)
@@ -170,13 +173,14 @@ def up(top: Topology) -> Topology:
 
 
 def down(top: Topology) -> None:
-    """Kill every recorded process group, then drop the databases and Redis keys made."""
+    """Kill every recorded process group, then drop the databases, logins and Redis keys made."""
     for name in reversed(list(top.pids)):
         kill(top, name)
     if top.databases:
         _admin(top, "drop", top.databases)
         top.databases = []
     top.save()
+    records.drop_logins(top)
 
 
 def token(top: Topology) -> str:
@@ -207,6 +211,7 @@ def describe(top: Topology) -> str:
         f"S3 API (moto)            {top.s3}  buckets {', '.join(BUCKETS.values())}",
         f"Celery workers           {', '.join(top.worker_name(w) for w in QUEUES)}",
         f"databases                {', '.join(top.databases)}",
+        f"database logins          {', '.join(f'{top.login(w)} ({w})' for w in QUEUES)}",
         f"logs                     {top.state}/logs/",
         "by hand, in another shell (the stack's environment, secrets included):",
         f"  . {env_file}",

@@ -84,6 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     # task subprocesses included), no database of it left.
     assert stray_processes(state) == []
     assert databases(top) == []
+    assert roles(top) == []
 
 
 def stray_processes(state: Path) -> list[str]:
@@ -98,13 +99,21 @@ def stray_processes(state: Path) -> list[str]:
 
 
 def databases(top: Topology) -> list[str]:
+    return _named_like(top, "select datname from pg_database where datname like %s")
+
+
+def roles(top: Topology) -> list[str]:
+    """The stack's database logins left behind (roles are server-wide, not per database)."""
+    return _named_like(top, "select rolname from pg_roles where rolname like %s")
+
+
+def _named_like(top: Topology, sql: str) -> list[str]:
     import pg8000.dbapi
 
     db = pg8000.dbapi.connect(user="postgres", host="127.0.0.1", port=5432, database="postgres")
     try:
         cursor = db.cursor()
-        cursor.execute("select datname from pg_database where datname like %s",
-                       (f"%{top.suffix}",))
+        cursor.execute(sql, (f"%{top.suffix}",))
         return [row[0] for row in cursor.fetchall()]
     finally:
         db.close()

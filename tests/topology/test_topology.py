@@ -1,11 +1,14 @@
 """Both DAGs on the production topology (pipelines/topology): Airflow 3 on PostgreSQL with Celery
 workers on queues `default` and `gpu`, an MLflow server on PostgreSQL with S3 artifacts, the DVC
-remote and the landing zone on an S3 API. Triggered through the REST API, like an operator.
+remote, the landing zone and the working prefix (training checkpoints) on an S3 API, the
+identity map and the ledger in PostgreSQL with one login per worker. Triggered through the REST
+API, like an operator.
 
 The tests share one stack and run in order: ingest, then one retrain run that goes through two
-faults — its GPU worker killed mid-training (the retry on a restarted worker resumes from the
-checkpoint) and the MLflow server killed at the alias move (the task fails, nothing moves, the
-retry after the server is back applies the decision) — while later retrain triggers wait.
+faults — its GPU worker killed mid-training and its local checkpoints deleted (the retry on a
+restarted worker resumes from the checkpoint on the S3 working prefix) and the MLflow server
+killed at the alias move (the task fails, nothing moves, the retry after the server is back
+applies the decision) — while later retrain triggers wait.
 
 Unpausing a DAG (PATCH through the API) makes the scheduler start its latest scheduled run at
 once (catchup=False), so the run that does the work may be that one rather than the one the
@@ -17,17 +20,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import time
 import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+import psycopg
 import pytest
 
 from pipelines.cli import main
-from pipelines.topology.processes import BUCKETS, Topology, kill, s3_env
+from pipelines.topology.processes import BUCKETS, WORK_URL, Topology, commands, kill, s3_env
 from pipelines.topology.stack import restart_mlflow, start_worker
+from skinrisk.ledger import verify_entries
+from skinrisk.records.ledger import read_entries
 from tests.helpers.airflow_api import AirflowApi
 from tests.helpers.s3 import upload_batch
 
@@ -46,6 +53,15 @@ def _s3(top: Topology):
 def _keys(top: Topology, bucket: str, prefix: str = "") -> list[str]:
     pages = _s3(top).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def _worker_database(top: Topology, worker: str) -> str:
+    """The SKINRISK_DATABASE_URL the worker's tasks get (its own login)."""
+    return commands(top)[worker][1]["SKINRISK_DATABASE_URL"]
+
+
+def _work_prefix() -> str:
+    return WORK_URL.removeprefix(f"s3://{BUCKETS['work']}/").rstrip("/") + "/"
 
 
 def _mlflow_rows(top: Topology, sql: str) -> list[list]:
@@ -116,6 +132,15 @@ def test_ingest_on_celery_lands_the_data_version_on_s3(stack: Topology, api: Air
     assert report["landing"] == f"s3://{BUCKETS['landing']}/incoming/"
     assert report["files_in"] == 160 == report["accepted"] + report["quarantined_files"]
 
+    # The identity map is in the stack's PostgreSQL, not on the shared disk; the default
+    # worker's login (ingest) reads it, the gpu worker's login may not even look.
+    assert not (stack.home / "private" / "identity.sqlite").exists()
+    with psycopg.connect(_worker_database(stack, "worker-default"), autocommit=True) as db:
+        assert db.execute("SELECT count(*) FROM identity.patients").fetchone()[0] > 0
+    with psycopg.connect(_worker_database(stack, "worker-gpu"), autocommit=True) as db, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute("SELECT count(*) FROM identity.patients")
+
 
 def one_at_a_time(api: AirflowApi, dag_id: str) -> str:
     """The run that started first; every other run of the DAG is queued behind it
@@ -140,14 +165,10 @@ def _wait_for(what: str, ready, timeout: float = 300, every: float = 0.5):
     return value
 
 
-def _checkpointed(checkpoints: Path) -> int | None:
-    """Epochs done by the newest checkpoint (its state.json names it once it is complete)."""
-    for state in checkpoints.glob("*/state.json"):
-        try:
-            return json.loads(state.read_text())["progress"]["next_epoch"]
-        except (ValueError, KeyError):
-            return None
-    return None
+def _mirrored(top: Topology) -> list[str]:
+    """Keys of the complete epochs on the working prefix (checkpoints/<run key>/gen-N/epochs/)."""
+    return [k for k in _keys(top, BUCKETS["work"], _work_prefix() + "checkpoints/")
+            if "/epochs/" in k]
 
 
 def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage(
@@ -164,13 +185,20 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     waiting = [r["dag_run_id"] for r in api.runs(RETRAIN) if r["dag_run_id"] != run_id]
     assert waiting
 
-    # Fault 1: kill -9 the GPU worker (and the training it runs) after the first checkpoint.
+    # Fault 1: kill -9 the GPU worker (and the training it runs) once the first epoch is on the
+    # working prefix, and delete its local checkpoints: the retry has only S3 to resume from.
     checkpoints = stack.home / "checkpoints"
-    _wait_for("the first epoch's checkpoint", lambda: _checkpointed(checkpoints) == 1,
-              timeout=420, every=0.2)
+    _wait_for("the first epoch on the working prefix", lambda: _mirrored(stack), timeout=420,
+              every=0.2)
+    assert [k.rpartition("/")[2] for k in _mirrored(stack)] == ["0001.json"]
     assert api.task(RETRAIN, run_id, "train")["state"] == "running"
     assert {api.run(RETRAIN, r)["state"] for r in waiting} == {"queued"}
     kill(stack, "worker-gpu")
+    wiped = list(checkpoints.iterdir())
+    assert len(wiped) == 1, f"one run key's local checkpoints to delete, found {wiped}"
+    killed_key = wiped[0].name
+    for folder in wiped:
+        shutil.rmtree(folder)
     start_worker(stack, "worker-gpu")
 
     # Fault 2: the MLflow server killed just before the alias move; the task fails.
@@ -188,8 +216,17 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     first_try = api.tries(RETRAIN, run_id, "train")[0]
     assert first_try["state"] in ("failed", "up_for_retry"), first_try
     assert first_try["hostname"] == train["hostname"]
-    done = json.loads(next(checkpoints.glob("*/done.json")).read_text())
-    assert done["resumed_at_epoch"] == 1  # the retry went on from the checkpoint
+    # The run key's record on the working prefix (the retry also wrote it to its local folder).
+    done_keys = [k for k in _keys(stack, BUCKETS["work"], _work_prefix() + "checkpoints/")
+                 if k.endswith("/done.json")]
+    # The run key hashes the checkout's HEAD: a commit landing in this checkout between the
+    # two tries makes the retry a new training (nothing to resume), not a resume failure.
+    assert [k.split("/")[-3] for k in done_keys] == [killed_key], (
+        f"the retry trained under another run key than the killed try ({killed_key}): "
+        f"{done_keys}; did HEAD move during the test?")
+    done = json.loads(_s3(stack).get_object(Bucket=BUCKETS["work"], Key=done_keys[0])[
+        "Body"].read())
+    assert done["resumed_at_epoch"] == 1  # the retry went on from the S3 checkpoint
     # Every try before the last failed on the outage (a retry that starts before the server is
     # back fails the same way; the task has 3 tries); the last, after it, succeeded.
     promote = api.task(RETRAIN, run_id, "promote")
@@ -200,8 +237,11 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     for attempt in range(1, promote["try_number"]):
         log = (logs / "task_id=promote" / f"attempt={attempt}.log").read_text()
         assert "MLflow (" in log and "failed" in log, attempt
-    ledger = [json.loads(line) for line in
-              (stack.home / "ledger" / "ledger.jsonl").read_text().splitlines()]
+    # The ledger is the stack's PostgreSQL table (read with the gpu worker's login, which may),
+    # its chain intact after both faults; nothing of it on the shared disk.
+    assert not (stack.home / "ledger" / "ledger.jsonl").exists()
+    ledger = list(read_entries(_worker_database(stack, "worker-gpu")))
+    assert verify_entries(ledger).ok
     events = [entry["event"] for entry in ledger]
     # Decided once (the failed try recorded it), applied once: by the last try, after the
     # server was back (nothing moved while it was down).
