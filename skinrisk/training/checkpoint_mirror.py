@@ -62,18 +62,6 @@ class LocalCheckpoints:
     def restore(self, folder: Path) -> None:
         """Nothing to restore from."""
 
-    def _sync_records(self, folder: Path) -> None:
-        """Records both ways: the store's that the disk lacks, and the disk's that a kill kept
-        from reaching the store (two writers that disagree meet ObjectConflict here)."""
-        remote = {name for k in self.known
-                  if _RECORD.fullmatch(name := k[len(self.prefix):])} - {MARKER}
-        for name in sorted(remote):
-            if not (folder / name).is_file():
-                atomic_write(folder / name, self.store.get(self.prefix + name))
-        for path in sorted(folder.glob("*.json")):
-            if path.name not in remote | {STATE}:
-                self.keep(path)
-
     def push_epoch(self, folder: Path) -> None:
         """Nowhere to copy to."""
 
