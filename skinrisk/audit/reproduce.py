@@ -173,16 +173,16 @@ def _switch_data(workspace: Path, tag: str) -> None:
     dvc(workspace, "pull", *NEEDED)
 
 
-def _environment(home: Path, code: Path) -> dict[str, str]:
-    from skinrisk.records import ADMIN_URL_VARIABLE, DATABASE_URL_VARIABLE
+_PASSED_ON = ("SKINRISK_DVC",)  # where the DVC program is: not state
 
-    # Nothing that points at production: MLflow (run, tracking, registry), the remotes, the
-    # ledger archive and metadata database, an Airflow task's context.
+
+def _environment(home: Path, code: Path) -> dict[str, str]:
+    # Nothing that points at production: MLflow (run, tracking, registry), an Airflow task's
+    # context, and every SKINRISK_ setting but the DVC program's path, so that a setting added
+    # later (the metadata database, the working prefix whose checkpoints would be taken for the
+    # reproduction's own) is left out without anyone having to remember it here.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "AIRFLOW_CTX_"))
-           and k not in ("SKINRISK_GIT_REMOTE", "SKINRISK_DVC_REMOTE", "SKINRISK_LEDGER_ARCHIVE",
-                         "SKINRISK_PARAMS", "SKINRISK_LANDING", DATABASE_URL_VARIABLE,
-                         ADMIN_URL_VARIABLE)}
+           if not k.startswith(("MLFLOW_", "AIRFLOW_CTX_", "SKINRISK_")) or k in _PASSED_ON}
     # The recorded commit's code, ahead of the installed (editable) one on the import path.
     return {**env, "SKINRISK_HOME": str(home), "PYTHONPATH": str(code),
             "USER": f"audit-reproduce:{env.get('USER', 'unknown')}"}
