@@ -148,6 +148,7 @@ def _database_failure(exc: Exception) -> str:
     line. Only the server's primary message: its DETAIL can quote a key's values, and those are
     a hospital's (a patient id in the identity map)."""
     import os
+    import re
 
     from skinrisk.records import DATABASE_URL_VARIABLE
     from skinrisk.records.connection import describe
@@ -155,15 +156,21 @@ def _database_failure(exc: Exception) -> str:
     url = os.environ.get(DATABASE_URL_VARIABLE)
     where = describe(url) if url else "(no URL)"
     diag = getattr(exc, "diag", None)
-    primary = (getattr(diag, "message_primary", None) or str(exc).strip().split("\n")[0]
-               or type(exc).__name__)[:300]
-    if getattr(exc, "sqlstate", None) == "42501":  # insufficient_privilege
+    # Without a server message (a connection lost), psycopg's own text, minus any credentials.
+    primary = (getattr(diag, "message_primary", None) or re.sub(
+        r"(://[^@/\s]*@)|(password=\S+)", "", str(exc).strip().split("\n")[0])
+        or type(exc).__name__)[:300]
+    state = getattr(exc, "sqlstate", None) or ""
+    if state == "42501":  # insufficient_privilege
         advice = ("this task's database login lacks a grant it needs: ingest runs as a member "
-                  "of skinrisk_ingest, the other tasks as skinrisk_pipeline (docs/environment.md)")
+                  "of skinrisk_ingest, the other tasks as skinrisk_pipeline, `db setup` as the "
+                  "database's owner (docs/environment.md)")
+    elif state in ("42P01", "3F000"):  # undefined table, undefined schema
+        advice = "the database has not been set up: run `skinrisk db setup`, then rerun"
     else:
-        advice = ("nothing this task had not committed counts: surrogates and ledger entries "
-                  "are written in transactions and a batch only by its final commit. Rerun "
-                  "when the server answers again")
+        advice = ("what the task had committed stays (surrogates, ledger entries and a batch "
+                  "are each written in one transaction or commit), the rest was not written. "
+                  "Rerun when the server answers again")
     return f"the metadata database {where} failed: {primary} ({type(exc).__name__}); {advice}"
 
 

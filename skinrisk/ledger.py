@@ -77,15 +77,18 @@ def entry_line(entry: dict[str, Any]) -> bytes:
     return (json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n").encode()
 
 
-def _database() -> str | None:
-    from skinrisk.records import database_url
+def _database(layout: StateLayout) -> str | None:
+    from skinrisk.records import database_url, refuse_embedded_leftover
 
-    return database_url()
+    url = database_url()
+    if url:
+        refuse_embedded_leftover(ledger_path(layout), "ledger")
+    return url
 
 
 def append(layout: StateLayout, event: str, data: dict[str, Any], by: str) -> dict[str, Any]:
     """Append one event; returns the entry written."""
-    url = _database()
+    url = _database(layout)
     if url:
         from skinrisk.records.ledger import append_entry
 
@@ -113,7 +116,7 @@ def append(layout: StateLayout, event: str, data: dict[str, Any], by: str) -> di
 
 def read(layout: StateLayout) -> Iterator[dict[str, Any]]:
     """Every entry of this installation's ledger, oldest first."""
-    url = _database()
+    url = _database(layout)
     if url:
         from skinrisk.records.ledger import read_entries
 
@@ -124,7 +127,7 @@ def read(layout: StateLayout) -> Iterator[dict[str, Any]]:
 def lines(layout: StateLayout) -> list[bytes]:
     """The ledger as its JSON lines (what the archive copies), read under the appenders' lock:
     never a line an appender is half-way through."""
-    url = _database()
+    url = _database(layout)
     if url:
         from skinrisk.records.ledger import read_entries
 
@@ -138,7 +141,7 @@ def lines(layout: StateLayout) -> list[bytes]:
 
 def describe(layout: StateLayout) -> str:
     """Where the ledger is, for messages."""
-    url = _database()
+    url = _database(layout)
     if url:
         from skinrisk.records.connection import describe as where
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.storage.private import PrivateStore
 
@@ -53,6 +55,7 @@ def open_private_store(layout: StateLayout, environ: Mapping[str, str] | None = 
     if url:
         from skinrisk.records.identity import PostgresPrivateStore
 
+        refuse_embedded_leftover(layout.private / IDENTITY_FILE, "identity map")
         return PostgresPrivateStore(url)
     return PrivateStore(layout.private / IDENTITY_FILE)
 
@@ -60,3 +63,16 @@ def open_private_store(layout: StateLayout, environ: Mapping[str, str] | None = 
 def has_private_store(layout: StateLayout, environ: Mapping[str, str] | None = None) -> bool:
     """Whether there is a map to look in (the embedded file exists only after a first ingest)."""
     return database_url(environ) is not None or (layout.private / IDENTITY_FILE).is_file()
+
+
+def refuse_embedded_leftover(path: Path, what: str) -> None:
+    """With the database configured, an embedded store still on disk means an installation
+    switched backends with its records behind: going on would map every known patient to a new
+    surrogate (splits are drawn on surrogates: one person in train and test) and start a second
+    ledger the archive refuses. Stop, naming the file; moving it is the operator's decision."""
+    if path.is_file() and path.stat().st_size > 0:
+        raise SkinriskError(
+            f"{DATABASE_URL_VARIABLE} is set but the embedded {what} {path} is still there: "
+            "its records are not in the database. Carry them over first (there is no "
+            "import command yet: see infra/README.md, \"What lives where\"), then move the "
+            "file out of SKINRISK_HOME, or unset the variable to go on embedded")

@@ -16,12 +16,19 @@ def connect(url: str, autocommit: bool = True) -> psycopg.Connection:
     import psycopg
 
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=30)
+        # Keepalives: a lock's session sits idle for hours (a training), and a peer that went
+        # away (failover, a NAT's idle timeout) must be noticed, not trusted.
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=30, keepalives=1,
+                               keepalives_idle=60, keepalives_interval=10, keepalives_count=6)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SkinriskError(f"cannot connect to the metadata database {describe(url)}: {first}. "
                             "Check the URL (SKINRISK_DATABASE_URL; `db setup`: "
                             "--admin-url) and that the server is up, then rerun") from None
+    except psycopg.Error as exc:  # a malformed URL: psycopg's text quotes it, password too
+        raise SkinriskError(f"the metadata database URL {describe(url)} is not valid "
+                            f"({type(exc).__name__}); fix SKINRISK_DATABASE_URL (`db setup`: "
+                            "--admin-url)") from None
 
 
 def describe(url: str) -> str:

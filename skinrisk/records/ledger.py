@@ -37,9 +37,11 @@ def append_entry(url: str, event: str, data: dict[str, Any], by: str) -> dict[st
 
 
 def read_entries(url: str) -> Iterator[dict[str, Any]]:
-    """Every entry, oldest first, as the dicts a ledger.jsonl line holds."""
+    """Every entry, oldest first, as the dicts a ledger.jsonl line holds. The rows are fetched
+    here, not lazily: a database that does not answer fails the caller as itself, never inside
+    a verifier's walk, where it would read as a broken chain."""
     with connect(url) as db:
         rows = db.execute(f"SELECT {_COLUMNS} FROM ledger.entries ORDER BY seq").fetchall()
-    for seq, at, event, by, data, prev, digest in rows:
-        yield {"seq": seq, "at": at, "event": event, "by": by, "data": json.loads(data),
-               "prev": prev, "hash": digest}
+    return iter([{"seq": seq, "at": at, "event": event, "by": by, "data": json.loads(data),
+                  "prev": prev, "hash": digest}
+                 for seq, at, event, by, data, prev, digest in rows])

@@ -88,7 +88,7 @@ def test_a_database_newer_than_the_code_is_refused(empty_database: str) -> None:
 
 
 def test_two_setups_at_once_apply_each_migration_once(empty_database: str) -> None:
-    from skinrisk.records.migrations import apply_migrations
+    from skinrisk.records.migrations import apply_migrations, load_migrations
 
     url, applied, errors = _url(empty_database), [], []
 
@@ -104,7 +104,7 @@ def test_two_setups_at_once_apply_each_migration_once(empty_database: str) -> No
     for thread in threads:
         thread.join()
     assert not errors
-    assert sorted(applied) == ["0001_identity", "0002_ledger"]
+    assert sorted(applied) == [m.label for m in load_migrations()]
 
 
 # -- the identity map -------------------------------------------------------------------------
@@ -201,6 +201,11 @@ def test_the_pipeline_role_cannot_read_the_identity_map(database: str) -> None:
         db.execute("SELECT count(*) FROM identity.patients")  # ingest's role can
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             db.execute("DELETE FROM identity.patients")  # but never forgets a surrogate
+        for table, column in (("patients", "surrogate"), ("lesions", "surrogate"),
+                              ("secrets", "value")):  # nor rewrites one (migration 0003)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                db.execute(f"UPDATE identity.{table} SET {column} = NULL WHERE false")
+        db.execute("UPDATE identity.files SET signature = NULL WHERE false")  # confirmations
 
 
 def test_the_store_run_as_the_pipeline_role_fails_loudly(database: str) -> None:
@@ -226,6 +231,56 @@ def test_the_factory_follows_the_environment(database: str, tmp_path: Path) -> N
     with open_private_store(StateLayout(tmp_path / "elsewhere"), environ) as store:
         assert isinstance(store, PostgresPrivateStore)
     assert not (tmp_path / "elsewhere").exists()  # nothing written to local disk
+
+
+def test_an_embedded_store_left_behind_stops_the_switch_to_postgresql(
+        database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Going on would give every known patient a new surrogate and start a second ledger.
+    from skinrisk import ledger
+    from skinrisk.records import open_private_store
+
+    layout = StateLayout(tmp_path)
+    monkeypatch.delenv("SKINRISK_DATABASE_URL", raising=False)
+    with open_private_store(layout) as embedded:
+        embedded.surrogate_patient("hospital-a", "MRN-1")
+    ledger.record(layout, "batch_ingested", {"batch_id": "b1"})
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(database))
+    with pytest.raises(SkinriskError, match=r"embedded identity map .* is still there"):
+        open_private_store(layout)
+    with pytest.raises(SkinriskError, match=r"embedded ledger .* is still there"):
+        ledger.record(layout, "batch_ingested", {"batch_id": "b2"})
+    with pytest.raises(SkinriskError, match="embedded ledger"):
+        list(ledger.read(layout))
+
+
+def test_a_database_down_is_not_reported_as_a_broken_chain(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from skinrisk import ledger
+
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", "postgresql://someone@127.0.0.1:1/x")
+    with pytest.raises(SkinriskError, match="cannot connect to the metadata database"):
+        ledger.check(StateLayout(tmp_path))
+
+
+def test_a_malformed_url_is_refused_without_its_password() -> None:
+    from skinrisk.records.identity import PostgresPrivateStore
+
+    with pytest.raises(SkinriskError, match=r"URL .* is not valid") as caught:
+        PostgresPrivateStore("postgresql://someone:s3cret@[::1/x")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_database_never_set_up_says_to_run_setup(empty_database: str,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path))
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(empty_database))
+    assert main(["audit", "verify"]) == 1
+    assert "run `skinrisk db setup`" in capsys.readouterr().err
 
 
 def test_an_unreachable_database_is_one_clear_error() -> None:
