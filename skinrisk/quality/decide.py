@@ -101,9 +101,10 @@ def act(codes: str, details: str, actions: Mapping[str, str]) -> Acted:
 
 def act_many(codes: Sequence[str], details: Sequence[str], actions: Mapping[str, str]
              ) -> list[Acted]:
-    """``act`` over many verdicts. A code set that goes one way whole (all reject, or all stay)
-    keeps its detail text as it is, so only mixed sets are split: this runs over every failed
-    image of the dataset on every run, and most verdicts are one or two codes of one kind."""
+    """``act`` over many verdicts, with the same results. A code set that goes one way whole
+    (all reject, or all stay) and has one detail per code needs no splitting, so only the others
+    go through ``act``: this runs over every failed image of the dataset on every run, and most
+    verdicts are one or two codes of one kind."""
     kinds: dict[str, str] = {}
     out = []
     for code, text in zip(codes, details, strict=True):

@@ -49,8 +49,13 @@ class S3Store:
                       for o in page.get("Contents", []) if not o["Key"].endswith("/"))
 
     def get(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
         with self.open(key) as body:
-            return bytes(body.read())
+            try:
+                return bytes(body.read())
+            except BotoCoreError as exc:
+                raise self._no_answer(key, exc) from None
 
     def open(self, key: str) -> BinaryIO:
         return self._get_object(key)["Body"]  # botocore streams it as it is read
@@ -81,7 +86,7 @@ class S3Store:
     def _keep(self, key: str, evidence: str, etag: str) -> bool:
         """Copy the damaged object to its evidence key inside S3 (no bytes through this
         process); False when it changed since it was read."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._answer(evidence, lambda: self.client.head_object(
@@ -98,6 +103,8 @@ class S3Store:
             if _code(exc) in (*_TAKEN, *_MISSING):
                 return False
             raise self._failed(evidence, exc) from None
+        except BotoCoreError as exc:
+            raise self._no_answer(evidence, exc) from None
         return True
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
@@ -118,7 +125,7 @@ class S3Store:
     def _put(self, key: str, data: bytes, checksum: str, if_match: str | None = None) -> str:
         """'' when written, else S3's code for a key that is taken, being taken or (with
         ``if_match``) no longer the object read."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         # The checksum makes S3 refuse a body damaged in transit; IfNoneMatch makes S3 refuse
         # the put when the key exists, atomically, so a second writer never replaces the first;
@@ -132,6 +139,8 @@ class S3Store:
             if _code(exc) not in (*_TAKEN, *(_MISSING if if_match else ())):
                 raise self._failed(key, exc) from None
             return _code(exc)
+        except BotoCoreError as exc:
+            raise self._no_answer(key, exc) from None
         return ""
 
     def _answer(self, key: str, call: Callable[[], Any]) -> Any:
@@ -143,11 +152,15 @@ class S3Store:
             if key and _code(exc) in _MISSING:
                 raise ObjectMissing(f"{self.location}{key}: no such object") from None
             raise self._failed(key, exc) from None
-        except BotoCoreError as exc:  # no answer at all: endpoint down, DNS, TLS, credentials
-            raise SkinriskError(f"{self.location}{key}: no answer from S3 after botocore's "
-                                f"retries ({type(exc).__name__}); check the endpoint "
-                                "(AWS_ENDPOINT_URL_S3), the network and the credentials, then "
-                                "rerun") from None
+        except BotoCoreError as exc:
+            raise self._no_answer(key, exc) from None
+
+    def _no_answer(self, key: str, exc: Exception) -> SkinriskError:
+        """No S3 answer at all (endpoint down, DNS, TLS, credentials), or a body cut or
+        damaged on the way (botocore checks the stored checksum while it reads)."""
+        return SkinriskError(f"{self.location}{key}: no (whole) answer from S3 after botocore's "
+                             f"retries ({type(exc).__name__}); check the endpoint "
+                             "(AWS_ENDPOINT_URL_S3), the network and the credentials, then rerun")
 
     def _failed(self, key: str, exc: Any) -> SkinriskError:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

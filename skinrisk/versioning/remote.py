@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from skinrisk.errors import SkinriskError
-from skinrisk.storage.objects import ObjectMissing, ObjectStore, hash_stream
+from skinrisk.storage.objects import ObjectMissing, ObjectStore, check_replacement, hash_stream
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,10 @@ def repair_remote(workspace: Path, store: ObjectStore, check: RemoteCheck) -> Re
     nothing. Directory manifests go last, so that a repair cut short is found again."""
     repair = RemoteRepair()
     for bad in sorted(check.missing, key=_manifests_last):
-        if store.put_if_absent(remote_key(bad.md5), _cached(workspace, store, bad)):
+        data = _cached(workspace, store, bad)
+        # Checked as a replacement is: damaged cache bytes would fill a write-once key for good.
+        check_replacement(store.location, remote_key(bad.md5), data, bad.md5.removesuffix(".dir"))
+        if store.put_if_absent(remote_key(bad.md5), data):
             repair.uploaded += 1
     for bad in sorted(check.corrupt, key=_manifests_last):
         kept = store.replace_corrupt(remote_key(bad.md5), _cached(workspace, store, bad),

@@ -45,3 +45,19 @@ def test_an_unreachable_s3_remote_is_not_taken_for_a_missing_object(
     with pytest.raises(SkinriskError) as caught:
         versions.object(hashlib.md5(b"x").hexdigest(), "the split table")
     assert "neither in the workspace cache" not in str(caught.value)
+
+
+def test_an_s3_store_with_nobody_at_the_endpoint_fails_clearly_on_every_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("boto3")
+    from skinrisk.storage.objects import open_store
+    from tests.helpers.s3 import CREDENTIALS, free_port
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    store = open_store("s3://work/prefix")
+    for call in (lambda: store.list(""), lambda: store.get("a/b"),
+                 lambda: store.put_if_absent("a/b", b"bytes")):
+        with pytest.raises(SkinriskError, match="no \\(whole\\) answer from S3"):
+            call()
