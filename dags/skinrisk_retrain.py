@@ -61,7 +61,10 @@ def skinrisk_retrain():
     def train() -> str:
         return skinrisk("train")
 
-    @task.bash(execution_timeout=dt.timedelta(hours=2), **STAGE)
+    # On GPU capacity too: grading the test sets is inference, and the GPU workers hold the
+    # pipeline's database login, never the one that may read the identity map.
+    @task.bash(pool=GPU_POOL, execution_timeout=dt.timedelta(hours=2), **gpu_routing(),
+               **STAGE)
     def evaluate() -> str:
         return skinrisk("evaluate")
 

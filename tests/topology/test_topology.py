@@ -216,6 +216,9 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     first_try = api.tries(RETRAIN, run_id, "train")[0]
     assert first_try["state"] in ("failed", "up_for_retry"), first_try
     assert first_try["hostname"] == train["hostname"]
+    # Evaluation ran there too: with the login that cannot read the identity map (checked above).
+    evaluate = api.task(RETRAIN, run_id, "evaluate")
+    assert evaluate["queue"] == "gpu" and evaluate["hostname"] == stack.worker_name("worker-gpu")
     # The run key's record on the working prefix (the retry also wrote it to its local folder).
     done_keys = [k for k in _keys(stack, BUCKETS["work"], _work_prefix() + "checkpoints/")
                  if k.endswith("/done.json")]

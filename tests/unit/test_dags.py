@@ -70,8 +70,9 @@ def test_writers_promotion_and_training_are_pooled_and_training_goes_to_the_gpu_
     ingest, retrain = dagbag.dags["skinrisk_ingest"], dagbag.dags["skinrisk_retrain"]
     for task_id in ("ingest", "quality", "split", "pack", "version"):
         assert ingest.get_task(task_id).pool == "skinrisk_data_writes", task_id
-    train = retrain.get_task("train")
-    assert train.pool == "gpu" and train.queue == "gpu"
+    for task_id in ("train", "evaluate"):  # evaluation: inference, and no identity-map login
+        task = retrain.get_task(task_id)
+        assert task.pool == "gpu" and task.queue == "gpu", task_id
     assert retrain.get_task("promote").pool == "skinrisk_promote"
     assert retrain.get_task("report").trigger_rule == "all_done"
 
