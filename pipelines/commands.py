@@ -74,6 +74,7 @@ audit_app.command("image")(audit.image_command)
 audit_app.command("reproduce")(audit.reproduce_command)
 audit_app.command("publish")(audit.publish_command)
 db_app.command("setup")(db.setup_command)
+db_app.command("import-embedded")(db.import_command)
 
 
 def _version(value: bool) -> None:

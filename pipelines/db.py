@@ -1,4 +1,5 @@
-"""`skinrisk db setup`: create or upgrade the metadata database's schema (PostgreSQL).
+"""`skinrisk db setup`: create or upgrade the metadata database's schema (PostgreSQL);
+`skinrisk db import-embedded`: carry an embedded installation's records into it.
 
 Applies the numbered migrations of skinrisk/records/migrations/ that the database lacks, each in
 its own transaction, with an owner's URL (the roles the tasks use may not create schemas).
@@ -36,6 +37,37 @@ def setup_command(
     current = max(applied_versions(admin_url), default=0)
     out.print(f"db: {where} is at migration {current:04d}" + (
         f" ({len(applied)} applied now)" if applied else "; nothing to apply"), soft_wrap=True)
+    return 0
+
+
+def import_command(
+    admin_url: Annotated[str | None, typer.Option(
+        "--admin-url", envvar=ADMIN_URL_VARIABLE, show_envvar=False,
+        help="postgresql://owner@host:5432/database, set up with `db setup` "
+        f"(default: ${ADMIN_URL_VARIABLE}).")] = None,
+) -> int:
+    """Copy this SKINRISK_HOME's embedded identity map and ledger into the database, unchanged
+    (surrogates, secrets, entries and hashes), then rename the two files to *.imported."""
+    from skinrisk.layout import StateLayout
+    from skinrisk.ledger import ledger_path
+    from skinrisk.records import IDENTITY_FILE
+    from skinrisk.records.connection import describe
+    from skinrisk.records.importer import import_embedded
+
+    if not admin_url:
+        raise SkinriskError(f"no database to import into: pass --admin-url or set "
+                            f"{ADMIN_URL_VARIABLE} (an owner's postgresql:// URL)")
+    layout = StateLayout.from_env()
+    identity, ledger_file = layout.private / IDENTITY_FILE, ledger_path(layout)
+    if not identity.is_file() and not ledger_file.is_file():
+        raise SkinriskError(f"nothing to import: neither {identity} nor {ledger_file} exists "
+                            "(check SKINRISK_HOME)")
+    done = import_embedded(admin_url, identity, ledger_file)
+    counts = ", ".join(f"{table} {n}" for table, n in done.rows.items()) or "no identity map"
+    out.print(f"db: imported into {describe(admin_url)}: {counts}; ledger entries "
+              f"{done.entries}", soft_wrap=True)
+    for path in done.kept:
+        out.print(f"db: kept as {path}", soft_wrap=True)
     return 0
 
 

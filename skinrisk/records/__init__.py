@@ -73,6 +73,6 @@ def refuse_embedded_leftover(path: Path, what: str) -> None:
     if path.is_file() and path.stat().st_size > 0:
         raise SkinriskError(
             f"{DATABASE_URL_VARIABLE} is set but the embedded {what} {path} is still there: "
-            "its records are not in the database. Carry them over first (there is no "
-            "import command yet: see infra/README.md, \"What lives where\"), then move the "
-            "file out of SKINRISK_HOME, or unset the variable to go on embedded")
+            "its records are not in the database. Carry them over with `skinrisk db "
+            "import-embedded` (it copies them unchanged, then renames the file to *.imported), "
+            "or unset the variable to go on embedded")

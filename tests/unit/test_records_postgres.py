@@ -455,3 +455,76 @@ def test_named_locks_are_flock_files_when_embedded(tmp_path: Path,
     monkeypatch.delenv("SKINRISK_DATABASE_URL", raising=False)
     with named_lock(StateLayout(tmp_path), "train-k1"):
         assert (tmp_path / "locks" / "train-k1.lock").is_file()
+
+
+# -- carrying an embedded installation over ---------------------------------------------------
+
+def _embedded_home(home: Path, patient: str = "MRN-7") -> dict[str, object]:
+    """An embedded installation's records: a mapped patient, a file record, three events."""
+    from skinrisk import ledger
+    from skinrisk.records import open_private_store
+
+    layout = StateLayout(home)
+    with open_private_store(layout, {}) as store:
+        mapped = {"patient": store.surrogate_patient("hospital-a", patient),
+                  "lesion": store.surrogate_lesion("hospital-a", patient, "L1"),
+                  "device": store.device_token("Pixel 7")}
+        store.record_files("b1", [{"file_name": "a.jpg", "line": 2, "received_sha256": "aa",
+                                   "outcome": "accepted", "image_id": "img1",
+                                   "quarantine_id": None, "reason": None, "kind": "file",
+                                   "signature": "s1"}])
+    for k in range(3):
+        ledger.record(layout, "batch_ingested", {"batch_id": f"b{k}", "accepted": k})
+    mapped["hashes"] = [e["hash"] for e in ledger.read(layout)]
+    return mapped
+
+
+def test_an_embedded_installation_is_carried_over_unchanged(
+        ledger_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.cli import main
+    from skinrisk import ledger
+    from skinrisk.records import open_private_store
+
+    monkeypatch.delenv("SKINRISK_DATABASE_URL", raising=False)
+    before = _embedded_home(tmp_path)
+    monkeypatch.setenv("SKINRISK_HOME", str(tmp_path))
+    url = _url(ledger_database)
+    assert main(["db", "import-embedded", "--admin-url", url]) == 0
+    said = capsys.readouterr().out
+    assert "patients 1" in said and "ledger entries 3" in said
+    assert (tmp_path / "private" / "identity.sqlite.imported").is_file()
+    assert not (tmp_path / "private" / "identity.sqlite").exists()
+    assert (tmp_path / "ledger" / "ledger.jsonl.imported").is_file()
+
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(ledger_database, "skinrisk_ingest"))
+    layout = StateLayout(tmp_path)
+    with open_private_store(layout) as store:  # no longer stopped by the leftover guard
+        assert store.surrogate_patient("hospital-a", "mrn-7") == before["patient"]
+        assert store.surrogate_lesion("hospital-a", "MRN-7", "L1") == before["lesion"]
+        assert store.device_token("Pixel 7") == before["device"]
+        assert store.files_of("b1")[0]["signature"] == "s1"
+    assert [e["hash"] for e in ledger.read(layout)] == before["hashes"]
+    assert ledger.check(layout).ok
+    ledger.record(layout, "quality", {"n": 1})  # the chain goes on from the imported entries
+    assert ledger.check(layout).ok and len(list(ledger.read(layout))) == 4
+    assert main(["db", "import-embedded", "--admin-url", url]) == 1  # nothing left to import
+    assert "nothing to import" in capsys.readouterr().err
+
+
+def test_an_import_that_would_give_a_patient_two_ids_is_refused_whole(
+        ledger_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinrisk.records.importer import import_embedded
+
+    monkeypatch.delenv("SKINRISK_DATABASE_URL", raising=False)
+    _embedded_home(tmp_path / "first")
+    _embedded_home(tmp_path / "second")  # the same patient key, another random surrogate
+    first, second = (StateLayout(tmp_path / n) for n in ("first", "second"))
+    import_embedded(_url(ledger_database), first.private / "identity.sqlite",
+                    first.ledger / "ledger.jsonl")
+    with pytest.raises(SkinriskError, match=r"identity\.patients: a key .* mapped otherwise"):
+        import_embedded(_url(ledger_database), second.private / "identity.sqlite",
+                        second.ledger / "ledger.jsonl")
+    assert (second.private / "identity.sqlite").is_file()  # nothing renamed, nothing half-in
+    with psycopg.connect(_url(ledger_database)) as db:
+        assert db.execute("SELECT count(*) FROM identity.patients").fetchone() == (1,)
