@@ -3,7 +3,8 @@ Celery executor (Redis broker, Postgres result backend), api-server, scheduler, 
 triggerer, a worker on queue `default` and one on `gpu`; an MLflow server on PostgreSQL with its
 artifacts on an S3 API; the DVC remote, the landing zone and the working prefix
 (SKINRISK_WORK_URL: training checkpoints) on that S3 API too; skinrisk's metadata database
-(identity map, ledger, locks: SKINRISK_DATABASE_URL) on that PostgreSQL, one login per worker.
+(identity map, ledger, locks: SKINRISK_DATABASE_URL) on that PostgreSQL, one login per worker;
+the data repository behind a git server (pipelines/topology/gitserver.py: SKINRISK_GIT_REMOTE).
 
 `make topology` (`python -m pipelines.topology up`) brings it up in the foreground; Ctrl-C or
 `make topology-down` tears it down. The tests in tests/topology/ drive the same code.
@@ -31,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipelines.topology import gitserver
 from skinrisk.errors import SkinriskError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,7 +132,7 @@ def plan(state: Path, params: str, postgres: str = "postgresql://postgres@127.0.
          redis: str = "redis://127.0.0.1:6379/0", heartbeat_timeout: int = 300,
          retry_delay_s: int | None = None, worker_env: dict[str, str] | None = None) -> Topology:
     """A new stack's names, free ports and freshly generated secrets (nothing started)."""
-    names = ("moto", "mlflow", "api-server", "scheduler-health", "triggerer-logs",
+    names = ("moto", "git", "mlflow", "api-server", "scheduler-health", "triggerer-logs",
              "worker-default-logs", "worker-gpu-logs")
     return Topology(
         state=state.resolve(), suffix=secrets.token_hex(4), postgres=postgres, redis=redis,
@@ -207,7 +209,7 @@ def skinrisk_env(top: Topology) -> dict[str, str]:
     """infra/compose's x-skinrisk-env: what the stage commands read on the workers."""
     return {"SKINRISK_PARAMS": top.params,
             "SKINRISK_LANDING": f"s3://{BUCKETS['landing']}/incoming/",
-            "SKINRISK_GIT_REMOTE": str(top.home / "git-remote.git"),
+            "SKINRISK_GIT_REMOTE": gitserver.url(top),
             "SKINRISK_DVC_REMOTE": f"s3://{BUCKETS['dvc']}/store",
             "SKINRISK_WORK_URL": WORK_URL,
             "SKINRISK_DVC": str(AF_BIN / "dvc"),
@@ -227,6 +229,7 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
     procs: dict[str, tuple[list[str], dict[str, str]]] = {
         "moto": ([str(ML_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(top.ports["moto"])],
                  base),
+        "git": (gitserver.command(top), base),
         "mlflow": ([str(ML_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port",
                     str(top.ports["mlflow"]), "--workers", "1",
                     "--backend-store-uri", top.db_url("mlflow", "pg8000"),

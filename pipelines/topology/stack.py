@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.topology import records
+from pipelines.topology import gitserver, records
 from pipelines.topology.processes import (
     AF_BIN,
     AIRFLOW,
@@ -152,7 +152,10 @@ def up(top: Topology) -> Topology:
         top.save()
         records.set_up(top)
         start(top, "moto")
+        gitserver.seed(top, REPO)
+        start(top, "git")
         wait_for("moto S3 server", lambda: reachable(f"{top.s3}/moto-api/"), top, "moto")
+        wait_for("git server", lambda: gitserver.answers(top), top, "git")
         _buckets(top)
         start(top, "mlflow")
         _airflow(top, "db", "migrate")
@@ -209,6 +212,7 @@ def describe(top: Topology) -> str:
         f"{top.state}/passwords.json)",
         f"MLflow                   {top.mlflow}",
         f"S3 API (moto)            {top.s3}  buckets {', '.join(BUCKETS.values())}",
+        f"data repository (git)    {gitserver.url(top)}",
         f"Celery workers           {', '.join(top.worker_name(w) for w in QUEUES)}",
         f"databases                {', '.join(top.databases)}",
         f"database logins          {', '.join(f'{top.login(w)} ({w})' for w in QUEUES)}",

@@ -1,8 +1,8 @@
 """Both DAGs on the production topology (pipelines/topology): Airflow 3 on PostgreSQL with Celery
 workers on queues `default` and `gpu`, an MLflow server on PostgreSQL with S3 artifacts, the DVC
 remote, the landing zone and the working prefix (training checkpoints) on an S3 API, the
-identity map and the ledger in PostgreSQL with one login per worker. Triggered through the REST
-API, like an operator.
+identity map and the ledger in PostgreSQL with one login per worker, the data repository behind
+a git server (git daemon). Triggered through the REST API, like an operator.
 
 The tests share one stack and run in order: ingest, then one retrain run that goes through two
 faults — its GPU worker killed mid-training and its local checkpoints deleted (the retry on a
@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import subprocess
 import time
 import urllib.parse
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ import psycopg
 import pytest
 
 from pipelines.cli import main
+from pipelines.topology import gitserver
 from pipelines.topology.processes import BUCKETS, WORK_URL, Topology, commands, kill, s3_env
 from pipelines.topology.stack import restart_mlflow, start_worker
 from skinrisk.ledger import verify_entries
@@ -131,6 +133,11 @@ def test_ingest_on_celery_lands_the_data_version_on_s3(stack: Topology, api: Air
                          "report.json").read_text())
     assert report["landing"] == f"s3://{BUCKETS['landing']}/incoming/"
     assert report["files_in"] == 160 == report["accepted"] + report["quarantined_files"]
+    # The version's commit and tag went to the git server (git daemon), not to a shared path.
+    served = subprocess.run(["git", "ls-remote", "--tags", gitserver.url(stack), "data-v*"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "refs/tags/data-v1" in served
+    assert not (stack.home / "git-remote.git").exists()
 
     # The identity map is in the stack's PostgreSQL, not on the shared disk; the default
     # worker's login (ingest) reads it, the gpu worker's login may not even look.
