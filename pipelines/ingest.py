@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -62,13 +63,14 @@ def command(
     raw = RawZone(layout.raw, layout.quarantine)
     # One writer of the raw zone at a time: a second ingest (an Airflow retry, a person)
     # waits here, then finds the batches committed and does nothing.
-    with named_lock(layout, "ingest"), open_private_store(layout) as private:
+    with named_lock(layout, "ingest") as lock, open_private_store(layout) as private:
         known = raw.known_images()  # read once; each committed batch adds its images
         events = list(ledger.read(layout))
         refused = refused_batches(events)
         logged = ingested_batches(events)
         outcomes = [_one(zone, raw, private, batch_id, params, known,
-                         set() if batch else refused.get(batch_id, set()), logged)
+                         set() if batch else refused.get(batch_id, set()), logged,
+                         lock.confirm)
                     for batch_id in _ready(zone, batch)]
     out.print(_table(outcomes, zone.uri))
     return 1 if any(o.status in ("refused", "failed") for o in outcomes) else 0
@@ -122,8 +124,9 @@ def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
 
 def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
          params: IngestParams, known: dict[str, str], refused: set[str],
-         logged: set[str]) -> BatchOutcome:
-    """``logged``: batches whose batch_ingested event is in the ledger."""
+         logged: set[str], confirm: Callable[[], None]) -> BatchOutcome:
+    """``logged``: batches whose batch_ingested event is in the ledger; ``confirm``: the ingest
+    lock's check, made before the batch's commit."""
     limits = Limits(int(params.max_file_mb * 2**20), int(params.max_megapixels * 1e6),
                     params.jpeg_quality)
     arrivals = Arrivals(params.ready_grace_minutes * 60, time.time(), params.ethnicity_groups)
@@ -138,7 +141,7 @@ def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
             if fingerprint in refused:
                 return _skipped(batch_id)
             outcome = ingest_batch(reader, raw, private, limits, now, zone.uri, arrivals,
-                                   lambda: progress.advance(task), known, listing)
+                                   lambda: progress.advance(task), known, listing, confirm)
         except NotABatchFolder as exc:  # a link in place of the folder: refused once, too
             fingerprint = entry_fingerprint(exc.entry)
             if fingerprint in refused:

@@ -44,7 +44,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
     layout = StateLayout.from_env()
     connect(layout)
     client = mlflow.MlflowClient()
-    with named_lock(layout, "promote"):
+    with named_lock(layout, "promote") as lock:
         # A tampered trail: no promotion until it is explained.
         ledger.require_intact(layout, ledger_archive(layout))
         version = current_version(layout)
@@ -64,6 +64,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             out.print(f"promote: version {candidate} is already the champion; nothing to do")
             return
         if pending is not None and pending["champion_before"] == champion and not dry_run:
+            lock.confirm()
             applied = registry.apply_promotion(client, candidate, champion,
                                                pending["decision_id"])
             _moved(layout, pending, champion, candidate, applied)
@@ -85,6 +86,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             "decision_number": rec["decision_number"], "alpha_spent": rec["alpha_spent"],
             "record_sha256": hashlib.sha256(paths[0].read_bytes()).hexdigest()})
         if moving:
+            lock.confirm()
             rec["applied"] = registry.apply_promotion(client, candidate, champion, decision_id)
             _moved(layout, {"decision_id": decision_id}, champion, candidate, rec["applied"])
     out.print(f"promote: [bold]{rec['verdict'].upper()}[/] {MODEL_NAME} version {candidate} "
@@ -193,8 +195,9 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
     layout = StateLayout.from_env()
     connect(layout)
     by = ", ".join(f"{k}={v}" for k, v in context_tags().items())
-    with named_lock(layout, "promote"):
+    with named_lock(layout, "promote") as lock:
         ledger.require_intact(layout, ledger_archive(layout))
+        lock.confirm()
         rolled_back, restored = registry.rollback(mlflow.MlflowClient(), reason, by)
         now = dt.datetime.now(dt.UTC)
         rec = {"decision_id": f"{now:%Y%m%dT%H%M%SZ}-rollback", "kind": "rollback",

@@ -66,7 +66,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     key = run_key(params, version, code["code.commit"])
     # One training per run key at a time: a second one (two DAG runs, a retry racing a worker
     # that is slow, not dead) waits here, then finds the training done and reuses it.
-    with named_lock(layout, f"train-{key}"):
+    with named_lock(layout, f"train-{key}") as lock:
         if fresh:
             shutil.rmtree(layout.checkpoints / key, ignore_errors=True)
         mirror = open_mirror(layout.work_url, key, fresh)
@@ -93,6 +93,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
                 "images": {role: len(ids) for role, ids in image_lists(roles).items()},
                 "environment_locks": lock_hashes(project_root())})
         # Last: from here on a rerun of this run key only republishes the model.
+        lock.confirm()
         atomic_write(done, (json.dumps({**record, "best_model": best.name}, indent=2) + "\n")
                      .encode())
         mirror.keep(done)

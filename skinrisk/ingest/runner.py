@@ -109,10 +109,12 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
                  now: str, landing_uri: str, arrivals: Arrivals,
                  advance: Callable[[], None] = lambda: None,
                  known: dict[str, str] | None = None,
-                 listing: dict[str, FileInfo] | None = None) -> BatchOutcome:
+                 listing: dict[str, FileInfo] | None = None,
+                 before_commit: Callable[[], None] = lambda: None) -> BatchOutcome:
     """``known``: image_id -> surrogate patient of the committed dataset, shared across the
     batches of one run (read once); this batch's images join it only once it is committed.
-    ``listing``: batch.files() when the caller has it already."""
+    ``listing``: batch.files() when the caller has it already. ``before_commit``: raises when
+    the batch may no longer be committed (the ingest lock lost)."""
     listing = batch.files() if listing is None else listing
     for name in (MANIFEST_NAME, READY_MARKER):
         if name in listing and listing[name].kind != FILE:
@@ -143,6 +145,7 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
     _quarantine_conflicts(run, conflicts)
     report = _report(batch.batch_id, landing_uri, hashlib.sha256(manifest).hexdigest(),
                      arrival.marker.image_count, plan.files_in, plan.rows_in, present, run, limits)
+    before_commit()
     private.record_files(batch.batch_id, run.files)  # before the commit: a rerun rewrites it
     raw.commit(batch.batch_id, run.accepted, run.quarantined, report)
     if known is not None:

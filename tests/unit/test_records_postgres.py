@@ -448,6 +448,26 @@ def test_named_locks_exclude_across_connections(database: str, tmp_path: Path,
         pass
 
 
+def test_a_lock_whose_session_ended_says_so_before_the_next_step(
+        ledger_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The session ended (a restart, a dropped network): the lock is free for another holder,
+    # and its holder must not take the irreversible step it was about to.
+    from skinrisk.records.locks import named_lock
+    from tests.helpers.postgres import terminate_sessions
+
+    monkeypatch.setenv("SKINRISK_DATABASE_URL", _url(ledger_database, role="skinrisk_pipeline"))
+    with named_lock(StateLayout(tmp_path), "promote") as lock:
+        lock.confirm()  # held: nothing to say
+        terminate_sessions(ledger_database)
+        with named_lock(StateLayout(tmp_path / "other"), "promote"):
+            pass  # another holder gets it at once
+        with pytest.raises(SkinriskError, match="lost the lock 'promote'"):
+            lock.confirm()
+    monkeypatch.delenv("SKINRISK_DATABASE_URL")
+    with named_lock(StateLayout(tmp_path), "promote") as lock:
+        lock.confirm()  # a flock cannot be lost
+
+
 def test_named_locks_are_flock_files_when_embedded(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from skinrisk.records.locks import named_lock
