@@ -10,41 +10,21 @@ records are replaced in one transaction under an advisory lock on that batch.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from typing import Any
 
-from skinrisk.ingest.identity import normalise_source_id
+from skinrisk.ingest.identity import SurrogateMap
 from skinrisk.records.connection import connect, lock_key
 
 _FILE_COLUMNS = ("batch_id", "file_name", "line", "received_sha256", "outcome", "image_id",
                  "quarantine_id", "reason", "kind", "signature")
 
 
-class PostgresPrivateStore:
+class PostgresPrivateStore(SurrogateMap):
     def __init__(self, url: str) -> None:
         self._db = connect(url)
         self._known: dict[tuple[str, ...], str] = {}
         self._secrets: dict[str, bytes] = {}
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> PostgresPrivateStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def surrogate_patient(self, source: str, raw_id: str) -> str:
-        key = normalise_source_id(raw_id)
-        return self._surrogate("patients", "P", {"source": source, "source_key": key})
-
-    def surrogate_lesion(self, source: str, raw_patient: str, raw_lesion: str) -> str:
-        return self._surrogate("lesions", "L", {
-            "source": source, "patient_key": normalise_source_id(raw_patient),
-            "lesion_key": normalise_source_id(raw_lesion)})
 
     def _surrogate(self, table: str, prefix: str, key: dict[str, str]) -> str:
         from psycopg import sql
@@ -72,11 +52,6 @@ class PostgresPrivateStore:
         assert row is not None  # inserted or found above, and never deleted
         self._known[memo] = str(row[0])
         return self._known[memo]
-
-    def device_token(self, device: str) -> str:
-        """A keyed hash of a device as sent, as PrivateStore.device_token (this store's key)."""
-        key = normalise_source_id(device).encode()
-        return "dev-" + hmac.new(self._secret("device"), key, hashlib.sha256).hexdigest()[:16]
 
     def _secret(self, name: str) -> bytes:
         if name not in self._secrets:  # made once, never changed: read once per store

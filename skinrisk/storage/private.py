@@ -8,13 +8,11 @@ and -shm files the database's mode. A store found open to others is refused (per
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import sqlite3
 from pathlib import Path
 
-from skinrisk.ingest.identity import normalise_source_id
+from skinrisk.ingest.identity import SurrogateMap
 from skinrisk.permissions import make_private_dir, make_private_file, require_private
 
 _SCHEMA = """
@@ -35,7 +33,7 @@ CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 _ADDED_COLUMNS = {"files": (("kind", "TEXT"), ("signature", "TEXT"))}
 
 
-class PrivateStore:
+class PrivateStore(SurrogateMap):
     def __init__(self, path: Path) -> None:
         make_private_dir(path.parent)
         # Only the folder and the store's own files: a store may share its folder (a benchmark's
@@ -58,24 +56,6 @@ class PrivateStore:
                 if name not in have:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> PrivateStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def surrogate_patient(self, source: str, raw_id: str) -> str:
-        key = normalise_source_id(raw_id)
-        return self._surrogate("patients", "P", {"source": source, "source_key": key})
-
-    def surrogate_lesion(self, source: str, raw_patient: str, raw_lesion: str) -> str:
-        return self._surrogate("lesions", "L", {
-            "source": source, "patient_key": normalise_source_id(raw_patient),
-            "lesion_key": normalise_source_id(raw_lesion)})
-
     def _surrogate(self, table: str, prefix: str, key: dict[str, str]) -> str:
         where = " AND ".join(f"{k} = ?" for k in key)
         columns = ", ".join([*key, "surrogate"])
@@ -86,13 +66,6 @@ class PrivateStore:
         row = self._db.execute(f"SELECT surrogate FROM {table} WHERE {where}",
                                list(key.values())).fetchone()
         return str(row[0])
-
-    def device_token(self, device: str) -> str:
-        """A keyed hash of a device as sent: the same device gets the same token in every
-        batch, and no one without this store's key can tell what text it came from (a device
-        field can hold a person's name; a plain hash of a short text is easily reversed)."""
-        key = normalise_source_id(device).encode()
-        return "dev-" + hmac.new(self._secret("device"), key, hashlib.sha256).hexdigest()[:16]
 
     def _secret(self, name: str) -> bytes:
         self._db.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)",
