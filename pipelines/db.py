@@ -16,20 +16,25 @@ from pipelines.common import out, run_app
 from skinrisk.errors import SkinriskError
 from skinrisk.records import ADMIN_URL_VARIABLE
 
+ADMIN_URL = Annotated[str | None, typer.Option(
+    "--admin-url", envvar=ADMIN_URL_VARIABLE, show_envvar=False,
+    help="postgresql://owner@host:5432/database: a role that may create schemas and roles "
+    f"(default: ${ADMIN_URL_VARIABLE}).")]
 
-def setup_command(
-    admin_url: Annotated[str | None, typer.Option(
-        "--admin-url", envvar=ADMIN_URL_VARIABLE, show_envvar=False,
-        help="postgresql://owner@host:5432/database: a role that may create schemas and roles "
-        f"(default: ${ADMIN_URL_VARIABLE}).")] = None,
-) -> int:
+
+def _required(admin_url: str | None, what: str) -> str:
+    if not admin_url:
+        raise SkinriskError(f"no database to {what}: pass --admin-url or set "
+                            f"{ADMIN_URL_VARIABLE} (an owner's postgresql:// URL)")
+    return admin_url
+
+
+def setup_command(admin_url: ADMIN_URL = None) -> int:
     """Apply the schema migrations the metadata database lacks; print what was applied."""
     from skinrisk.records.connection import describe
     from skinrisk.records.migrations import applied_versions, apply_migrations
 
-    if not admin_url:
-        raise SkinriskError(f"no database to set up: pass --admin-url or set "
-                            f"{ADMIN_URL_VARIABLE} (an owner's postgresql:// URL)")
+    admin_url = _required(admin_url, "set up")
     applied = apply_migrations(admin_url)
     where = describe(admin_url)
     for migration in applied:
@@ -40,12 +45,7 @@ def setup_command(
     return 0
 
 
-def import_command(
-    admin_url: Annotated[str | None, typer.Option(
-        "--admin-url", envvar=ADMIN_URL_VARIABLE, show_envvar=False,
-        help="postgresql://owner@host:5432/database, set up with `db setup` "
-        f"(default: ${ADMIN_URL_VARIABLE}).")] = None,
-) -> int:
+def import_command(admin_url: ADMIN_URL = None) -> int:
     """Copy this SKINRISK_HOME's embedded identity map and ledger into the database, unchanged
     (surrogates, secrets, entries and hashes), then rename the two files to *.imported."""
     from skinrisk.layout import StateLayout
@@ -54,9 +54,7 @@ def import_command(
     from skinrisk.records.connection import describe
     from skinrisk.records.importer import import_embedded
 
-    if not admin_url:
-        raise SkinriskError(f"no database to import into: pass --admin-url or set "
-                            f"{ADMIN_URL_VARIABLE} (an owner's postgresql:// URL)")
+    admin_url = _required(admin_url, "import into")
     layout = StateLayout.from_env()
     identity, ledger_file = layout.private / IDENTITY_FILE, ledger_path(layout)
     if not identity.is_file() and not ledger_file.is_file():

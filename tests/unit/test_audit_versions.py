@@ -35,7 +35,7 @@ def test_an_object_is_read_from_the_remote_when_the_cache_lacks_it(tmp_path: Pat
 
 def test_an_unreachable_s3_remote_is_not_taken_for_a_missing_object(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("boto3")
+    pytest.importorskip("boto3", reason="the S3 client (boto3)")
     from tests.helpers.s3 import CREDENTIALS, free_port
 
     for key, value in CREDENTIALS.items():
@@ -47,9 +47,10 @@ def test_an_unreachable_s3_remote_is_not_taken_for_a_missing_object(
     assert "neither in the workspace cache" not in str(caught.value)
 
 
+@pytest.mark.ml  # once is enough: botocore's connection retries make it slow (~2 min here)
 def test_an_s3_store_with_nobody_at_the_endpoint_fails_clearly_on_every_call(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("boto3")
+    pytest.importorskip("boto3", reason="the S3 client (boto3)")
     from skinrisk.storage.objects import open_store
     from tests.helpers.s3 import CREDENTIALS, free_port
 
