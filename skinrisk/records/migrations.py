@@ -71,14 +71,29 @@ def apply_migrations(url: str, migrations: list[Migration] | None = None) -> lis
             db.execute(_TABLE)
             pending = _pending(_applied(db), wanted)
             for migration in pending:
-                with db.transaction():
-                    db.execute(migration.sql.encode())  # bytes: no %-placeholders parsed
-                    db.execute("INSERT INTO public.schema_migrations (version, name, checksum) "
-                               "VALUES (%s, %s, %s)",
-                               [migration.version, migration.name, migration.checksum])
+                _apply(db, migration)
         finally:
             db.execute("SELECT pg_advisory_unlock(%s)", [SETUP_LOCK])
     return pending
+
+
+def _apply(db: psycopg.Connection, migration: Migration, tries: int = 3) -> None:
+    """One migration in one transaction. Roles are cluster-wide while the setup lock is per
+    database: two databases on one server set up at the same moment can both try to create a
+    group role; the loser's transaction rolls back whole, and its retry finds the role made."""
+    import psycopg.errors
+
+    for attempt in range(1, tries + 1):
+        try:
+            with db.transaction():
+                db.execute(migration.sql.encode())  # bytes: no %-placeholders parsed
+                db.execute("INSERT INTO public.schema_migrations (version, name, checksum) "
+                           "VALUES (%s, %s, %s)",
+                           [migration.version, migration.name, migration.checksum])
+            return
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            if attempt == tries:
+                raise
 
 
 def applied_versions(url: str) -> dict[int, str]:

@@ -56,6 +56,41 @@ def test_setup_applies_every_migration_once(empty_database: str,
         assert db.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(labels),)
 
 
+def test_databases_set_up_at_once_share_the_cluster_wide_roles() -> None:
+    """Roles belong to the server, the setup lock to one database: four databases set up at the
+    same moment all race to create the same role (without the retry, three of four failed with
+    a unique violation on pg_authid here); every setup must still succeed."""
+    import uuid
+    from contextlib import ExitStack
+
+    from skinrisk.records.migrations import Migration, apply_migrations
+
+    role = f"skinrisk_race_{uuid.uuid4().hex[:8]}"
+    creates = Migration(1, "race", f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE "
+                                   f"rolname = '{role}') THEN CREATE ROLE {role} NOLOGIN; "
+                                   f"END IF; END $$; SELECT pg_sleep(0.2);")
+    errors: list[BaseException] = []
+
+    def setup(name: str) -> None:
+        try:
+            apply_migrations(_url(name), [creates])
+        except BaseException as exc:  # reported below, thread by thread
+            errors.append(exc)
+
+    try:
+        with ExitStack() as stack:
+            names = [stack.enter_context(fresh_database(migrated=False)) for _ in range(4)]
+            threads = [threading.Thread(target=setup, args=(n,)) for n in names]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+    finally:
+        with psycopg.connect(_url("postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
 def test_setup_without_a_url_says_what_to_set(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     from pipelines.db import main
