@@ -31,6 +31,10 @@ from skinrisk_common import (
 )
 
 STAGE = stage_task_args()
+# Training and evaluation grade the version the check saw, even when a newer one lands during
+# the run (read where a task clones its workspace: SKINRISK_WORKSPACE=clone).
+PINNED = {"env": {"SKINRISK_DATA_VERSION":
+                  "{{ ti.xcom_pull(task_ids='retrain_check')['current_version'] }}"}}
 
 
 @dag(
@@ -57,14 +61,14 @@ def skinrisk_retrain():
         return bool(check["retrain"])
 
     @task.bash(pool=GPU_POOL, retries=3, execution_timeout=dt.timedelta(hours=24),
-               **gpu_routing(), **STAGE)
+               **gpu_routing(), **PINNED, **STAGE)
     def train() -> str:
         return skinrisk("train")
 
     # On GPU capacity too: grading the test sets is inference, and the GPU workers hold the
     # pipeline's database login, never the one that may read the identity map.
     @task.bash(pool=GPU_POOL, execution_timeout=dt.timedelta(hours=2), **gpu_routing(),
-               **STAGE)
+               **PINNED, **STAGE)
     def evaluate() -> str:
         return skinrisk("evaluate")
 

@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
-from pipelines.train import MODEL_FILE, RUN_FILE
+from pipelines.train import MODEL_FILE, RUN_FILE, trained_record
 from skinrisk import ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.evaluation.metrics import GRADES
@@ -30,6 +30,7 @@ from skinrisk.localfs import atomic_write
 from skinrisk.quality.runner import MANIFEST
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, dvc_source, log_dataset
+from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
 from skinrisk.versioning.current import SHARDS_DIR, current_version
 from skinrisk.versioning.workspace import git_remote
 
@@ -59,11 +60,10 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
 
     params = load_params(params_path)
     layout = StateLayout.from_env()
-    run_file = layout.models / RUN_FILE
-    if not run_file.is_file():
-        raise SkinriskError(f"no trained model at {layout.models}: run `skinrisk train` first")
-    record = json.loads(run_file.read_text())
+    checkout_version(layout, EVALUATION_INPUTS)
     version = current_version(layout)
+    # A cloned workspace holds no training: it comes from the working prefix, by run key.
+    record = trained_record(layout, params, version) if layout.clones else _last_trained(layout)
     model = keras.models.load_model(layout.models / MODEL_FILE)
     sets = load_predictions(model, layout, record["image_size"])
     ev = params.evaluate
@@ -82,6 +82,13 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
     out.print(summary_table(report))
     out.print(f"evaluate: {layout.metrics / REPORT}; {MODEL_NAME} version {model_version} is "
               f"the `{CHALLENGER}`")
+
+
+def _last_trained(layout: StateLayout) -> dict[str, Any]:
+    run_file = layout.models / RUN_FILE
+    if not run_file.is_file():
+        raise SkinriskError(f"no trained model at {layout.models}: run `skinrisk train` first")
+    return json.loads(run_file.read_text())
 
 
 def load_predictions(model: Any, layout: StateLayout, image_size: int

@@ -27,6 +27,7 @@ from skinrisk import ledger
 from skinrisk.audit.digest import canonical_sha256, lock_hashes
 from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.config import Params
+from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write
 from skinrisk.records.locks import named_lock
@@ -40,8 +41,14 @@ from skinrisk.tracking import (
     flatten,
     log_dataset,
 )
-from skinrisk.training.checkpoint_mirror import CheckpointMirror, LocalCheckpoints, open_mirror
+from skinrisk.training.checkpoint_mirror import (
+    CheckpointMirror,
+    LocalCheckpoints,
+    open_mirror,
+    trained_mirror,
+)
 from skinrisk.training.plan import FIT, VALIDATION, Roles, assign_roles
+from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
 from skinrisk.versioning.current import SHARDS_DIR, DataVersion, current_version
 from skinrisk.versioning.workspace import git_remote
 
@@ -59,6 +66,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     """Train (or resume) and log the run: params, per-epoch metrics, data, the model."""
     params = load_params(params_path)
     layout = StateLayout.from_env()
+    checkout_version(layout, TRAINING_INPUTS)
     version = current_version(layout)
     rows = read_rows(layout.splits / "assignments.parquet")
     roles = assign_roles(rows, params.train)
@@ -143,6 +151,31 @@ def _train_and_log(params: Params, params_path: Path, layout: StateLayout, versi
                   "best_val_macro_auc": best_auc,
                   "resumed_at_epoch": result.resumed_at, **code}
     return record, result.best_model
+
+
+class NotTrained(SkinriskError):
+    """No finished training of a run key on the working prefix."""
+
+
+def trained_record(layout: StateLayout, params: Params, version: DataVersion,
+                   with_model: bool = True) -> dict[str, Any]:
+    """The finished training of (params, data version, code) on the working prefix, for a task
+    on a disk the training never saw; ``with_model``: its best model put where `skinrisk
+    evaluate` reads it (else only the record is read)."""
+    commit = code_version()["code.commit"]
+    key = run_key(params, version, commit)
+    mirror = trained_mirror(layout.work_url, key) if layout.work_url else None
+    record = mirror.record(DONE_FILE) if mirror else None
+    if mirror is None or record is None:
+        raise NotTrained(
+            f"no finished training of run key {key} ({version.tag}, these params, code "
+            f"{commit[:12]}) on the working prefix {layout.work_url}: run `skinrisk train` "
+            "first with the same params, data version and code")
+    if with_model:
+        folder = mirror.folder(layout.checkpoints / key)
+        mirror.restore(folder)
+        _publish(layout, folder / record["best_model"], record)
+    return {k: v for k, v in record.items() if k != "best_model"}
 
 
 def _publish(layout: StateLayout, best: Path, record: dict[str, Any]) -> None:

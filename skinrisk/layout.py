@@ -21,6 +21,11 @@ HOME_VARIABLE = "SKINRISK_HOME"
 # The working prefix: an object store (s3://bucket/prefix or a folder) for state that a task
 # retried on another machine needs (training checkpoints). Unset: SKINRISK_HOME holds it.
 WORK_VARIABLE = "SKINRISK_WORK_URL"
+# How a task gets its workspace: `keep` (the embedded default: SKINRISK_HOME's workspace lives
+# on between tasks) or `clone` (every task checks out the data version it needs from the git
+# and DVC remotes; the local disk is a cache, and may be wiped between any two tasks).
+WORKSPACE_VARIABLE = "SKINRISK_WORKSPACE"
+WORKSPACE_MODES = ("keep", "clone")
 
 
 def project_root() -> Path | None:
@@ -47,11 +52,23 @@ def state_home(environ: Mapping[str, str] | None = None) -> Path:
 class StateLayout:
     home: Path
     work_url: str | None = None  # WORK_VARIABLE's value
+    clones: bool = False  # WORKSPACE_VARIABLE is `clone`
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StateLayout:
         env = os.environ if environ is None else environ
-        return cls(state_home(environ), env.get(WORK_VARIABLE) or None)
+        mode = env.get(WORKSPACE_VARIABLE) or "keep"
+        if mode not in WORKSPACE_MODES:
+            raise SkinriskError(f"{WORKSPACE_VARIABLE}: expected "
+                                f"{' or '.join(WORKSPACE_MODES)}, got {mode!r}; unset it for the "
+                                "embedded default (keep)")
+        work_url = env.get(WORK_VARIABLE) or None
+        if mode == "clone" and not work_url:
+            raise SkinriskError(f"{WORKSPACE_VARIABLE}=clone needs {WORK_VARIABLE}: a task "
+                                "whose disk is wiped keeps what the next task needs (training "
+                                "checkpoints, run records) on the working prefix; set it to an "
+                                "s3://bucket/prefix or a folder every worker can reach")
+        return cls(state_home(environ), work_url, mode == "clone")
 
     @property
     def landing(self) -> Path:

@@ -1,20 +1,28 @@
 """Per-run reports of the retrain and ingest DAGs: what ran, what was decided, what failed.
 
 Failures are appended by the DAGs' on-failure callback (one JSON line per failed try, written
-with O_APPEND so concurrent tasks never interleave); `skinrisk report` gathers them with the
-run's training, evaluation and decision records into one JSON and one Markdown file.
+with O_APPEND so concurrent tasks never interleave; with a working prefix also one object per
+failed try under reports/<dag>/<run>/failures/, as the task may have failed on another worker);
+`skinrisk report` gathers them with the run's training, evaluation and decision records into
+one JSON and one Markdown file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
+from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.storage.objects import open_store
+
+log = logging.getLogger(__name__)
 
 
 def _safe(name: str) -> str:
@@ -27,25 +35,42 @@ def run_folder(layout: StateLayout, dag_id: str, run_id: str) -> Path:
 
 def append_failure(layout: StateLayout, dag_id: str, run_id: str, task_id: str,
                    try_number: int | None, error: str) -> Path:
+    """Record a failed try here and, with a working prefix, there too: the callback runs on the
+    worker that ran the task, which may not be the one that writes the report."""
     folder = run_folder(layout, dag_id, run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                       "task_id": task_id, "try_number": try_number,
-                       "error": error[-2000:]}) + "\n"
+    entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "task_id": task_id,
+             "try_number": try_number, "error": error[-2000:]}
     path = folder / "failures.jsonl"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, (json.dumps(entry) + "\n").encode())
     finally:
         os.close(fd)
+    if layout.work_url:
+        key = f"{_failures_prefix(dag_id, run_id)}{_safe(task_id)}-{try_number}-{uuid.uuid4().hex}"
+        try:
+            open_store(layout.work_url).put_if_absent(f"{key}.json", json.dumps(entry).encode())
+        except (SkinriskError, OSError) as exc:  # a failure callback must not fail itself
+            log.warning("failure of %s not copied to the working prefix: %s", task_id, exc)
     return path
 
 
-def failures(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "failures.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def failures(layout: StateLayout, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The run's failed tries, from this disk and the working prefix, once each, by time."""
+    path = run_folder(layout, dag_id, run_id) / "failures.jsonl"
+    found = [json.loads(line) for line in path.read_text().splitlines()
+             if line.strip()] if path.is_file() else []
+    if layout.work_url:
+        store = open_store(layout.work_url)
+        found += [json.loads(store.get(key))
+                  for key in store.list(_failures_prefix(dag_id, run_id))]
+    unique = {(f["at"], f["task_id"], f["try_number"]): f for f in found}
+    return sorted(unique.values(), key=lambda f: (f["at"], f["task_id"]))
+
+
+def _failures_prefix(dag_id: str, run_id: str) -> str:
+    return f"reports/{_safe(dag_id)}/{_safe(run_id)}/failures/"
 
 
 def decisions_of_run(layout: StateLayout, run_id: str) -> list[dict[str, Any]]:

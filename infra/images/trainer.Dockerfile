@@ -33,8 +33,11 @@ RUN apt-get update \
       ca-certificates curl git libjpeg-turbo-progs tini python3-venv \
  && apt-mark hold libcudnn8 cuda-nvcc-12-3 \
  && rm -rf /var/lib/apt/lists/*
+# /home/skinrisk, /tmp/skinrisk, /var/cache/keras: a GPU worker's HOME, TMPDIR and KERAS_HOME,
+# emptied around every task with SKINRISK_HOME (compose SKINRISK_WIPE; not /opt/airflow: logs).
 RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home --shell /bin/bash skinrisk \
  && install -d -o 50000 -g 0 -m 2775 /opt/airflow/logs /var/lib/skinrisk \
+ && install -d -o 50000 -g 0 -m 0700 /home/skinrisk /tmp/skinrisk /var/cache/keras \
  && git config --system --add safe.directory /opt/skinrisk
 WORKDIR /opt/skinrisk
 ENV UV=/opt/skinrisk/.venvs/tools/bin/uv \

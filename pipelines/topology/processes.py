@@ -83,8 +83,18 @@ class Topology:
 
     @property
     def home(self) -> Path:
-        """SKINRISK_HOME of every task (the compose `skinrisk-state` volume)."""
+        """SKINRISK_HOME of the default worker's tasks and Airflow's processes (the GPU worker
+        has folders of its own, wiped around every task: `wiped`)."""
         return self.state / "skinrisk"
+
+    def wiped(self, worker: str) -> dict[str, Path]:
+        """The GPU worker's own folders, emptied before and after every task
+        (pipelines/celery_worker.py): it shares no disk with the default worker."""
+        if worker != "worker-gpu":
+            return {}
+        base = self.state / "workers" / worker
+        return {"SKINRISK_HOME": base / "skinrisk", "HOME": base / "home",
+                "TMPDIR": base / "tmp", "KERAS_HOME": base / "keras"}
 
     def database(self, kind: str) -> str:
         return f"skinrisk_{kind}_{self.suffix}"
@@ -176,6 +186,7 @@ def airflow_env(top: Topology) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{top.api}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": top.db_url("airflow", "psycopg2"),
         "AIRFLOW__CELERY__BROKER_URL": top.redis,
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "pipelines.celery_worker.CELERY_CONFIG",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + top.db_url("airflow", "psycopg2"),
         # Queues keep their production names; the prefix keeps two stacks on one Redis apart.
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": f"skinrisk-{top.suffix}:",
@@ -250,6 +261,10 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
                    "pipelines.topology.processes.worker_hostname",
                "SKINRISK_WORKER_NAME": top.worker_name(worker),
                "SKINRISK_DATABASE_URL": top.records_url(top.login(worker))}
+        if wiped := top.wiped(worker):  # a disk of its own, a cache only: tasks clone
+            env.update({name: str(path) for name, path in wiped.items()},
+                       SKINRISK_WORKSPACE="clone",
+                       SKINRISK_WIPE=os.pathsep.join(str(p) for p in wiped.values()))
         procs[worker] = ([af, "celery", "worker", "--queues", queue, "--concurrency",
                           "2" if queue == "default" else "1", "--celery-hostname",
                           top.worker_name(worker), "--without-mingle", "--without-gossip"], env)
@@ -264,6 +279,8 @@ def worker_hostname() -> str:
 def start(top: Topology, name: str) -> int:
     """Start one process in its own process group (kill by group takes its children)."""
     argv, env = commands(top)[name]
+    for folder in top.wiped(name).values():
+        folder.mkdir(parents=True, exist_ok=True)
     logs = top.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / f"{name}.log").open("ab") as log:

@@ -118,6 +118,11 @@ class CheckpointMirror:
                   "best": self._put_model(folder / BEST), "state": state}
         self._put(key, (json.dumps(record, indent=1) + "\n").encode())  # last: now complete
 
+    def record(self, name: str) -> dict | None:
+        """One of the train command's records, read from the store (None: not written)."""
+        key = self.prefix + name
+        return json.loads(self.store.get(key)) if key in self.known else None
+
     def keep(self, path: Path) -> None:
         """Copy one of the train command's records (written once per generation)."""
         self._put(self.prefix + path.name, path.read_bytes())
@@ -178,6 +183,23 @@ def open_mirror(url: str | None, run_key: str,
             f"{WORK_VARIABLE} to keep checkpoints on the local disk only") from None
     prefix = f"{root}gen-{generation:04d}/"
     return CheckpointMirror(store, run_key, generation, {k for k in keys if k.startswith(prefix)})
+
+
+def trained_mirror(url: str, run_key: str) -> CheckpointMirror | None:
+    """The run key's newest generation, read only (None: never trained there). For a task that
+    needs a training's outcome on another machine (`skinrisk evaluate` on a wiped disk)."""
+    root = f"{ROOT}/{run_key}/"
+    try:
+        store = open_store(url)
+        keys = store.list(root)
+    except (SkinriskError, OSError) as exc:
+        raise SkinriskError(f"{WORK_VARIABLE}={url}: the working prefix cannot be read "
+                            f"({exc}); make it reachable and rerun") from None
+    taken = [int(m[1]) for k in keys if (m := _GENERATION.fullmatch(k[len(root):]))]
+    if not taken:
+        return None
+    prefix = f"{root}gen-{max(taken):04d}/"
+    return CheckpointMirror(store, run_key, max(taken), {k for k in keys if k.startswith(prefix)})
 
 
 def _claim(store: ObjectStore, root: str, keys: list[str], fresh: bool) -> int:

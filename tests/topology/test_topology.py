@@ -2,11 +2,13 @@
 workers on queues `default` and `gpu`, an MLflow server on PostgreSQL with S3 artifacts, the DVC
 remote, the landing zone and the working prefix (training checkpoints) on an S3 API, the
 identity map and the ledger in PostgreSQL with one login per worker, the data repository behind
-a git server (git daemon). Triggered through the REST API, like an operator.
+a git server (git daemon). The GPU worker has a disk of its own, wiped before and after every
+task (pipelines/celery_worker.py): its tasks clone the data version they need (git server, S3)
+and take the model from the working prefix. Triggered through the REST API, like an operator.
 
 The tests share one stack and run in order: ingest, then one retrain run that goes through two
-faults — its GPU worker killed mid-training and its local checkpoints deleted (the retry on a
-restarted worker resumes from the checkpoint on the S3 working prefix) and the MLflow server
+faults — its GPU worker killed mid-training (the retry on the restarted worker starts on a
+wiped disk and resumes from the checkpoint on the S3 working prefix) and the MLflow server
 killed at the alias move (the task fails, nothing moves, the retry after the server is back
 applies the decision) — while later retrain triggers wait.
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -35,8 +36,10 @@ from pipelines.cli import main
 from pipelines.topology import gitserver
 from pipelines.topology.processes import BUCKETS, WORK_URL, Topology, commands, kill, s3_env
 from pipelines.topology.stack import restart_mlflow, start_worker
+from skinrisk.layout import StateLayout
 from skinrisk.ledger import verify_entries
 from skinrisk.records.ledger import read_entries
+from skinrisk.reports import run_folder
 from tests.helpers.airflow_api import AirflowApi
 from tests.helpers.s3 import upload_batch
 
@@ -193,19 +196,19 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     assert waiting
 
     # Fault 1: kill -9 the GPU worker (and the training it runs) once the first epoch is on the
-    # working prefix, and delete its local checkpoints: the retry has only S3 to resume from.
-    checkpoints = stack.home / "checkpoints"
+    # working prefix. The worker's own disk still holds the epoch, but every task starts on a
+    # wiped disk (pipelines/celery_worker.py): the retry has only S3 to resume from.
+    gpu_disk = stack.wiped("worker-gpu")
+    checkpoints = gpu_disk["SKINRISK_HOME"] / "checkpoints"
     _wait_for("the first epoch on the working prefix", lambda: _mirrored(stack), timeout=420,
               every=0.2)
     assert [k.rpartition("/")[2] for k in _mirrored(stack)] == ["0001.json"]
     assert api.task(RETRAIN, run_id, "train")["state"] == "running"
     assert {api.run(RETRAIN, r)["state"] for r in waiting} == {"queued"}
     kill(stack, "worker-gpu")
-    wiped = list(checkpoints.iterdir())
-    assert len(wiped) == 1, f"one run key's local checkpoints to delete, found {wiped}"
-    killed_key = wiped[0].name
-    for folder in wiped:
-        shutil.rmtree(folder)
+    left = list(checkpoints.iterdir())
+    assert len(left) == 1, f"the killed training's run key on the worker's disk, found {left}"
+    killed_key = left[0].name
     start_worker(stack, "worker-gpu")
 
     # Fault 2: the MLflow server killed just before the alias move; the task fails.
@@ -273,6 +276,19 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
         ["challenger", 1], ["champion", 1]]
     assert _mlflow_rows(stack, "select count(*) from runs where status = 'FINISHED'") == [[1]]
     assert any(k.endswith("MLmodel") for k in _keys(stack, BUCKETS["mlflow"], "artifacts/"))
+
+    # The GPU worker shared no disk: its tasks cloned the data version from the git server and
+    # S3, evaluation took the model from the working prefix, and after its last task its
+    # folders are empty again. Nothing was trained on the default worker's disk.
+    assert {name: sorted(p.name for p in folder.iterdir()) for name, folder in
+            gpu_disk.items()} == {name: [] for name in gpu_disk}
+    assert not (stack.home / "checkpoints").exists()
+    # The report, written on the default worker, found the training and its evaluation there.
+    report = json.loads((run_folder(StateLayout(stack.home), RETRAIN, run_id) / "report.json")
+                        .read_text())
+    assert report["train"]["run_id"] == runs[0].info.run_id
+    assert report["train"]["data_version"] == "data-v1"
+    assert report["evaluation"]["heldout"]["n"] > 0
 
     # The queued runs found this data version trained on already: nothing trained twice.
     later = [t for r in waiting for t in api.tasks(RETRAIN, r)]

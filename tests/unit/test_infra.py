@@ -37,8 +37,9 @@ DOCKERFILES = {"airflow": INFRA / "images" / "airflow.Dockerfile",
 CODE_DIRS = ("skinrisk", "pipelines", "dags")
 INIT_SERVICES = {"airflow-init", "minio-init", "skinrisk-db-setup"}
 WORKERS = ("airflow-worker-cpu", "airflow-worker-gpu")
-# Set on every worker, but each worker holds its own database login (docs/environment.md).
-PER_WORKER = {"SKINRISK_DATABASE_URL"}
+# Set on every worker, to a value of its own: each worker holds its own database login, and only
+# the GPU worker clones its workspace for now (docs/environment.md).
+PER_WORKER = {"SKINRISK_DATABASE_URL", "SKINRISK_WORKSPACE"}
 IMAGE_REPO = "/opt/skinrisk"  # where the images put the checkout
 
 # How code reads the environment; a new form of access needs a pattern here.
@@ -315,11 +316,27 @@ def test_the_cpu_worker_takes_everything_but_training() -> None:
     assert cpu["build"]["target"] == "worker"
 
 
-def test_the_state_volume_is_shared_where_skinrisk_home_points() -> None:
-    home = service("airflow-worker-cpu")["environment"]["SKINRISK_HOME"]
-    mounts = {name: {v for v in service(name)["volumes"] if v.endswith(f":{home}")}
-              for name in (*WORKERS, "airflow-dag-processor")}
-    assert len({frozenset(m) for m in mounts.values()}) == 1 and all(mounts.values()), mounts
+def test_the_workers_share_no_volume_and_the_gpu_worker_keeps_nothing() -> None:
+    cpu, gpu = (service(name) for name in WORKERS)
+    home = cpu["environment"]["SKINRISK_HOME"]
+    state = {v for v in cpu["volumes"] if v.endswith(f":{home}")}
+    # The CPU worker's state volume, with the dag-processor (failure callbacks), not the GPU's.
+    assert state and state <= set(service("airflow-dag-processor")["volumes"])
+    assert {v.split(":")[0] for v in cpu["volumes"]} & {v.split(":")[0] for v in gpu[
+        "volumes"]} <= {"airflow-logs"}
+    env = gpu["environment"]
+    assert env["SKINRISK_WORKSPACE"] == "clone" and cpu["environment"]["SKINRISK_WORKSPACE"] == (
+        "keep")
+    # Every folder a task can leave something in is wiped around each task; Airflow's home
+    # (its logs, served to the UI) is not.
+    wiped = env["SKINRISK_WIPE"].split(":")
+    assert {env.get(n, home) for n in ("SKINRISK_HOME", "HOME", "TMPDIR", "KERAS_HOME")} == set(
+        wiped)
+    assert not any(w == "/opt/airflow" or w.startswith("/opt/airflow/") for w in wiped)
+    trainer = DOCKERFILES["trainer"].read_text()
+    assert all(w in trainer for w in wiped if w != home), "the image creates the wiped folders"
+    assert env["SKINRISK_GIT_REMOTE"].endswith(":-git://skinrisk-git/skinrisk-data.git}")
+    assert "skinrisk-git" in compose()["services"]
 
 
 def _references() -> dict[str, set[str]]:
