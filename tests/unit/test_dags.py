@@ -73,6 +73,10 @@ def test_writers_promotion_and_training_are_pooled_and_training_goes_to_the_gpu_
     for task_id in ("train", "evaluate"):  # evaluation: inference, and no identity-map login
         task = retrain.get_task(task_id)
         assert task.pool == "gpu" and task.queue == "gpu", task_id
+        # Both grade the data version the retrain check saw (a cloned workspace reads it).
+        assert "xcom_pull(task_ids='retrain_check')['current_version']" in task.env[
+            "SKINRISK_DATA_VERSION"], task_id
+        assert task.append_env is True, task_id
     assert retrain.get_task("promote").pool == "skinrisk_promote"
     assert retrain.get_task("report").trigger_rule == "all_done"
 
