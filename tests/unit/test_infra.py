@@ -503,6 +503,55 @@ def test_task_pods_share_the_state_claim_and_persist_logs() -> None:
     assert values()["logs"]["persistence"]["enabled"] is True
 
 
+def _task_pod(k8s: Any, dag_id: str, task_id: str, gpu: bool) -> Any:
+    """A task pod as the KubernetesExecutor builds it: the `workers` volumes and mounts, the
+    values' environment, and the DAG's pod override where the task asks for a GPU."""
+    spec = values()["workers"]
+    volumes = [k8s.V1Volume(name=v["name"]) for v in spec["extraVolumes"]]
+    mounts = [k8s.V1VolumeMount(name=m["name"], mount_path=m["mountPath"])
+              for m in spec["extraVolumeMounts"]]
+    env = [k8s.V1EnvVar(name=n, value=v) for n, v in values_env().items()] + [
+        k8s.V1EnvVar(name=n, value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(
+            name=secret, key=key))) for n, (secret, key) in values_secret_env().items()]
+    limits = {"nvidia.com/gpu": "1"} if gpu else {"memory": "24Gi"}
+    base = k8s.V1Container(name="base", env=env, volume_mounts=mounts,
+                           resources=k8s.V1ResourceRequirements(limits=limits))
+    return k8s.V1Pod(metadata=k8s.V1ObjectMeta(annotations={"dag_id": dag_id,
+                                                            "task_id": task_id}),
+                     spec=k8s.V1PodSpec(containers=[base], volumes=volumes))
+
+
+def test_the_cluster_policy_gives_ingest_its_login_and_gpu_pods_no_shared_disk() -> None:
+    k8s = pytest.importorskip("kubernetes.client.models",
+                              reason="the kubernetes client is in the orchestrator environment")
+    policy: dict[str, Any] = {}
+    exec(compile(values()["airflowLocalSettings"], "airflow_local_settings.py", "exec"), policy)
+    pods = {(dag, task): _task_pod(k8s, dag, task, gpu) for dag, task, gpu in (
+        ("skinrisk_ingest", "ingest", False), ("skinrisk_ingest", "quality", False),
+        ("skinrisk_retrain", "train", True), ("skinrisk_retrain", "evaluate", True))}
+    for pod in pods.values():
+        policy["pod_mutation_hook"](pod)
+
+    def env(pod: Any) -> dict[str, Any]:
+        return {e.name: e for e in pod.spec.containers[0].env}
+
+    def state(pod: Any) -> set[str]:
+        return ({v.name for v in pod.spec.volumes} | {m.name for m in pod.spec.containers[
+            0].volume_mounts}) & {"skinrisk-state"}
+
+    ingest = env(pods["skinrisk_ingest", "ingest"])["SKINRISK_DATABASE_URL"]
+    assert ingest.value_from.secret_key_ref.name == "skinrisk-db-ingest"
+    pipeline = env(pods["skinrisk_ingest", "quality"])["SKINRISK_DATABASE_URL"]
+    assert pipeline.value_from.secret_key_ref.name == "skinrisk-db-pipeline"
+    for task in ("train", "evaluate"):
+        pod = pods["skinrisk_retrain", task]
+        assert state(pod) == set() and env(pod)["SKINRISK_WORKSPACE"].value == "clone", task
+        assert "skinrisk-git" in {v.name for v in pod.spec.volumes}, "the deploy key stays"
+    for task in ("ingest", "quality"):
+        pod = pods["skinrisk_ingest", task]
+        assert state(pod) == {"skinrisk-state"} and env(pod)["SKINRISK_WORKSPACE"].value == "keep"
+
+
 def test_task_pods_run_the_trainer_image_and_the_baked_dags() -> None:
     config = values()["config"]
     assert config["kubernetes_executor"]["worker_container_repository"].endswith("/trainer")
