@@ -49,6 +49,15 @@ READING = """## Reading the figures
   a copy is made once (pack reuses it while the photo, the split and the code are unchanged).
 - **Training input** is per 2 cores: a GPU worker needs about (GPU images/s) / (rate / 2) cores
   for decoding and augmenting, e.g. ~8-10 cores for 2,000-3,000 images/s at 299 px.
+- **PostgreSQL records vs embedded** (issue 22; target: the data stages within 1.3x). The same
+  cohort through the data stages with the identity map, ledger and locks in SQLite/files and in
+  PostgreSQL; the transactions count the round trips each stage makes.
+- **A GPU task on a wiped disk** (SKINRISK_WORKSPACE=clone): what a task that starts on an
+  empty disk adds before its work: the git checkout of the data version, `dvc pull` of what
+  evaluation reads and the finished training's best model from the working prefix (folder
+  remotes here; on S3 add the transfer time of the bytes listed). The model dominates:
+  Xception's `.keras` file carries the optimizer state. Warm (the disk kept, as a Celery worker
+  without the wipe would) is the checkout and DVC's own start-up.
 - Timings are never asserted in tests; rerun `make bench` on an idle machine to compare.
 """
 
@@ -75,7 +84,7 @@ def bench_manifest(rows: int = 20_000) -> float:
 
 
 def main() -> None:
-    from bench import backends, dags, evaluation, incremental, ingest, quality, train
+    from bench import backends, coldstart, dags, evaluation, incremental, ingest, quality, train
 
     ingest_results = ingest.run()
     quality_results = quality.run()
@@ -89,6 +98,7 @@ def main() -> None:
         ("(ingest + quality) / full decode", combined / full, "ratio"),
         *incremental.run(),
         *backends.run(),
+        *coldstart.run(),
         *evaluation.run(),
         *evaluation.gate(),
         *dags.run(),

@@ -172,9 +172,7 @@ def trained_record(layout: StateLayout, params: Params, version: DataVersion,
             f"{commit[:12]}) on the working prefix {layout.work_url}: run `skinrisk train` "
             "first with the same params, data version and code")
     if with_model:
-        folder = mirror.folder(layout.checkpoints / key)
-        mirror.restore(folder)
-        _publish(layout, folder / record["best_model"], record)
+        _publish(layout, mirror.best_model(mirror.folder(layout.checkpoints / key)), record)
     return {k: v for k, v in record.items() if k != "best_model"}
 
 

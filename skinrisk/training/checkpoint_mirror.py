@@ -118,6 +118,20 @@ class CheckpointMirror:
                   "best": self._put_model(folder / BEST), "state": state}
         self._put(key, (json.dumps(record, indent=1) + "\n").encode())  # last: now complete
 
+    def best_model(self, folder: Path) -> Path:
+        """Only the best model of the newest complete epoch (a finished training's model, what
+        evaluation needs), into ``folder``; not fetched again while the folder holds it."""
+        epochs = [int(m[1]) for k in self.known if (m := _EPOCH.fullmatch(k[len(self.prefix):]))]
+        if not epochs:
+            raise SkinriskError(f"{self.store.location}{self.prefix}: no complete epoch")
+        key = json.loads(self.store.get(self._epoch_key(max(epochs))))["best"]
+        target, source = folder / BEST, folder / f"{BEST}.source"
+        if not (target.is_file() and source.is_file() and source.read_text() == key):
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, self._get_model(key))
+            atomic_write(source, key.encode())
+        return target
+
     def record(self, name: str) -> dict | None:
         """One of the train command's records, read from the store (None: not written)."""
         key = self.prefix + name

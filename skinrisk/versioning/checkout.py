@@ -61,7 +61,9 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
                             "`skinrisk version` first, or unset "
                             f"{DATA_VERSION_VARIABLE} to take the newest version")
     git(workspace, "checkout", "-q", "--force", "--detach", f"refs/tags/{tag}")
-    configure_dvc(workspace, dvc_remote(layout))
+    local = workspace / ".dvc" / "config.local"  # a kept disk: configured for this remote?
+    if not local.is_file() or f"url = {dvc_remote(layout)}\n" not in local.read_text():
+        configure_dvc(workspace, dvc_remote(layout))
     if targets:
         dvc(workspace, "pull", "--quiet", *targets)
     return tag
