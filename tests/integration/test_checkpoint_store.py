@@ -188,6 +188,37 @@ def test_a_half_uploaded_epoch_is_never_restored(tmp_path: Path) -> None:
     assert any(k.endswith("/epochs/0002.json") for k in store.list())
 
 
+def test_another_machine_reads_a_finished_training_and_only_its_best_model(
+        tmp_path: Path) -> None:
+    """What `skinrisk evaluate` on a wiped GPU worker does (SKINRISK_WORKSPACE=clone): find the
+    run key's newest generation without claiming one, read its done record, and fetch only the
+    best model, once."""
+    from skinrisk.training.checkpoint_mirror import open_mirror, trained_mirror
+
+    url = str(tmp_path / "work")
+    assert trained_mirror(url, "key") is None  # never trained: nothing claimed either
+    assert open_store(url).list() == []
+    mirror = open_mirror(url, "key")
+    trainer = mirror.folder(tmp_path / "trainer")
+    for epochs in (1, 2):
+        _fake_epoch(trainer, epochs)
+        (trainer / "best.keras").write_bytes(f"best after {epochs}".encode())
+        mirror.push_epoch(trainer)
+    (trainer / "done.json").write_text(json.dumps({"run_id": "r1", "best_model": "best.keras"}))
+    mirror.keep(trainer / "done.json")
+
+    finished = trained_mirror(url, "key")
+    assert finished is not None and finished.name == "gen-0001"
+    assert finished.record("done.json") == {"run_id": "r1", "best_model": "best.keras"}
+    assert finished.record("logged.json") is None
+    worker = tmp_path / "worker"
+    best = finished.best_model(worker)
+    assert best.read_bytes() == b"best after 2"
+    assert sorted(p.name for p in worker.iterdir()) == ["best.keras", "best.keras.source"]
+    best.write_bytes(b"kept")  # on a kept disk the model is not fetched again
+    assert finished.best_model(worker).read_bytes() == b"kept"
+
+
 def test_a_damaged_model_in_the_store_is_refused_naming_its_key(tmp_path: Path) -> None:
     from skinrisk.training.checkpoint_mirror import open_mirror
 
