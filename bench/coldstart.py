@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params-small.yaml"
 VARIABLES = ("SKINRISK_HOME", "SKINRISK_WORK_URL", "SKINRISK_WORKSPACE", "SKINRISK_GIT_REMOTE",
-             "SKINRISK_DVC_REMOTE", "SKINRISK_DATA_VERSION")
+             "SKINRISK_DVC_REMOTE", "SKINRISK_DATA_VERSION", "MLFLOW_TRACKING_URI",
+             "SKINRISK_DATABASE_URL")
 
 
 def _quiet(argv: list[str]) -> None:
@@ -76,7 +77,10 @@ def run(images: int = 240) -> list[tuple[str, float, str]]:
             params = _pipeline(root, images)
             os.environ.update(SKINRISK_HOME=str(root / "worker"), SKINRISK_WORKSPACE="clone",
                               SKINRISK_GIT_REMOTE=str(home / "git-remote.git"),
-                              SKINRISK_DVC_REMOTE=str(home / "dvc-remote"))
+                              SKINRISK_DVC_REMOTE=str(home / "dvc-remote"),
+                              MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow/mlflow.db",
+                              # A server in production; the steps timed here do not contact it.
+                              SKINRISK_DATABASE_URL="postgresql://pipeline@127.0.0.1:1/skinrisk")
             cold, data, model = _start(params)
             warm, _, _ = _start(params)
     finally:

@@ -60,8 +60,9 @@ def skinrisk_retrain():
     def enough_new_data(check: dict) -> bool:
         return bool(check["retrain"])
 
+    # Its last stdout line (run key, MLflow run) is the XCom the report finds the training by.
     @task.bash(pool=GPU_POOL, retries=3, execution_timeout=dt.timedelta(hours=24),
-               **gpu_routing(), **PINNED, **STAGE)
+               output_processor=json_last_line, **gpu_routing(), **PINNED, **STAGE)
     def train() -> str:
         return skinrisk("train")
 
@@ -77,6 +78,7 @@ def skinrisk_retrain():
         return skinrisk("promote")
 
     @task.bash(trigger_rule="all_done", retries=1, execution_timeout=dt.timedelta(minutes=10),
+               env={"SKINRISK_TRAINED": "{{ ti.xcom_pull(task_ids='train') | tojson }}"},
                **STAGE)
     def report(check: dict) -> str:
         import json

@@ -5,26 +5,31 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.common import out, run_app
 from skinrisk.audit.archive import ledger_archive, publish_ledger
+from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
 from skinrisk.reports import decisions_of_run, failures, render, run_folder
-from skinrisk.versioning.checkout import checkout_version
-from skinrisk.versioning.current import SHARDS_DIR, SPLITS_FILE, current_version
+from skinrisk.splitting.assign import CROSS_ETHNIC, HELDOUT
+from skinrisk.training.checkpoint_mirror import trained_mirror
 
 DAG_OPTION = typer.Option(None, "--dag-id", envvar="AIRFLOW_CTX_DAG_ID", help="DAG id.")
 RUN_OPTION = typer.Option(None, "--run-id", envvar="AIRFLOW_CTX_DAG_RUN_ID", help="Run id.")
 CHECK_OPTION = typer.Option(None, "--retrain-check", help="The retrain check's JSON line.")
+TRAINED_OPTION = typer.Option(None, "--trained", envvar="SKINRISK_TRAINED", help="The train "
+                              "task's JSON line (its run key): the training is read from the "
+                              "working prefix, not from this disk.")
+TRAIN_RECORD, EVALUATION_REPORT = "train.json", "evaluate.json"
 
 
-def command(params_path: Path = PARAMS_OPTION, dag_id: str | None = DAG_OPTION,
-            run_id: str | None = RUN_OPTION, retrain_check: str | None = CHECK_OPTION) -> None:
+def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
+            retrain_check: str | None = CHECK_OPTION, trained: str | None = TRAINED_OPTION
+            ) -> None:
     """Write reports/<dag>/<run>/report.{json,md}: check, training, evaluation, decisions,
     failures."""
     layout = StateLayout.from_env()
@@ -33,7 +38,8 @@ def command(params_path: Path = PARAMS_OPTION, dag_id: str | None = DAG_OPTION,
     check = json.loads(retrain_check) if retrain_check else None
     decisions = decisions_of_run(layout, run_id)
     trained_here = bool(decisions) or (check or {}).get("retrain")
-    train, evaluation = _training(layout, params_path) if trained_here else (None, None)
+    train, evaluation = (_training(layout, json.loads(trained) if trained else None)
+                         if trained_here else (None, None))
     report = {
         "dag_id": dag_id, "run_id": run_id,
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -54,38 +60,51 @@ def command(params_path: Path = PARAMS_OPTION, dag_id: str | None = DAG_OPTION,
     out.print(f"report: {folder / 'report.md'} ({report['outcome']})")
 
 
-def _training(layout: StateLayout, params_path: Path
+def _training(layout: StateLayout, trained: dict[str, Any] | None
               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The training's record and the evaluation's figures per test set: from this disk where
-    the training ran here, else (training on a GPU worker, this on another machine) the run
-    key's record on the working prefix and the evaluation its MLflow run holds."""
-    train_file, evaluation = layout.models / "train.json", layout.metrics / "evaluate.json"
-    if train_file.is_file() or not layout.work_url:
-        return (json.loads(train_file.read_text()) if train_file.is_file() else None,
-                {k: {"n": v.get("n"), "macro_auc": v.get("macro_auc")}
-                 for k, v in json.loads(evaluation.read_text())["sets"].items()}
-                if evaluation.is_file() else None)
-    from pipelines.train import NotTrained, trained_record
+    """The training's record and the evaluation's figures per test set. With a working prefix
+    and the train task's result (its run key), from there and from the MLflow run: the training
+    ran on a GPU worker, not on this disk. Otherwise from this disk (the embedded default)."""
+    if layout.work_url and trained and trained.get("run_key"):
+        return _trained_elsewhere(layout, trained["run_key"])
+    train_file, evaluation = layout.models / TRAIN_RECORD, layout.metrics / EVALUATION_REPORT
+    return (json.loads(train_file.read_text()) if train_file.is_file() else None,
+            {k: {"n": v.get("n"), "macro_auc": v.get("macro_auc")}
+             for k, v in json.loads(evaluation.read_text())["sets"].items()}
+            if evaluation.is_file() else None)
 
-    checkout_version(layout, (SPLITS_FILE, f"{SHARDS_DIR}/index.parquet"))
+
+def _trained_elsewhere(layout: StateLayout, key: str
+                       ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The run key's finished training on the working prefix and its MLflow run's figures; an
+    outage of either makes that part "unavailable" (with why), not a failed report: the report
+    is what should tell of an outage."""
+    from pipelines.train import DONE_FILE
+
     try:
-        record = trained_record(layout, load_params(params_path), current_version(layout),
-                                with_model=False)
-    except NotTrained:
-        return None, None  # not trained (a failed training: the failures say why)
-    return record, _evaluated(layout, record["run_id"])
+        mirror = trained_mirror(layout.work_url or "", key)
+        record = mirror.record(DONE_FILE) if mirror else None
+    except SkinriskError as exc:
+        return {"run_key": key, "unavailable": str(exc)}, None
+    if record is None:
+        return None, None  # not finished: the failures say why
+    record = {k: v for k, v in record.items() if k != "best_model"}
+    try:
+        return record, _evaluated(layout, record["run_id"])
+    except Exception as exc:  # MLflow's errors have no common base but Exception
+        return record, {"unavailable": f"MLflow: {type(exc).__name__}: {str(exc)[:300]}"}
 
 
 def _evaluated(layout: StateLayout, run_id: str) -> dict[str, Any] | None:
+    """The figures `skinrisk evaluate` logged for the run (its `sets`: held-out, cross-ethnic)."""
     import mlflow
 
-    from skinrisk.evaluation.predict import TEST_SETS
     from skinrisk.tracking import connect
 
     connect(layout)
     metrics = mlflow.MlflowClient().get_run(run_id).data.metrics
     sets = {name: {"n": int(metrics[f"{name}_n"]), "macro_auc": metrics.get(f"{name}_macro_auc")}
-            for name in TEST_SETS if f"{name}_n" in metrics}
+            for name in (HELDOUT, CROSS_ETHNIC) if f"{name}_n" in metrics}
     return sets or None
 
 

@@ -86,6 +86,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
             _publish(layout, checkpoints / record["best_model"], record)
             out.print(f"train: run key {key} was trained already (MLflow run "
                       f"{record['run_id']}); its model is in place, nothing retrained")
+            _result(record)
             return
         checkpoints.mkdir(parents=True, exist_ok=True)
         record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
@@ -109,6 +110,12 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
     out.print(f"train: best epoch {record['best_epoch']} (validation macro AUC {shown}); model "
               f"{layout.models / MODEL_FILE}; MLflow run {record['run_id']}")
+    _result(record)
+
+
+def _result(record: dict[str, Any]) -> None:
+    """The last stdout line, JSON: the DAG's XCom, by which the report finds this training."""
+    print(json.dumps({k: record[k] for k in ("run_key", "run_id", "data_version")}))
 
 
 def _train_and_log(params: Params, params_path: Path, layout: StateLayout, version: DataVersion,

@@ -1,8 +1,9 @@
 """Per-run reports of the retrain and ingest DAGs: what ran, what was decided, what failed.
 
 Failures are appended by the DAGs' on-failure callback (one JSON line per failed try, written
-with O_APPEND so concurrent tasks never interleave; with a working prefix also one object per
-failed try under reports/<dag>/<run>/failures/, as the task may have failed on another worker);
+with O_APPEND so concurrent tasks never interleave; a worker whose disk is emptied after each
+task (SKINRISK_WORKSPACE=clone) also writes one object per failed try under the working
+prefix's reports/<dag>/<run>/failures/, where the report, on another worker, reads them);
 `skinrisk report` gathers them with the run's training, evaluation and decision records into
 one JSON and one Markdown file.
 """
@@ -47,7 +48,7 @@ def append_failure(layout: StateLayout, dag_id: str, run_id: str, task_id: str,
         os.write(fd, (json.dumps(entry) + "\n").encode())
     finally:
         os.close(fd)
-    if layout.work_url:
+    if layout.clones:  # a disk of its own, emptied after the task: the report is elsewhere
         key = f"{_failures_prefix(dag_id, run_id)}{_safe(task_id)}-{try_number}-{uuid.uuid4().hex}"
         try:
             open_store(layout.work_url).put_if_absent(f"{key}.json", json.dumps(entry).encode())
@@ -62,9 +63,14 @@ def failures(layout: StateLayout, dag_id: str, run_id: str) -> list[dict[str, An
     found = [json.loads(line) for line in path.read_text().splitlines()
              if line.strip()] if path.is_file() else []
     if layout.work_url:
-        store = open_store(layout.work_url)
-        found += [json.loads(store.get(key))
-                  for key in store.list(_failures_prefix(dag_id, run_id))]
+        try:
+            store = open_store(layout.work_url)
+            found += [json.loads(store.get(key))
+                      for key in store.list(_failures_prefix(dag_id, run_id))]
+        except SkinriskError as exc:  # the report still tells what it knows, and this
+            found.append({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                          "task_id": "report", "try_number": None,
+                          "error": f"failed tries on other workers unreadable: {exc}"})
     unique = {(f["at"], f["task_id"], f["try_number"]): f for f in found}
     return sorted(unique.values(), key=lambda f: (f["at"], f["task_id"]))
 
@@ -94,14 +100,20 @@ def render(report: dict[str, Any]) -> str:
              f"- written: {report['written_at']}", f"- outcome: **{report['outcome']}**"]
     if report.get("retrain_check"):
         lines.append(f"- retrain check: {report['retrain_check'].get('why')}")
-    if report.get("train"):
-        t = report["train"]
+    t, evaluation = report.get("train") or {}, report.get("evaluation") or {}
+    if "unavailable" in t:
+        lines.append(f"- trained: run key {t.get('run_key')}, record unavailable: "
+                     f"{t['unavailable']}")
+    elif t:
         auc = t.get("best_val_macro_auc")
         shown = "not computable" if auc is None else f"{auc:.3f}"
         lines.append(f"- trained: MLflow run {t['run_id']} on {t['data_version']} (best epoch "
                      f"{t['best_epoch']}, validation macro AUC {shown})")
-    for name, figures in (report.get("evaluation") or {}).items():
-        lines.append(f"- {name}: n={figures.get('n')}, macro AUC {figures.get('macro_auc')}")
+    if "unavailable" in evaluation:
+        lines.append(f"- evaluation unavailable: {evaluation['unavailable']}")
+    else:
+        for name, figures in evaluation.items():
+            lines.append(f"- {name}: n={figures.get('n')}, macro AUC {figures.get('macro_auc')}")
     for d in report.get("decisions", []):
         lines.append(f"- decision {d['decision_id']}: **{d['verdict']}** — {d['applied']}")
         lines += [f"  - {r}" for r in d["reasons"]]

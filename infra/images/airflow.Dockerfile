@@ -27,8 +27,9 @@ RUN apt-get update \
       ca-certificates curl git libjpeg-turbo-progs tini \
  && rm -rf /var/lib/apt/lists/*
 # uid 50000, gid 0: what the Airflow Helm chart runs its containers as.
+# /srv/git: compose's skinrisk-git volume (a new volume takes the image folder's owner).
 RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home --shell /bin/bash skinrisk \
- && install -d -o 50000 -g 0 -m 2775 /opt/airflow/logs /var/lib/skinrisk \
+ && install -d -o 50000 -g 0 -m 2775 /opt/airflow/logs /var/lib/skinrisk /srv/git \
  && git config --system --add safe.directory /opt/skinrisk
 WORKDIR /opt/skinrisk
 ENV UV=/opt/skinrisk/.venvs/tools/bin/uv \

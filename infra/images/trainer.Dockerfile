@@ -33,11 +33,13 @@ RUN apt-get update \
       ca-certificates curl git libjpeg-turbo-progs tini python3-venv \
  && apt-mark hold libcudnn8 cuda-nvcc-12-3 \
  && rm -rf /var/lib/apt/lists/*
-# /home/skinrisk, /tmp/skinrisk, /var/cache/keras: a GPU worker's HOME, TMPDIR and KERAS_HOME,
-# emptied around every task with SKINRISK_HOME (compose SKINRISK_WIPE; not /opt/airflow: logs).
+# /home/skinrisk, /tmp/skinrisk: a GPU worker's HOME and TMPDIR, emptied around every task with
+# SKINRISK_HOME (compose SKINRISK_WIPE; not /opt/airflow: logs); /opt/keras: KERAS_HOME, where
+# the ImageNet weights are mounted read-only.
 RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home --shell /bin/bash skinrisk \
  && install -d -o 50000 -g 0 -m 2775 /opt/airflow/logs /var/lib/skinrisk \
- && install -d -o 50000 -g 0 -m 0700 /home/skinrisk /tmp/skinrisk /var/cache/keras \
+ && install -d -o 50000 -g 0 -m 0700 /home/skinrisk /tmp/skinrisk \
+ && install -d -o 50000 -g 0 -m 0755 /opt/keras/models \
  && git config --system --add safe.directory /opt/skinrisk
 WORKDIR /opt/skinrisk
 ENV UV=/opt/skinrisk/.venvs/tools/bin/uv \

@@ -41,7 +41,10 @@ def seed(top: Topology, checkout: Path) -> None:
     if (bare / "HEAD").is_file():
         return
     bare.mkdir(parents=True, exist_ok=True)
-    for args in (["init", "-q", "--bare"], ["config", "daemon.receivepack", "true"]):
+    # Pushes only: history and tags cannot be rewritten or deleted through the daemon.
+    for args in (["init", "-q", "--bare"], ["config", "daemon.receivepack", "true"],
+                 ["config", "receive.denyNonFastForwards", "true"],
+                 ["config", "receive.denyDeletes", "true"]):
         subprocess.run(["git", *args], cwd=bare, check=True, capture_output=True)
     subprocess.run(["git", "push", "-q", str(bare), f"HEAD:refs/heads/{BRANCH}"], cwd=checkout,
                    check=True, capture_output=True)

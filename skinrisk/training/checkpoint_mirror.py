@@ -38,6 +38,7 @@ import logging
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import WORK_VARIABLE
@@ -132,7 +133,7 @@ class CheckpointMirror:
             atomic_write(source, key.encode())
         return target
 
-    def record(self, name: str) -> dict | None:
+    def record(self, name: str) -> dict[str, Any] | None:
         """One of the train command's records, read from the store (None: not written)."""
         key = self.prefix + name
         return json.loads(self.store.get(key)) if key in self.known else None

@@ -7,6 +7,7 @@ the file; `weights: none` builds an untrained network for tests and the CPU demo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,11 @@ MIN_SIDE = 71  # Xception's smallest input
 
 
 def keras_cache_file() -> Path:
-    return Path.home() / ".keras" / "models" / KERAS_FILE
+    """Where Keras keeps downloaded weights: $KERAS_HOME/models (Keras's own variable; a GPU
+    worker mounts the weights there read-only, outside the folders it empties), else
+    ~/.keras/models."""
+    home = os.environ.get("KERAS_HOME")
+    return (Path(home) if home else Path.home() / ".keras") / "models" / KERAS_FILE
 
 
 def resolve_weights(weights: str) -> str | None:

@@ -10,8 +10,9 @@ worker whose folders are emptied after every task) starts here:
   one lands meanwhile), else the newest `data-vN` tag on the git remote;
 - every data tag is fetched with depth 1 (a version's git tree is small: the data is in DVC),
   so a task can read an older version's committed metrics (the champion's split summary);
-- `dvc pull` brings only the named outputs; what the local DVC cache already holds is not
-  downloaded again, which is all "cache" means here.
+- `dvc pull` brings only the named outputs. On a disk kept between tasks (no wipe) DVC's cache
+  answers for what it holds and nothing is downloaded again; on a wiped disk every task fetches
+  its inputs whole (bench/coldstart.py measures both).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
@@ -27,6 +29,8 @@ from skinrisk.versioning.tools import dvc, git, run
 from skinrisk.versioning.workspace import configure_dvc, dvc_remote, git_remote
 
 DATA_VERSION_VARIABLE = "SKINRISK_DATA_VERSION"
+# Set in a worker's task processes when it could not empty its folders (celery_worker.py).
+WIPE_FAILED_VARIABLE = "SKINRISK_WIPE_FAILED"
 # What each reader of a data version pulls (dvc.yaml outputs, workspace-relative).
 TRAINING_INPUTS = (SHARDS_DIR, SPLITS_FILE)
 EVALUATION_INPUTS = (*TRAINING_INPUTS, "data/curated/manifest.parquet", "data/curated/validation")
@@ -40,6 +44,7 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
     if not layout.clones:
         return None
     env = os.environ if environ is None else environ
+    require_off_disk(layout, env)
     workspace, remote = layout.workspace, git_remote(layout)
     if not (workspace / ".git").is_dir():
         workspace.mkdir(parents=True, exist_ok=True)
@@ -47,8 +52,8 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
         git(workspace, "remote", "add", "origin", remote)
     tag = env.get(DATA_VERSION_VARIABLE) or newest_tag(layout)
     if not _TAG.fullmatch(tag):
-        raise SkinriskError(f"{DATA_VERSION_VARIABLE}={tag!r} is not a data version tag "
-                            "(data-vN)")
+        raise SkinriskError(f"{DATA_VERSION_VARIABLE}={tag!r} is not a data version tag: "
+                            "set it to data-vN, or unset it to take the newest version")
     fetched = run(["git", "fetch", "-q", "--depth", "1", "--force", "origin",
                    "+refs/tags/data-v*:refs/tags/data-v*"], workspace, check=False)
     if fetched.returncode != 0:
@@ -57,9 +62,11 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
                             "that the git server is up, then rerun: nothing was changed")
     if run(["git", "rev-parse", "-q", "--verify", f"refs/tags/{tag}"], workspace,
            check=False).returncode != 0:
-        raise SkinriskError(f"{tag} is not in the data repository {remote}: run "
-                            "`skinrisk version` first, or unset "
-                            f"{DATA_VERSION_VARIABLE} to take the newest version")
+        raise SkinriskError(f"{tag} is not in the data repository {remote}: the version "
+                            "was made but not pushed (rerun `skinrisk version` where it was "
+                            "made: it pushes what it made), or the worker reads another "
+                            "repository than the one versions are pushed to "
+                            "(SKINRISK_GIT_REMOTE on both)")
     git(workspace, "checkout", "-q", "--force", "--detach", f"refs/tags/{tag}")
     local = workspace / ".dvc" / "config.local"  # a kept disk: configured for this remote?
     if not local.is_file() or f"url = {dvc_remote(layout)}\n" not in local.read_text():
@@ -67,6 +74,45 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
     if targets:
         dvc(workspace, "pull", "--quiet", *targets)
     return tag
+
+
+def require_off_disk(layout: StateLayout, environ: Mapping[str, str]) -> None:
+    """A cloned workspace sits on a disk that is emptied after the task: refuse to start where
+    anything that must outlive the task would be written to it, or where the worker said it
+    could not empty the disk (pipelines/celery_worker.py)."""
+    if environ.get(WIPE_FAILED_VARIABLE):
+        raise SkinriskError(f"this worker could not empty its disk before the task "
+                            f"({environ[WIPE_FAILED_VARIABLE]}); the task would start on what "
+                            "an earlier one left. Fix the worker's folders (SKINRISK_WIPE) and "
+                            "rerun")
+    home = layout.home
+    on_disk = {
+        "SKINRISK_DATABASE_URL (the ledger, the locks)": None if environ.get(
+            "SKINRISK_DATABASE_URL") else home,
+        "MLFLOW_TRACKING_URI (runs, models)": _local(environ.get("MLFLOW_TRACKING_URI") or str(
+            layout.mlflow)),
+        "SKINRISK_GIT_REMOTE": _local(git_remote(layout)),
+        "SKINRISK_DVC_REMOTE": _local(dvc_remote(layout)),
+        "SKINRISK_WORK_URL": _local(layout.work_url or ""),
+    }
+    wiped = sorted(name for name, path in on_disk.items()
+                   if path is not None and (path == home or home in path.parents))
+    if wiped:
+        raise SkinriskError(
+            f"SKINRISK_WORKSPACE=clone, but {'; '.join(wiped)} would keep state under "
+            f"SKINRISK_HOME ({home}), which is emptied after every task: point each at a "
+            "server or a folder outside it (docs/environment.md)")
+
+
+def _local(url: str) -> Path | None:
+    """The folder a store URL names on this machine (None: a server)."""
+    if url.startswith("sqlite:///"):  # sqlite:///relative.db, sqlite:////absolute.db
+        url = url.removeprefix("sqlite:///")
+    elif url.startswith("file://"):
+        url = url.removeprefix("file://")
+    elif "://" in url or ":" in url.split("/")[0] or not url:  # a server, or git@host:repo
+        return None
+    return Path(url).expanduser().resolve()
 
 
 def newest_tag(layout: StateLayout) -> str:

@@ -44,8 +44,21 @@ def ensure_workspace(layout: StateLayout, source: Path | None = None) -> Path:
         # Versions are made by the pipeline, and say so.
         git(workspace, "config", "user.name", "skinrisk pipeline")
         git(workspace, "config", "user.email", "skinrisk-pipeline@localhost")
+    _check_origin(workspace, remote)
     configure_dvc(workspace, dvc_remote(layout))
     return workspace
+
+
+def _check_origin(workspace: Path, remote: str) -> None:
+    """A workspace pushes where the other workers read: a remote changed under it (an upgrade,
+    a moved server) would split the data versions in two, silently."""
+    origin = git(workspace, "remote", "get-url", "origin")
+    if origin != remote:
+        raise SkinriskError(
+            f"the workspace {workspace} pushes to {origin}, but {GIT_REMOTE_VARIABLE} is "
+            f"{remote}: other workers read the latter. Copy the data repository there (all "
+            "branches and tags), then run `git -C WORKSPACE remote set-url origin URL` "
+            "(infra/README.md, first run, step 1), or set the variable back")
 
 
 def _seed_remote(remote: str, source: Path | None) -> None:

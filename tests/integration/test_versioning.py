@@ -88,6 +88,7 @@ def test_a_cloned_workspace_checks_out_the_version_and_pulls_only_what_it_reads(
     from skinrisk.layout import StateLayout
     from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
     from skinrisk.versioning.current import SPLITS_FILE, current_version
+    from skinrisk.versioning.version import make_version
 
     landing = tmp_path / "landing"
     add_batch(state_home, landing, "b1", seed=1)
@@ -103,7 +104,10 @@ def test_a_cloned_workspace_checks_out_the_version_and_pulls_only_what_it_reads(
     for name, value in {"SKINRISK_HOME": worker, "SKINRISK_WORKSPACE": "clone",
                         "SKINRISK_WORK_URL": tmp_path / "work",
                         "SKINRISK_GIT_REMOTE": state_home / "git-remote.git",
-                        "SKINRISK_DVC_REMOTE": state_home / "dvc-remote"}.items():
+                        "SKINRISK_DVC_REMOTE": state_home / "dvc-remote",
+                        # Servers in production; a checkout contacts neither.
+                        "SKINRISK_DATABASE_URL": "postgresql://pipeline@127.0.0.1:1/skinrisk",
+                        "MLFLOW_TRACKING_URI": "http://127.0.0.1:1"}.items():
         monkeypatch.setenv(name, str(value))
     layout = StateLayout.from_env()
     assert checkout_version(layout, TRAINING_INPUTS) == "data-v2"
@@ -124,6 +128,15 @@ def test_a_cloned_workspace_checks_out_the_version_and_pulls_only_what_it_reads(
     monkeypatch.setenv("SKINRISK_DATA_VERSION", "main")
     with pytest.raises(SkinriskError, match="not a data version tag"):
         checkout_version(layout, TRAINING_INPUTS)
+
+    # The pipeline's own workspace refuses a git remote changed under it: it would push the
+    # next version where no other worker reads (an upgrade that skipped moving the repository).
+    for name in ("SKINRISK_WORKSPACE", "SKINRISK_DATA_VERSION", "SKINRISK_DVC_REMOTE"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SKINRISK_HOME", str(state_home))
+    monkeypatch.setenv("SKINRISK_GIT_REMOTE", "git://127.0.0.1:1/skinrisk-data.git")
+    with pytest.raises(SkinriskError, match=r"git-remote\.git, but SKINRISK_GIT_REMOTE is"):
+        make_version(StateLayout.from_env())
 
 
 def test_new_batches_never_move_a_patient(tmp_path: Path, state_home: Path) -> None:

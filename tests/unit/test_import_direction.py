@@ -53,8 +53,11 @@ def test_the_library_never_imports_orchestration_or_the_edges(path: Path) -> Non
                          ids=lambda p: str(p.relative_to(REPO)))
 def test_no_heavy_import_at_module_level(path: Path) -> None:
     # Heavy libraries are imported inside the functions that need them, so the core and the
-    # commands import in both environments and `--help` is fast.
-    bad = [(line, name) for line, name in imports(path, module_level_only=True) if name in HEAVY]
+    # commands import in both environments and `--help` is fast. The Celery workers' settings
+    # module is loaded by Airflow alone, in its own environment, and extends Airflow's settings.
+    allowed = {"airflow"} if path == REPO / "pipelines" / "celery_worker.py" else set()
+    bad = [(line, name) for line, name in imports(path, module_level_only=True)
+           if name in HEAVY - allowed]
     assert not bad, f"{path}: import these inside functions: {bad}"
 
 

@@ -10,6 +10,7 @@ import pytest
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.reports import append_failure, failures
+from skinrisk.storage.objects import open_store
 
 
 def test_the_workspace_mode_is_keep_unless_clone_is_asked_for_with_a_working_prefix(
@@ -27,13 +28,14 @@ def test_the_workspace_mode_is_keep_unless_clone_is_asked_for_with_a_working_pre
 
 def test_a_failed_try_on_one_worker_is_in_the_report_of_another(tmp_path: Path) -> None:
     work = str(tmp_path / "work")
-    gpu = StateLayout(tmp_path / "gpu", work)
+    gpu = StateLayout(tmp_path / "gpu", work, clones=True)  # its disk is emptied after the task
     default = StateLayout(tmp_path / "default", work)
     append_failure(gpu, "skinrisk_retrain", "manual__1", "train", 1, "killed")
     append_failure(default, "skinrisk_retrain", "manual__1", "promote", 1, "MLflow down")
     append_failure(default, "skinrisk_retrain", "manual__2", "promote", 1, "another run")
+    # The keeping worker's own stay on its disk: nothing a task there failed on is copied out.
+    assert [k.split("/")[-1].split("-")[0] for k in open_store(work).list()] == ["train"]
     seen = failures(default, "skinrisk_retrain", "manual__1")
-    # Each try once (the default worker's own also came back from the prefix), by time.
     assert sorted((f["task_id"], f["error"]) for f in seen) == [
         ("promote", "MLflow down"), ("train", "killed")]
     # Without a working prefix a worker sees only its own disk, as before.
@@ -52,12 +54,66 @@ def test_a_worker_disk_is_emptied_but_kept_and_only_where_it_is_named(tmp_path: 
     (home / "train.json").write_text("{}")
     (tmp / "link").symlink_to(kept)  # a link is removed, never followed
     (kept / "keep.txt").write_text("stays")
-    folders = wiped_folders({"SKINRISK_WIPE": f"{home}:{tmp}:{tmp_path / 'absent'}"})
+    clone = {"SKINRISK_WORKSPACE": "clone"}
+    folders = wiped_folders({**clone, "SKINRISK_WIPE": f"{home}:{tmp}:{tmp_path / 'absent'}"})
     assert wipe(folders) == 3
     assert home.is_dir() and not list(home.iterdir()) and not list(tmp.iterdir())
     assert (kept / "keep.txt").read_text() == "stays"
     assert wipe(folders) == 0
-    with pytest.raises(ValueError, match="not an absolute folder"):
-        wiped_folders({"SKINRISK_WIPE": "relative/path"})
-    with pytest.raises(ValueError, match="not an absolute folder"):
-        wiped_folders({"SKINRISK_WIPE": "/"})
+    assert wiped_folders(clone) == []  # nothing named: nothing wiped, whatever the mode
+
+
+@pytest.mark.parametrize(("wiped", "extra", "why"), [
+    ("{home}", {"SKINRISK_WORKSPACE": "keep"}, "SKINRISK_WORKSPACE is not `clone`"),
+    ("relative/path", {}, "not a folder this worker may empty"),
+    ("/", {}, "not a folder this worker may empty"),  # holds everything
+    ("{airflow}", {}, "not a folder this worker may empty"),  # Airflow's home: its logs
+    ("{tmp}", {"AIRFLOW_HOME": "{tmp}/airflow"}, "not a folder this worker may empty"),
+])
+def test_a_worker_set_up_to_wipe_what_it_must_not_does_not_start(
+        tmp_path: Path, wiped: str, extra: dict[str, str], why: str) -> None:
+    pytest.importorskip("airflow.providers.celery", reason="the Celery worker's environment")
+    from pipelines.celery_worker import wiped_folders
+
+    names = {"home": tmp_path / "home", "airflow": tmp_path / "airflow", "tmp": tmp_path}
+    env = {"SKINRISK_WORKSPACE": "clone", "AIRFLOW_HOME": str(names["airflow"]),
+           **{k: v.format(**names) for k, v in extra.items()},
+           "SKINRISK_WIPE": wiped.format(**names)}
+    with pytest.raises(SystemExit, match=why):
+        wiped_folders(env)
+
+
+def test_a_cloned_workspace_refuses_state_that_would_be_emptied_with_the_disk(
+        tmp_path: Path) -> None:
+    from skinrisk.versioning.checkout import require_off_disk
+
+    home = tmp_path / "worker"
+    servers = {"SKINRISK_HOME": str(home), "SKINRISK_WORKSPACE": "clone",
+               "SKINRISK_WORK_URL": "s3://work/pipeline",
+               "SKINRISK_DATABASE_URL": "postgresql://pipeline@db/skinrisk",
+               "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+               "SKINRISK_GIT_REMOTE": "git://git/skinrisk-data.git",
+               "SKINRISK_DVC_REMOTE": "s3://dvc/store"}
+
+    def refused(**changes: str | None) -> str:
+        env = {k: v for k, v in {**servers, **changes}.items() if v is not None}
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("SKINRISK_GIT_REMOTE", "SKINRISK_DVC_REMOTE"):
+                patch.delenv(name, raising=False)
+                if name in env:
+                    patch.setenv(name, env[name])
+            with pytest.raises(SkinriskError) as caught:
+                require_off_disk(StateLayout.from_env(env), env)
+        return str(caught.value)
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("SKINRISK_GIT_REMOTE", "SKINRISK_DVC_REMOTE"):
+            patch.setenv(name, servers[name])
+        require_off_disk(StateLayout.from_env(servers), servers)  # every store a server
+    assert "SKINRISK_DATABASE_URL (the ledger, the locks)" in refused(SKINRISK_DATABASE_URL=None)
+    assert "MLFLOW_TRACKING_URI" in refused(MLFLOW_TRACKING_URI=None)  # SQLite under home
+    assert "MLFLOW_TRACKING_URI" in refused(MLFLOW_TRACKING_URI=f"sqlite:///{home}/m.db")
+    assert "SKINRISK_GIT_REMOTE" in refused(SKINRISK_GIT_REMOTE=None)  # a bare repo under home
+    assert "SKINRISK_DVC_REMOTE" in refused(SKINRISK_DVC_REMOTE=str(home / "dvc"))
+    assert "SKINRISK_WORK_URL" in refused(SKINRISK_WORK_URL=str(home / "work"))
+    assert "could not empty its disk" in refused(SKINRISK_WIPE_FAILED="PermissionError on /x")
