@@ -6,14 +6,15 @@ nothing in (its SKINRISK_HOME, HOME, TMPDIR; separated by ':'). Their contents a
 before every task and after it: a task then starts on the disk a fresh Kubernetes pod would
 give it, whatever the task before it or a killed worker left behind, and whatever a task needs
 from an earlier one must come from PostgreSQL, the object store, the git server or MLflow. The
-folders themselves stay (the worker's environment names them); a volume mounted inside one is
-left alone (a read-only input, never the worker's own state).
+folders themselves stay (the worker's environment names them); a volume mounted directly
+inside one is left alone (a read-only input, never the worker's own state).
 
 Only a worker whose tasks clone their workspace (SKINRISK_WORKSPACE=clone) and run one at a
-time may wipe, and never a folder that holds Airflow's home, the code, the environments or the
-worker's working directory: the settings are checked when the worker loads this module, and a
-worker set up otherwise does not start. A wipe that fails before a task marks the task's
-environment (SKINRISK_WIPE_FAILED), and the stage refuses to run (skinrisk.versioning.checkout).
+time may wipe, and never a folder that holds or lies inside Airflow's home, logs or DAGs, the
+code, the environments or the worker's working directory: the settings are checked when the
+worker loads this module, and a worker set up otherwise does not start. A wipe that fails
+before a task marks the task's environment (SKINRISK_WIPE_FAILED), and the stage refuses to run
+(skinrisk.versioning.checkout).
 
 Imported by the Celery app of the worker (and of the scheduler, where SKINRISK_WIPE is unset);
 connecting the signal handlers is its effect at import, as Celery requires.
@@ -66,15 +67,28 @@ def wiped_folders(environ: Mapping[str, str] | None = None) -> list[Path]:
         raise SystemExit(f"{WIPE_VARIABLE} is set but SKINRISK_WORKSPACE is not `clone`: this "
                          "worker's tasks keep their workspace on its disk, and emptying it "
                          "would lose it. Unset SKINRISK_WIPE or set SKINRISK_WORKSPACE=clone")
-    kept = [Path(p).resolve() for p in (env.get("AIRFLOW_HOME", ""), sys.prefix, os.getcwd(),
-                                        str(Path(__file__).resolve().parents[1])) if p]
+    kept = [Path(p).resolve() for p in _kept_folders(env)]
     for folder in folders:
+        where = folder.resolve()
         if not folder.is_absolute() or any(
-                k == folder.resolve() or folder.resolve() in k.parents for k in kept):
+                k == where or where in k.parents or k in where.parents for k in kept):
             raise SystemExit(f"{WIPE_VARIABLE}: {folder} is not a folder this worker may empty "
-                             "(it must be absolute and hold neither Airflow's home, the code, "
-                             "its environments nor the working directory)")
+                             "(it must be absolute, and neither hold nor lie inside Airflow's "
+                             "home, its logs, the DAGs, the code, the environments or the "
+                             "working directory)")
     return folders
+
+
+def _kept_folders(env: Mapping[str, str]) -> list[str]:
+    """What a wipe must never touch: Airflow's home, logs and DAGs (from Airflow's own settings:
+    AIRFLOW_HOME defaults to ~/airflow when unset), the code, both environments, the cwd."""
+    from airflow.configuration import AIRFLOW_HOME, conf
+
+    ml_bin = env.get("SKINRISK_ML_BIN")
+    return [p for p in (AIRFLOW_HOME, conf.get("logging", "base_log_folder"),
+                        conf.get("core", "dags_folder"), sys.prefix, os.getcwd(),
+                        str(Path(__file__).resolve().parents[1]),
+                        str(Path(ml_bin).parent) if ml_bin else "") if p]
 
 
 def _wipe_for_task(**_: Any) -> None:
@@ -90,11 +104,17 @@ def _wipe_for_task(**_: Any) -> None:
 
 
 def _one_at_a_time(**kwargs: Any) -> None:
-    """A wipe around one task would delete another's disk under it: concurrency 1 only."""
+    """A wipe around one task would delete another's disk under it: concurrency 1 only (the
+    autoscaler, applied after this signal, would raise it: refused too)."""
+    from airflow.configuration import conf
+
     concurrency = getattr(kwargs.get("sender"), "concurrency", 1)
-    if FOLDERS and concurrency != 1:
+    autoscale = "--autoscale" in sys.argv or conf.get("celery", "worker_autoscale",
+                                                      fallback=None)
+    if FOLDERS and (concurrency != 1 or autoscale):
         raise SystemExit(f"{WIPE_VARIABLE} needs a worker that runs one task at a time "
-                         f"(--concurrency 1), not {concurrency}")
+                         f"(--concurrency 1, no autoscale), not {concurrency}"
+                         + (" with autoscale" if autoscale else ""))
 
 
 FOLDERS = wiped_folders()  # checked as the worker loads its settings: a bad setting stops it

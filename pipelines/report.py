@@ -38,8 +38,7 @@ def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
     check = json.loads(retrain_check) if retrain_check else None
     decisions = decisions_of_run(layout, run_id)
     trained_here = bool(decisions) or (check or {}).get("retrain")
-    train, evaluation = (_training(layout, json.loads(trained) if trained else None)
-                         if trained_here else (None, None))
+    train, evaluation = _training(layout, trained) if trained_here else (None, None)
     report = {
         "dag_id": dag_id, "run_id": run_id,
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -48,8 +47,8 @@ def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
         "evaluation": evaluation,
         "decisions": [{k: d[k] for k in ("decision_id", "verdict", "applied", "reasons")}
                       for d in decisions],
-        "failures": failures(layout, dag_id, run_id),
     }
+    report["failures"], report["failures_unreadable"] = failures(layout, dag_id, run_id)
     report["outcome"] = ("failed" if report["failures"] else
                          decisions[-1]["verdict"] if decisions else
                          "skipped: " + check["why"] if check and not check["retrain"] else "done")
@@ -60,13 +59,20 @@ def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
     out.print(f"report: {folder / 'report.md'} ({report['outcome']})")
 
 
-def _training(layout: StateLayout, trained: dict[str, Any] | None
+def _training(layout: StateLayout, trained: str | None
               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The training's record and the evaluation's figures per test set. With a working prefix
-    and the train task's result (its run key), from there and from the MLflow run: the training
-    ran on a GPU worker, not on this disk. Otherwise from this disk (the embedded default)."""
-    if layout.work_url and trained and trained.get("run_key"):
-        return _trained_elsewhere(layout, trained["run_key"])
+    """The training's record and the evaluation's figures per test set.
+
+    ``trained`` is the train task's JSON line as the DAG passes it: with a working prefix, the
+    run key's record there and the MLflow run's figures (the training ran on a GPU worker, not
+    on this disk); "null" when this run's train task produced nothing (skipped, failed): no
+    training, whatever an earlier one left on this disk. Without it (a report run by hand) or
+    without a working prefix (the embedded default), the files on this disk."""
+    result = json.loads(trained) if trained is not None else {}
+    if result is None:
+        return None, None
+    if layout.work_url and result.get("run_key"):
+        return _trained_elsewhere(layout, result["run_key"])
     train_file, evaluation = layout.models / TRAIN_RECORD, layout.metrics / EVALUATION_REPORT
     return (json.loads(train_file.read_text()) if train_file.is_file() else None,
             {k: {"n": v.get("n"), "macro_auc": v.get("macro_auc")}
@@ -86,8 +92,9 @@ def _trained_elsewhere(layout: StateLayout, key: str
         record = mirror.record(DONE_FILE) if mirror else None
     except SkinriskError as exc:
         return {"run_key": key, "unavailable": str(exc)}, None
-    if record is None:
-        return None, None  # not finished: the failures say why
+    if record is None:  # the train task said it finished: its record must be there
+        return {"run_key": key, "unavailable": "no finished-training record on the working "
+                "prefix (done.json)"}, None
     record = {k: v for k, v in record.items() if k != "best_model"}
     try:
         return record, _evaluated(layout, record["run_id"])

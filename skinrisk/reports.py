@@ -57,22 +57,23 @@ def append_failure(layout: StateLayout, dag_id: str, run_id: str, task_id: str,
     return path
 
 
-def failures(layout: StateLayout, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    """The run's failed tries, from this disk and the working prefix, once each, by time."""
+def failures(layout: StateLayout, dag_id: str, run_id: str
+             ) -> tuple[list[dict[str, Any]], str | None]:
+    """The run's failed tries, from this disk and the working prefix, once each, by time; and
+    why the working prefix's could not be read, if they could not (the report says so)."""
     path = run_folder(layout, dag_id, run_id) / "failures.jsonl"
     found = [json.loads(line) for line in path.read_text().splitlines()
              if line.strip()] if path.is_file() else []
+    unreadable = None
     if layout.work_url:
         try:
             store = open_store(layout.work_url)
             found += [json.loads(store.get(key))
                       for key in store.list(_failures_prefix(dag_id, run_id))]
-        except SkinriskError as exc:  # the report still tells what it knows, and this
-            found.append({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                          "task_id": "report", "try_number": None,
-                          "error": f"failed tries on other workers unreadable: {exc}"})
+        except (SkinriskError, OSError) as exc:
+            unreadable = f"failed tries of the GPU worker unreadable: {exc}"
     unique = {(f["at"], f["task_id"], f["try_number"]): f for f in found}
-    return sorted(unique.values(), key=lambda f: (f["at"], f["task_id"]))
+    return sorted(unique.values(), key=lambda f: (f["at"], f["task_id"])), unreadable
 
 
 def _failures_prefix(dag_id: str, run_id: str) -> str:
@@ -117,6 +118,8 @@ def render(report: dict[str, Any]) -> str:
     for d in report.get("decisions", []):
         lines.append(f"- decision {d['decision_id']}: **{d['verdict']}** — {d['applied']}")
         lines += [f"  - {r}" for r in d["reasons"]]
+    if report.get("failures_unreadable"):
+        lines.append(f"- INCOMPLETE: {report['failures_unreadable']}")
     for f in report.get("failures", []):
         lines.append(f"- FAILED {f['task_id']} (try {f['try_number']}) at {f['at']}: "
                      f"{f['error'].splitlines()[-1] if f['error'] else ''}")

@@ -50,6 +50,8 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
         workspace.mkdir(parents=True, exist_ok=True)
         git(workspace, "init", "-q")
         git(workspace, "remote", "add", "origin", remote)
+    else:  # a kept disk: a clone only reads, so it simply follows the setting
+        git(workspace, "remote", "set-url", "origin", remote)
     tag = env.get(DATA_VERSION_VARIABLE) or newest_tag(layout)
     if not _TAG.fullmatch(tag):
         raise SkinriskError(f"{DATA_VERSION_VARIABLE}={tag!r} is not a data version tag: "

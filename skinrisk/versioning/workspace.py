@@ -52,13 +52,26 @@ def ensure_workspace(layout: StateLayout, source: Path | None = None) -> Path:
 def _check_origin(workspace: Path, remote: str) -> None:
     """A workspace pushes where the other workers read: a remote changed under it (an upgrade,
     a moved server) would split the data versions in two, silently."""
-    origin = git(workspace, "remote", "get-url", "origin")
-    if origin != remote:
-        raise SkinriskError(
-            f"the workspace {workspace} pushes to {origin}, but {GIT_REMOTE_VARIABLE} is "
-            f"{remote}: other workers read the latter. Copy the data repository there (all "
-            "branches and tags), then run `git -C WORKSPACE remote set-url origin URL` "
-            "(infra/README.md, first run, step 1), or set the variable back")
+    origin = git(workspace, "config", "--get", "remote.origin.url")  # as set, not rewritten
+    if _same_remote(origin, remote):
+        return
+    setting = (f"{GIT_REMOTE_VARIABLE} is {remote}" if os.environ.get(GIT_REMOTE_VARIABLE)
+               else f"{GIT_REMOTE_VARIABLE} is unset (the default: {remote})")
+    raise SkinriskError(
+        f"the workspace {workspace} pushes to {origin}, but {setting}: other workers read the "
+        "latter. Copy the data repository there (all branches and tags), then run `git -C "
+        "WORKSPACE remote set-url origin URL` (infra/README.md, first run, step 1), or set the "
+        "variable back")
+
+
+def _same_remote(a: str, b: str) -> bool:
+    """One repository spelt two ways: a trailing slash, or a local path through a symlink."""
+    a, b = a.strip().rstrip("/"), b.strip().rstrip("/")
+    if a == b:
+        return True
+    local = ("://" not in a and ":" not in a.split("/")[0]
+             and "://" not in b and ":" not in b.split("/")[0])
+    return local and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 def _seed_remote(remote: str, source: Path | None) -> None:

@@ -35,12 +35,27 @@ def test_a_failed_try_on_one_worker_is_in_the_report_of_another(tmp_path: Path) 
     append_failure(default, "skinrisk_retrain", "manual__2", "promote", 1, "another run")
     # The keeping worker's own stay on its disk: nothing a task there failed on is copied out.
     assert [k.split("/")[-1].split("-")[0] for k in open_store(work).list()] == ["train"]
-    seen = failures(default, "skinrisk_retrain", "manual__1")
+    seen, unreadable = failures(default, "skinrisk_retrain", "manual__1")
+    assert unreadable is None
     assert sorted((f["task_id"], f["error"]) for f in seen) == [
         ("promote", "MLflow down"), ("train", "killed")]
     # Without a working prefix a worker sees only its own disk, as before.
     assert [f["task_id"] for f in failures(StateLayout(tmp_path / "default"),
-                                           "skinrisk_retrain", "manual__1")] == ["promote"]
+                                           "skinrisk_retrain", "manual__1")[0]] == ["promote"]
+
+
+def test_an_unreadable_working_prefix_makes_the_report_incomplete_not_the_run_failed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.s3 import CREDENTIALS, moto_server
+
+    default = StateLayout(tmp_path / "default", "s3://no-such-bucket/pipeline")
+    append_failure(default, "skinrisk_retrain", "manual__1", "promote", 1, "MLflow down")
+    with moto_server() as endpoint:  # a real S3 API that answers: that bucket is not there
+        for key, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(key, value)
+        seen, unreadable = failures(default, "skinrisk_retrain", "manual__1")
+    assert [f["task_id"] for f in seen] == ["promote"]  # what this disk knows is still there
+    assert unreadable and unreadable.startswith("failed tries of the GPU worker unreadable")
 
 
 def test_a_worker_disk_is_emptied_but_kept_and_only_where_it_is_named(tmp_path: Path) -> None:
@@ -67,17 +82,23 @@ def test_a_worker_disk_is_emptied_but_kept_and_only_where_it_is_named(tmp_path: 
     ("{home}", {"SKINRISK_WORKSPACE": "keep"}, "SKINRISK_WORKSPACE is not `clone`"),
     ("relative/path", {}, "not a folder this worker may empty"),
     ("/", {}, "not a folder this worker may empty"),  # holds everything
-    ("{airflow}", {}, "not a folder this worker may empty"),  # Airflow's home: its logs
-    ("{tmp}", {"AIRFLOW_HOME": "{tmp}/airflow"}, "not a folder this worker may empty"),
+    ("{airflow}", {}, "not a folder this worker may empty"),  # Airflow's home: logs, settings
+    ("{prefix}/lib", {}, "not a folder this worker may empty"),  # inside an environment
+    ("{tmp}/ml", {"SKINRISK_ML_BIN": "{tmp}/ml/bin"}, "not a folder this worker may empty"),
+    ("{repo}/dags", {}, "not a folder this worker may empty"),  # the code
 ])
 def test_a_worker_set_up_to_wipe_what_it_must_not_does_not_start(
         tmp_path: Path, wiped: str, extra: dict[str, str], why: str) -> None:
     pytest.importorskip("airflow.providers.celery", reason="the Celery worker's environment")
+    import sys
+
+    from airflow.configuration import AIRFLOW_HOME
+
     from pipelines.celery_worker import wiped_folders
 
-    names = {"home": tmp_path / "home", "airflow": tmp_path / "airflow", "tmp": tmp_path}
-    env = {"SKINRISK_WORKSPACE": "clone", "AIRFLOW_HOME": str(names["airflow"]),
-           **{k: v.format(**names) for k, v in extra.items()},
+    names = {"home": tmp_path / "home", "airflow": AIRFLOW_HOME, "tmp": tmp_path,
+             "prefix": sys.prefix, "repo": Path(__file__).resolve().parents[2]}
+    env = {"SKINRISK_WORKSPACE": "clone", **{k: v.format(**names) for k, v in extra.items()},
            "SKINRISK_WIPE": wiped.format(**names)}
     with pytest.raises(SystemExit, match=why):
         wiped_folders(env)
@@ -117,3 +138,39 @@ def test_a_cloned_workspace_refuses_state_that_would_be_emptied_with_the_disk(
     assert "SKINRISK_DVC_REMOTE" in refused(SKINRISK_DVC_REMOTE=str(home / "dvc"))
     assert "SKINRISK_WORK_URL" in refused(SKINRISK_WORK_URL=str(home / "work"))
     assert "could not empty its disk" in refused(SKINRISK_WIPE_FAILED="PermissionError on /x")
+
+
+def test_the_report_takes_this_runs_training_or_says_why_it_cannot(tmp_path: Path) -> None:
+    """The train task's line decides: "null" (this run trained nothing) never shows what an
+    earlier training left on the disk; a run key whose record is missing says so."""
+    import json
+
+    from pipelines.report import _training
+    from skinrisk.reports import render
+
+    home = tmp_path / "cpu"
+    stale = StateLayout(home)
+    stale.models.mkdir(parents=True)
+    (stale.models / "train.json").write_text(json.dumps({"run_id": "old"}))
+    assert _training(stale, "null") == (None, None)
+    assert _training(stale, None)[0] == {"run_id": "old"}  # by hand: the disk is all there is
+    layout = StateLayout(home, str(tmp_path / "work"))
+    train, evaluation = _training(layout, json.dumps({"run_key": "k1", "run_id": "r1"}))
+    assert train == {"run_key": "k1", "unavailable": "no finished-training record on the "
+                     "working prefix (done.json)"} and evaluation is None
+    text = render({"dag_id": "d", "run_id": "r", "written_at": "now", "outcome": "done",
+                   "train": train, "evaluation": {"unavailable": "MLflow: down"},
+                   "failures": [], "failures_unreadable": "failed tries unreadable: x"})
+    assert "run key k1, record unavailable: no finished-training record" in text
+    assert "- evaluation unavailable: MLflow: down" in text and "- INCOMPLETE: failed" in text
+
+
+def test_imagenet_weights_are_looked_up_under_keras_home(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    from skinrisk.training.model import KERAS_FILE, keras_cache_file
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert keras_cache_file() == tmp_path / "keras" / "models" / KERAS_FILE
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert keras_cache_file() == tmp_path / "home" / ".keras" / "models" / KERAS_FILE
