@@ -27,8 +27,10 @@ EASY = {  # types that differ plainly in look, two sources (hospital-b: cross-et
     "synth": {"difficulty": 0.0, "images": 480, "sources": ["hospital-a", "hospital-b"],
               "defect_rates": {}, "tumor_types": None},
     # More steps than the demo profile: the split is drawn on random surrogate ids, so each run
-    # trains on a different half of the cohort; 4 epochs at 5e-4 sometimes stayed near chance.
-    "train": {"epochs": 6, "learning_rate": 0.001},
+    # trains on a different half of the cohort. Held-out macro AUC over four draws: 6 epochs
+    # 0.58 (failed CI), 0.79, 0.89, 0.95; 10 epochs on three of them 0.95, 0.98, 1.0 (the best
+    # epoch is kept, so more epochs never lower the validation AUC it is chosen on).
+    "train": {"epochs": 10, "learning_rate": 0.001},
     # The macro floor stays; per-grade AUC on ~40 held-out patients of this 6-epoch CPU model
     # swings by +-0.15 with the draw (CI once saw low-risk at 0.40 beside a passing macro), and
     # the per-grade floors are the gate's unit tests' business, not this wiring test's.
@@ -215,7 +217,7 @@ def test_audit_traces_a_model_to_its_images_and_images_to_their_models(
     fit = trace["images"]["fit"]
     assert sum(fit["by_grade"].values()) == sum(fit["by_fitzpatrick"].values()) == len(
         fit["ids"])
-    assert trace["training"]["params"]["train"]["epochs"] == 6
+    assert trace["training"]["params"]["train"]["epochs"] == EASY["train"]["epochs"]
     assert trace["evaluation"]["sets"]["heldout"]["macro_auc"] is not None
     markdown = (home / "audits" / "model-skinrisk-xception-1" / "audit.md").read_text()
     assert "cross-checks hold.**" in markdown and "FAIL" not in markdown
