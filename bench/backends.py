@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params-small.yaml"
@@ -68,9 +69,8 @@ def run(images: int = 240) -> list[tuple[str, float, str]]:
     from pipelines.cli import main
     from skinrisk.records.migrations import apply_migrations
 
-    saved = {k: os.environ.get(k) for k in ("SKINRISK_HOME", "SKINRISK_DATABASE_URL")}
     database = f"skinrisk_bench_{uuid.uuid4().hex[:10]}"
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as root, mock.patch.dict(os.environ):
         landing = Path(root) / "landing"
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["synth", "--out", str(landing / "b1"), "--truth",
@@ -87,11 +87,6 @@ def run(images: int = 240) -> list[tuple[str, float, str]]:
             os.environ["SKINRISK_DATABASE_URL"] = _url(database)
             production = _stages(Path(root) / "postgres", landing, database)
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
             with psycopg.connect(SERVER, autocommit=True) as admin:
                 admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             shutil.rmtree(Path(root) / "embedded", ignore_errors=True)

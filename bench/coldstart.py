@@ -19,12 +19,10 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params-small.yaml"
-VARIABLES = ("SKINRISK_HOME", "SKINRISK_WORK_URL", "SKINRISK_WORKSPACE", "SKINRISK_GIT_REMOTE",
-             "SKINRISK_DVC_REMOTE", "SKINRISK_DATA_VERSION", "MLFLOW_TRACKING_URI",
-             "SKINRISK_DATABASE_URL")
 
 
 def _quiet(argv: list[str]) -> None:
@@ -68,27 +66,20 @@ def _start(params: Path) -> tuple[float, int, int]:
 
 
 def run(images: int = 240) -> list[tuple[str, float, str]]:
-    saved = {k: os.environ.get(k) for k in VARIABLES}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            home, work = root / "pipeline", root / "work"
-            os.environ.update(SKINRISK_HOME=str(home), SKINRISK_WORK_URL=str(work))
-            params = _pipeline(root, images)
-            os.environ.update(SKINRISK_HOME=str(root / "worker"), SKINRISK_WORKSPACE="clone",
-                              SKINRISK_GIT_REMOTE=str(home / "git-remote.git"),
-                              SKINRISK_DVC_REMOTE=str(home / "dvc-remote"),
-                              MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow/mlflow.db",
-                              # A server in production; the steps timed here do not contact it.
-                              SKINRISK_DATABASE_URL="postgresql://pipeline@127.0.0.1:1/skinrisk")
-            cold, data, model = _start(params)
-            warm, _, _ = _start(params)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # Every variable set below is put back afterwards.
+    with mock.patch.dict(os.environ), tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        home, work = root / "pipeline", root / "work"
+        os.environ.update(SKINRISK_HOME=str(home), SKINRISK_WORK_URL=str(work))
+        params = _pipeline(root, images)
+        os.environ.update(SKINRISK_HOME=str(root / "worker"), SKINRISK_WORKSPACE="clone",
+                          SKINRISK_GIT_REMOTE=str(home / "git-remote.git"),
+                          SKINRISK_DVC_REMOTE=str(home / "dvc-remote"),
+                          MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow/mlflow.db",
+                          # A server in production; the steps timed here do not contact it.
+                          SKINRISK_DATABASE_URL="postgresql://pipeline@127.0.0.1:1/skinrisk")
+        cold, data, model = _start(params)
+        warm, _, _ = _start(params)
     return [
         (f"GPU task on a wiped disk, {images} photos: clone + pull + model, cold", cold, "s"),
         ("the same, disk kept (DVC cache, model in place), warm", warm, "s"),
