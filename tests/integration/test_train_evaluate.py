@@ -185,8 +185,15 @@ def test_the_gate_promotes_a_first_model_on_floors_then_judges_a_challenger_agai
     assert run.data.tags["gate.verdict"] == "reject"
     names = {a.path for a in client.list_artifacts(run.info.run_id, "promotion")}
     assert any(n.endswith(".md") for n in names) and any(n.endswith(".json") for n in names)
+    # Issue 21: the record says what the gate could see on each compared set, and the
+    # dangerous grade's sensitivity at the champion's threshold is among the criteria.
+    assert {d["test_set"] for d in record["detectable"]} == {"heldout", "cross_ethnic"}
+    assert all(d["sentence"] for d in record["detectable"])
+    assert any("sensitivity" in c["figure"] for c in record["criteria"])
     markdown = (home / "decisions" / f"{record['decision_id']}.md").read_text()
     assert "REJECT" in markdown and "| heldout | superiority | macro AUC |" in markdown
+    assert "## What the gate could see at this n" in markdown
+    assert record["detectable"][0]["sentence"] in markdown
 
 
 def _audit(*args: str) -> tuple[int, dict]:
