@@ -97,8 +97,10 @@ def pad_section(params: QualityParams, home: Path) -> list[str]:
     grades, diagnoses = pad_grades(PAD / "metadata.csv")
     lines += ["", "## Actions", "",
               'A check rejects (quality.actions) only where it is right on these real photos and '
-              'its defect is not tied to a risk grade. Where precision is low (exudate, '
-              'background_dominant) or recall is (hair), the check flags: the photo stays, named in'
+              'its defect is not tied to a risk grade. Hair (precision about 0.7: strands beside '
+              'the lesion count too), exudate (no wet lesion among the low-risk photos, so '
+              'removing wet photos removes carcinomas) and background_dominant (no real small site '
+              'to measure it on) flag: the photo stays, named in'
               " the manifest's `quality_flags` and on the review pages (`kept_<check>.html`), where"
               " a reviewer's accept clears the flag and a reject stands over it. Marker ink is "
               'drawn around the lesions a clinician suspects, so it is about three times commoner '

@@ -130,8 +130,8 @@ class QualityParams(_Params):
     max_bright_fraction: float = Field(0.5, gt=0, le=1)
     min_skin_fraction: float = Field(0.2, ge=0, le=1)
     max_dye_fraction: float = Field(0.0025, ge=0, le=1)
-    max_hair_fraction: float = Field(0.068, ge=0, le=1)
-    max_gloss_fraction: float = Field(0.0005, ge=0, le=1)
+    max_hair_fraction: float = Field(0.002, ge=0, le=1)
+    max_wet_fraction: float = Field(0.0002, ge=0, le=1)
     # Modality (not_clinical_photo): a dermatoscope's round lens and immersion-fluid bubbles
     # (skinrisk/quality/modality.py). Checked on images of sources declared clinical only.
     max_vignette: float = Field(0.5, ge=0, le=1)  # least-dark corner's dark share

@@ -1,8 +1,9 @@
 """Scores for one working image. Each returns a number; decide.py compares it with a threshold.
 
 All scores are fractions of pixels or normalised measures, so they do not depend on the
-working copy's size. Colour rules work in HSV and YCrCb, and were calibrated on the synthetic
-cohort's truth and the PAD-UFES-20 sample (README, "Quality": figures and contact sheets).
+working copy's size. The checks that judge real photos (ink, hair, exudate, skin) were designed
+on the PAD-UFES-20 sample labelled by eye (docs/quality-labels.csv; figures from `make calibrate`
+in docs/quality-calibration.md); the synthetic cohort's truth only says that each one runs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from skinrisk.quality.appearance import score_appearance
+from skinrisk.quality.exudate import score_exudate
+from skinrisk.quality.hair import score_hair
 from skinrisk.quality.modality import score_modality
 
 
@@ -20,10 +23,11 @@ class Scores:
     sharpness: float  # variance of the Laplacian of the grey image (higher = sharper)
     dark_fraction: float  # pixels nearly black
     bright_fraction: float  # pixels nearly white
-    skin_fraction: float  # pixels in the YCrCb skin range
-    dye_fraction: float  # saturated violet, blue or iodine-orange pixels
-    hair_fraction: float  # thin dark strands (morphological black-hat)
-    gloss_fraction: float  # specular glints: very bright, unsaturated
+    skin_fraction: float  # pixels near the photo's own skin tone (skin_mask)
+    dye_fraction: float  # marker-ink lines of any colour (dye_mask)
+    hair_fraction: float  # hair.py: thin long lines darker or lighter than both sides
+    gloss_fraction: float  # specular glints anywhere: glare, for drift (not a check)
+    wet_fraction: float  # exudate.py: highlights on or beside blood-red tissue
     faces: int  # frontal faces found
     phash: int  # 64-bit DCT perceptual hash
     vignette: float  # modality.py: a dermatoscope's round black surround
@@ -38,15 +42,15 @@ def score_image(rgb: np.ndarray) -> Scores:
 
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    skin = skin_mask(rgb)
     return Scores(
         sharpness=score_sharpness(gray),
         dark_fraction=float((gray < 20).mean()),
         bright_fraction=float((gray > 245).mean()),
-        skin_fraction=float(skin.mean()),
+        skin_fraction=float(skin_mask(rgb).mean()),
         dye_fraction=score_dye(rgb),
-        hair_fraction=score_hair(gray),
+        hair_fraction=score_hair(rgb),
         gloss_fraction=score_gloss(hsv),
+        wet_fraction=score_exudate(rgb),
         faces=count_faces(gray),
         phash=perceptual_hash(gray),
         **asdict(score_modality(gray)),
@@ -70,16 +74,42 @@ def score_sharpness(gray: np.ndarray) -> float:
 
 
 def skin_mask(rgb: np.ndarray) -> np.ndarray:
-    """Skin-coloured pixels: the classic YCrCb box, which holds across skin types, widened
-    towards pale skin: with the classic Cr >= 133 and Cb <= 130, the pale skin that fills
-    11 PAD-UFES-20 photos was read as background (all 11 flagged background_dominant, none a
-    small site); with Cr >= 130, Cb <= 135 and min_skin_fraction 0.2, 3 are (0.17 then
-    missed a quarter of the synthetic finger tips)."""
+    """Pixels within a chroma distance of the image's own dominant skin tone.
+
+    Why relative: the fixed YCrCb box fails on skin under a colour cast and on very pale skin
+    (PAD-UFES-20: a purple cast 62340919, near-white skin a51ebc84, a yellow cast f4312508 -> skin
+    fractions 0.03, 0.13, 0.19, all flagged background_dominant, none a small site). Skin within
+    one photo is one tone, whatever the camera's white balance did to it, and a drape, glove or
+    table differs from it in chroma.
+
+    1. A wide gate for what may be skin at all, in CIELAB chroma (a*, b*): warm hues from purple-
+       red (-45 deg, skin under a magenta cast) through yellow (115 deg, skin under a yellow cast),
+       chroma >= 4 (not a grey or white drape), L* > 20 (not a black drape or shadow). Surgical
+       drapes (blue ~-130 deg, green ~140 deg), grey, white and black lie outside it.
+    2. The dominant tone: the median (a*, b*) of the gated pixels. In a finger-tip photo the drape
+       is outside the gate, so the tone is the finger's, even when the drape fills the frame.
+    3. Skin: pixels within max(8, 0.6 * tone chroma) of that tone in (a*, b*), L* > 20. The radius
+       grows with chroma because saturated (dark, tanned, red) skin varies more in chroma than
+       pale skin; 8 units keeps pale skin from shrinking to nothing. Lightness is not compared:
+       shading and uneven light change L* across skin far more than chroma.
+    Limits: a beige/brown table or wooden surface, or a skin-coloured glove, passes the gate and
+    would be read as skin (as with the YCrCb box).
+    """
     import cv2
 
-    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
-    cr, cb = ycrcb[..., 1].astype(np.int16), ycrcb[..., 2].astype(np.int16)
-    return (cr >= 130) & (cr <= 180) & (cb >= 70) & (cb <= 135)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    light = lab[..., 0].astype(np.float32) * (100 / 255)
+    a = lab[..., 1].astype(np.float32) - 128
+    b = lab[..., 2].astype(np.float32) - 128
+    hue = np.degrees(np.arctan2(b, a))
+    chroma = np.hypot(a, b)
+    lit = light > 20
+    gate = (hue > -45) & (hue < 115) & (chroma >= 4) & lit
+    if gate.mean() < 0.02:
+        return np.zeros(light.shape, dtype=bool)
+    tone_a, tone_b = float(np.median(a[gate])), float(np.median(b[gate]))
+    radius = max(8.0, 0.6 * float(np.hypot(tone_a, tone_b)))
+    return (np.hypot(a - tone_a, b - tone_b) <= radius) & lit
 
 
 def score_dye(rgb: np.ndarray) -> float:
@@ -143,31 +173,12 @@ def dye_mask(rgb: np.ndarray, whole_lines: bool = False) -> np.ndarray:
     return touched[labels]
 
 
-def score_hair(gray: np.ndarray) -> float:
-    """Thin, long, dark strands: a relative black-hat, keeping only elongated components.
-
-    Relative, so that hair on dark skin counts; elongated, so that a lesion's dark speckles
-    (seborrheic keratosis, melanoma) do not.
-    """
-    import cv2
-
-    side = max(gray.shape)
-    size = max(5, round(side / 40) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel).astype(np.float32)
-    darker = (closed - gray.astype(np.float32)) / (closed + 1.0)
-    mask = ((darker > 0.3) & (closed - gray > 12)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    long = np.zeros(count, dtype=bool)
-    long[1:] = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) >= side / 8
-    return float(long[labels].mean())
-
-
 def score_gloss(hsv: np.ndarray) -> float:
-    """Specular glints of a wet surface: small, white, unsaturated spots brighter than around.
+    """Specular glints anywhere: small, white, unsaturated spots brighter than around.
 
-    Thresholds chosen on the synthetic truth (README, "Quality"); a lesion's white scale is
-    less bright and less white than a glint.
+    No longer the exudate check (it fired on pearly and keratotic surfaces of dry lesions; see
+    exudate.py), but glare is what sets a dermoscopy set apart from clinical photos, so it stays
+    a drift measure (validate's `glare` band).
     """
     import cv2
 

@@ -28,6 +28,7 @@ class ScoreRecord:
     brightness: float = 0.0
     saturation: float = 0.0
     redness: float = 0.0
+    wet_fraction: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,32 @@ def test_marker_ink_on_real_photos(pad_by_hash: dict[str, bytes], digest: str, i
     assert (Reason.DYE in reasons(pad_by_hash[digest])) is inked
 
 
+# The redesigned hair, exudate and skin checks (docs/quality-calibration.md), on real photos the
+# first checks got wrong. Each: (reason, expected to fire).
+REAL_CASES = {
+    # Grey and white hair over the lesion (lighter than the skin: a black-hat never saw it).
+    "7b75935ab75fe3f7": (Reason.HAIR, True), "968a33aeb0a75467": (Reason.HAIR, True),
+    "b8e1e6181ef518b8": (Reason.HAIR, True), "c0d5871800bce5f0": (Reason.HAIR, True),
+    "11cef6dbcefa5c23": (Reason.HAIR, True),  # one thin dark hair across a BCC
+    # Fresh blood with highlights on it.
+    "b0bd53b7b3a0f6d8": (Reason.EXUDATE, True), "54059d5d1af3bc60": (Reason.EXUDATE, True),
+    # Dry: a BCC's pearly sheen, flash glare on oily skin, white scale, a matte crust.
+    "32b973ae2fc45ae1": (Reason.EXUDATE, False), "702e8abed26325e6": (Reason.EXUDATE, False),
+    "30ab52ae4a47d1a7": (Reason.EXUDATE, False), "0930c8ece79cea83": (Reason.EXUDATE, False),
+    # Skin filling the frame under a purple cast, near-white skin, a yellow cast.
+    "62340919bbcf8d13": (Reason.BACKGROUND_DOMINANT, False),
+    "a51ebc84ffba8bcd": (Reason.BACKGROUND_DOMINANT, False),
+    "f431250800973b00": (Reason.BACKGROUND_DOMINANT, False),
+}
+
+
+@pytest.mark.parametrize(("digest", "case"), sorted(REAL_CASES.items()))
+def test_hair_exudate_and_skin_on_real_photos(pad_by_hash: dict[str, bytes], digest: str,
+                                              case: tuple[Reason, bool]) -> None:
+    reason, fires = case
+    assert (reason in reasons(pad_by_hash[digest])) is fires
+
+
 def test_a_recognisable_face_is_a_privacy_block() -> None:
     assert Reason.FACE_VISIBLE in reasons((FIXTURES / "astronaut.jpg").read_bytes())
 
@@ -121,8 +147,9 @@ def test_scores_do_not_depend_on_the_working_copy_size_much() -> None:
     out = io.BytesIO()
     big.save(out, "JPEG", quality=95)
     assert Reason.HAIR in reasons(out.getvalue())
+    # 320 px against a 384 px working copy: the hairs cover another share of the frame.
     assert abs(score_bytes("a", dirty).skin_fraction
-               - score_bytes("b", out.getvalue()).skin_fraction) < 0.05
+               - score_bytes("b", out.getvalue()).skin_fraction) < 0.08
     assert np.isfinite(score_bytes("c", out.getvalue()).sharpness)
 
 

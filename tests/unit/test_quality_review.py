@@ -17,7 +17,7 @@ PARAMS = QualityParams()
 SCORES = {"image_id": "x", "decodable": True, "error": None, "sharpness": 2.0,
           "dark_fraction": 0.1, "bright_fraction": 0.0, "skin_fraction": 0.5,
           "dye_fraction": 0.0, "hair_fraction": 0.2, "gloss_fraction": 0.0, "faces": 1,
-          "phash": 123}
+          "phash": 123, "wet_fraction": 0.0}
 
 
 def test_each_score_sits_beside_the_threshold_named_after_it() -> None:
@@ -26,7 +26,9 @@ def test_each_score_sits_beside_the_threshold_named_after_it() -> None:
     assert (shown["short_side_px"].value, shown["short_side_px"].bound,
             shown["short_side_px"].failed) == (90, ">= 100", True)
     assert (shown["sharpness"].bound, shown["sharpness"].failed) == (">= 4.5", True)
-    assert (shown["hair_fraction"].bound, shown["hair_fraction"].failed) == ("<= 0.068", True)
+    assert (shown["hair_fraction"].bound, shown["hair_fraction"].failed) == ("<= 0.002", True)
+    assert (shown["wet_fraction"].bound, shown["wet_fraction"].failed) == ("<= 0.0002", False)
+    assert shown["gloss_fraction"].bound == ""  # a drift measure, judged by no check
     assert (shown["dark_fraction"].bound, shown["dark_fraction"].failed) == ("<= 0.5", False)
     assert (shown["faces"].bound, shown["faces"].failed) == ("<= 0", True)
     unblocked = {m.name: m for m in measures(SCORES, 90, 200, PARAMS.model_copy(
