@@ -9,8 +9,9 @@ import time
 from PIL import Image
 
 from bench.ingest import camera_like
-from skinrisk.quality.checks import count_faces, score_image
+from skinrisk.quality.checks import score_image
 from skinrisk.quality.decode import load_working_image
+from skinrisk.quality.faces import count_faces
 from skinrisk.quality.runner import score_bytes
 
 
@@ -68,6 +69,4 @@ def _rate_of(items, work) -> float:
 
 
 def _faces_only(rgb) -> int:
-    import cv2
-
-    return count_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    return count_faces(rgb)

@@ -14,6 +14,7 @@ import numpy as np
 
 from skinrisk.quality.appearance import score_appearance
 from skinrisk.quality.exudate import score_exudate
+from skinrisk.quality.faces import count_faces
 from skinrisk.quality.hair import score_hair
 from skinrisk.quality.modality import score_modality
 
@@ -28,7 +29,7 @@ class Scores:
     hair_fraction: float  # hair.py: thin long lines darker or lighter than both sides
     gloss_fraction: float  # specular glints anywhere: glare, for drift (not a check)
     wet_fraction: float  # exudate.py: highlights on or beside blood-red tissue
-    faces: int  # frontal faces found
+    faces: int  # faces.py: frontal or profile faces, or an eye at the frame's edge
     phash: int  # 64-bit DCT perceptual hash
     vignette: float  # modality.py: a dermatoscope's round black surround
     bubbles: int  # modality.py: immersion-fluid bubbles
@@ -51,7 +52,7 @@ def score_image(rgb: np.ndarray) -> Scores:
         hair_fraction=score_hair(rgb),
         gloss_fraction=score_gloss(hsv),
         wet_fraction=score_exudate(rgb),
-        faces=count_faces(gray),
+        faces=count_faces(rgb),
         phash=perceptual_hash(gray),
         **asdict(score_modality(gray)),
         **asdict(score_appearance(rgb, hsv)),
@@ -187,24 +188,6 @@ def score_gloss(hsv: np.ndarray) -> float:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     tophat = cv2.morphologyEx(v, cv2.MORPH_TOPHAT, kernel)
     return float(((tophat > 20) & (v >= 245) & (hsv[..., 1] <= 20)).mean())
-
-
-_FACES = None
-
-
-def count_faces(gray: np.ndarray) -> int:
-    """Frontal faces at least a fifth of the image's short side (a privacy block, not a grade)."""
-    import cv2
-
-    global _FACES
-    if _FACES is None:
-        _FACES = cv2.CascadeClassifier(cv2.data.haarcascades
-                                       + "haarcascade_frontalface_default.xml")
-    side = min(gray.shape)
-    # minNeighbors 12: no false face in the 516 PAD-UFES-20 photos, a portrait still found.
-    found = _FACES.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=12,
-                                    minSize=(side // 5, side // 5))
-    return len(found)
 
 
 def perceptual_hash(gray: np.ndarray) -> int:

@@ -92,8 +92,8 @@ def test_marker_ink_on_real_photos(pad_by_hash: dict[str, bytes], digest: str, i
     assert (Reason.DYE in reasons(pad_by_hash[digest])) is inked
 
 
-# The redesigned hair, exudate and skin checks (docs/quality-calibration.md), on real photos the
-# first checks got wrong. Each: (reason, expected to fire).
+# The redesigned hair, exudate, skin and face checks (docs/quality-calibration.md), on real
+# photos the first checks got wrong. Each: (reason, expected to fire).
 REAL_CASES = {
     # Grey and white hair over the lesion (lighter than the skin: a black-hat never saw it).
     "7b75935ab75fe3f7": (Reason.HAIR, True), "968a33aeb0a75467": (Reason.HAIR, True),
@@ -108,11 +108,17 @@ REAL_CASES = {
     "62340919bbcf8d13": (Reason.BACKGROUND_DOMINANT, False),
     "a51ebc84ffba8bcd": (Reason.BACKGROUND_DOMINANT, False),
     "f431250800973b00": (Reason.BACKGROUND_DOMINANT, False),
+    # A facial lesion with a partly cut-off eye in a corner (no face cascade finds either), and
+    # the two photos nearest to the eye rule's gates without being a face.
+    "ea91b15abf525be9": (Reason.FACE_VISIBLE, True),
+    "6727cca5ba82c280": (Reason.FACE_VISIBLE, True),
+    "758e2497e3cf3691": (Reason.FACE_VISIBLE, False),
+    "713c1f70bb114c3a": (Reason.FACE_VISIBLE, False),
 }
 
 
 @pytest.mark.parametrize(("digest", "case"), sorted(REAL_CASES.items()))
-def test_hair_exudate_and_skin_on_real_photos(pad_by_hash: dict[str, bytes], digest: str,
+def test_hair_exudate_skin_and_faces_on_real_photos(pad_by_hash: dict[str, bytes], digest: str,
                                               case: tuple[Reason, bool]) -> None:
     reason, fires = case
     assert (reason in reasons(pad_by_hash[digest])) is fires
