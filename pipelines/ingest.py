@@ -33,6 +33,7 @@ from skinrisk.records import IdentityStore, open_private_store
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.landing import Landing, NotABatchFolder, open_landing
 from skinrisk.storage.rawzone import RawZone
+from skinrisk.versioning.session import data_session
 from skinrisk.vocabulary import describe_value
 
 LANDING_VARIABLE = "SKINRISK_LANDING"
@@ -63,7 +64,8 @@ def command(
     raw = RawZone(layout.raw, layout.quarantine)
     # One writer of the raw zone at a time: a second ingest (an Airflow retry, a person)
     # waits here, then finds the batches committed and does nothing.
-    with named_lock(layout, "ingest") as lock, open_private_store(layout) as private:
+    with data_session(layout, "ingest"), named_lock(layout, "ingest") as lock, \
+            open_private_store(layout) as private:
         known = raw.known_images()  # read once; each committed batch adds its images
         events = list(ledger.read(layout))
         refused = refused_batches(events)

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
+from skinrisk.config import PackParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.packing.inpaint import inpaint_version
@@ -16,6 +17,7 @@ from skinrisk.quality.runner import MANIFEST
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows, write_rows
+from skinrisk.versioning.session import data_session
 
 INDEX = "index.parquet"
 
@@ -24,6 +26,11 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     """Resize every split image once and pack it; only changed (batch, split) groups."""
     params = load_params(params_path).pack
     layout = StateLayout.from_env()
+    with data_session(layout, "pack"):
+        _pack(layout, params)
+
+
+def _pack(layout: StateLayout, params: PackParams) -> None:
     assignments = layout.splits / "assignments.parquet"
     if not assignments.is_file():
         raise SkinriskError("no split yet: run `skinrisk split` first")

@@ -22,6 +22,7 @@ from skinrisk.quality.runner import QualityOutcome, dataset_images, dataset_rows
 from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.rawzone import RawZone
+from skinrisk.versioning.session import data_session
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
@@ -31,7 +32,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     layout = StateLayout.from_env()
     raw = RawZone(layout.raw, layout.quarantine)
     overrides = _overrides(params)
-    with named_lock(layout, "quality"), \
+    with data_session(layout, "quality"), named_lock(layout, "quality"), \
             Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         images = dataset_images(raw)
         task = progress.add_task("quality", total=images.num_rows)

@@ -8,12 +8,14 @@ from pathlib import Path
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
+from skinrisk.config import SplitParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.runner import MANIFEST
 from skinrisk.splitting.assign import SPLITS, SplitRule, assign_all, summarize
 from skinrisk.storage.tables import read_rows, write_rows
+from skinrisk.versioning.session import data_session
 
 ASSIGNMENTS = "assignments.parquet"
 SUMMARY = "summary.json"
@@ -23,6 +25,11 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     """Split by patient (frozen forever by a salted hash); stop on any leakage."""
     params = load_params(params_path).split
     layout = StateLayout.from_env()
+    with data_session(layout, "split"):
+        _split(layout, params)
+
+
+def _split(layout: StateLayout, params: SplitParams) -> None:
     manifest = layout.curated / MANIFEST
     if not manifest.is_file():
         raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
+from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.localfs import atomic_write
@@ -24,6 +25,7 @@ from skinrisk.storage.tables import read_rows
 from skinrisk.validation.features import validation_rows
 from skinrisk.validation.report import render_report
 from skinrisk.validation.tfdv_check import Verdict, validate_rows
+from skinrisk.versioning.session import data_session
 
 VERDICT = "verdict.json"
 
@@ -36,6 +38,11 @@ def command(
     """Validate new batches with TFDV; exit 1 if a batch fails."""
     params = load_params(params_path).validation
     layout = StateLayout.from_env()
+    with data_session(layout, "validate"):
+        return _validate(layout, params, batch)
+
+
+def _validate(layout: StateLayout, params: ValidateParams, batch: list[str] | None) -> int:
     schema = (project_root() or Path.cwd()) / params.schema_path
     if not schema.is_file():
         raise SkinriskError(f"schema {schema} not found (params.yaml validate.schema_path)")

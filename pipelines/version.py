@@ -11,6 +11,7 @@ from skinrisk import ledger
 from skinrisk.audit.archive import ledger_archive, publish_ledger
 from skinrisk.layout import StateLayout
 from skinrisk.versioning.current import current_version
+from skinrisk.versioning.session import data_session
 from skinrisk.versioning.version import make_version
 
 JSON_OPTION = typer.Option(False, "--json", help="End with one JSON line: tag, commit, "
@@ -20,6 +21,11 @@ JSON_OPTION = typer.Option(False, "--json", help="End with one JSON line: tag, c
 def command(as_json: bool = JSON_OPTION) -> None:
     """Version the raw batches, curated dataset and splits; no-op when nothing changed."""
     layout = StateLayout.from_env()
+    with data_session(layout, "version", publishes=False):  # it pushes its commit and tag
+        _version(layout, as_json)
+
+
+def _version(layout: StateLayout, as_json: bool) -> None:
     result = make_version(layout)
     # Recorded once per tag, also by the rerun of a run killed between its tag and this line.
     if not ledger.recorded(layout, "dataset_version", "tag", result.tag):

@@ -91,11 +91,11 @@ def require_off_disk(layout: StateLayout, environ: Mapping[str, str]) -> None:
     on_disk = {
         "SKINRISK_DATABASE_URL (the ledger, the locks)": None if environ.get(
             "SKINRISK_DATABASE_URL") else home,
-        "MLFLOW_TRACKING_URI (runs, models)": _local(environ.get("MLFLOW_TRACKING_URI") or str(
+        "MLFLOW_TRACKING_URI (runs, models)": local_path(environ.get("MLFLOW_TRACKING_URI") or str(
             layout.mlflow)),
-        "SKINRISK_GIT_REMOTE": _local(git_remote(layout)),
-        "SKINRISK_DVC_REMOTE": _local(dvc_remote(layout)),
-        "SKINRISK_WORK_URL": _local(layout.work_url or ""),
+        "SKINRISK_GIT_REMOTE": local_path(git_remote(layout)),
+        "SKINRISK_DVC_REMOTE": local_path(dvc_remote(layout)),
+        "SKINRISK_WORK_URL": local_path(layout.work_url or ""),
     }
     wiped = sorted(name for name, path in on_disk.items()
                    if path is not None and (path == home or home in path.parents))
@@ -106,7 +106,7 @@ def require_off_disk(layout: StateLayout, environ: Mapping[str, str]) -> None:
             "server or a folder outside it (docs/environment.md)")
 
 
-def _local(url: str) -> Path | None:
+def local_path(url: str) -> Path | None:
     """The folder a store URL names on this machine (None: a server)."""
     if url.startswith("sqlite:///"):  # sqlite:///relative.db, sqlite:////absolute.db
         url = url.removeprefix("sqlite:///")

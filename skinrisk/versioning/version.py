@@ -54,10 +54,16 @@ def make_version(layout: StateLayout) -> VersionResult:
         dvc(workspace, "commit", "--force", *DATA_STAGES)
         git(workspace, "add", "--all", "data", "dvc.lock")
         tags = _data_tags(workspace)
-        changed = bool(git(workspace, "status", "--porcelain", "--", "data", "dvc.lock"))
-        if changed or not tags:
-            tag = f"data-v{(max(tags) if tags else 0) + 1}"
-            git(workspace, "commit", "-q", "-m", f"{tag}: {_headline(layout)}")
+        following = f"data-v{(max(tags) if tags else 0) + 1}"
+        if git(workspace, "status", "--porcelain", "--", "data", "dvc.lock"):
+            git(workspace, "commit", "-q", "-m", f"{following}: {_headline(layout)}")
+        # Against the last version, not the working tree: with SKINRISK_WORKSPACE=clone each
+        # data stage commits its own outputs (skinrisk/versioning/session.py), and a commit
+        # made by a run killed before its tag is still a version to make.
+        changed = not tags or bool(git(workspace, "diff", "--name-only", f"data-v{max(tags)}",
+                                       "HEAD", "--", "data", "dvc.lock"))
+        if changed:
+            tag = following
             git(workspace, "tag", "-a", tag, "-m", _tag_message(tag, layout, workspace, paths))
         else:
             tag = f"data-v{max(tags)}"
@@ -70,7 +76,7 @@ def make_version(layout: StateLayout) -> VersionResult:
                 "nothing is lost. Check that the DVC remote (SKINRISK_DVC_REMOTE; for S3 its "
                 "endpoint and credentials) and the git remote (SKINRISK_GIT_REMOTE) answer, then "
                 f"rerun `skinrisk version`: it pushes {tag} and makes no new version") from None
-        return VersionResult(tag, changed or not tags, git(workspace, "rev-parse", "HEAD"))
+        return VersionResult(tag, changed, git(workspace, "rev-parse", "HEAD"))
 
 
 def sync_code(workspace: Path) -> None:

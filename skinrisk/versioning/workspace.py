@@ -35,7 +35,7 @@ def ensure_workspace(layout: StateLayout, source: Path | None = None) -> Path:
     workspace = layout.workspace
     remote = git_remote(layout)
     if not (workspace / ".git").is_dir():
-        _seed_remote(remote, source or project_root())
+        seed_remote(remote, source or project_root())
         workspace.mkdir(parents=True, exist_ok=True)
         git(workspace, "init", "-q", "-b", BRANCH)
         git(workspace, "remote", "add", "origin", remote)
@@ -74,7 +74,7 @@ def _same_remote(a: str, b: str) -> bool:
     return local and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
-def _seed_remote(remote: str, source: Path | None) -> None:
+def seed_remote(remote: str, source: Path | None) -> None:
     if "://" in remote or ":" in remote.split("/")[0]:
         return  # a server the organisation runs: it already has the branch
     path = Path(remote)
