@@ -204,6 +204,29 @@ def test_a_failed_push_is_completed_by_the_rerun(tmp_path: Path, state_home: Pat
     assert "0 missing, 0 corrupt" in capsys.readouterr().out
 
 
+def test_a_commit_left_without_its_tag_is_versioned_by_the_rerun(
+        tmp_path: Path, state_home: Path, capsys: pytest.CaptureFixture) -> None:
+    """A run killed between its commit and its tag (or a data stage that committed its own
+    outputs, SKINRISK_WORKSPACE=clone) leaves data that no tag names: the next run tags it."""
+    landing = tmp_path / "landing"
+    add_batch(state_home, landing, "b1", seed=8)
+    assert main(["version"]) == 0
+    add_batch(state_home, landing, "b2", seed=9)
+    workspace = state_home / "workspace"
+    for args in (["add", "--quiet", "data/raw/b2"],
+                 ["commit", "--force", "--quiet", "quality", "validate", "split", "pack"]):
+        subprocess.run([str(VENVS / "airflow" / "bin" / "dvc"), *args], cwd=workspace,
+                       check=True, capture_output=True)
+    git(workspace, "add", "--all", "data", "dvc.lock")
+    git(workspace, "commit", "-q", "-m", "committed, then killed before the tag")
+    capsys.readouterr()
+    assert main(["version"]) == 0
+    assert "made data-v2" in capsys.readouterr().out
+    assert "data/raw/b2.dvc" in git(workspace, "ls-tree", "-r", "--name-only", "data-v2")
+    assert main(["version"]) == 0
+    assert "unchanged, still data-v2" in capsys.readouterr().out
+
+
 def test_two_versions_at_once_make_one(tmp_path: Path, state_home: Path) -> None:
     add_batch(state_home, tmp_path / "landing", "b1", seed=6)
     env = {**os.environ, "SKINRISK_HOME": str(state_home)}
