@@ -31,8 +31,8 @@ from skinrisk_common import (
 )
 
 STAGE = stage_task_args()
-# Training and evaluation grade the version the check saw, even when a newer one lands during
-# the run (read where a task clones its workspace: SKINRISK_WORKSPACE=clone).
+# Training, evaluation and the gate grade the version the check saw, even when a newer one
+# lands during the run (read where a task clones its workspace: SKINRISK_WORKSPACE=clone).
 PINNED = {"env": {"SKINRISK_DATA_VERSION":
                   "{{ ti.xcom_pull(task_ids='retrain_check')['current_version'] }}"}}
 
@@ -73,7 +73,7 @@ def skinrisk_retrain():
     def evaluate() -> str:
         return skinrisk("evaluate")
 
-    @task.bash(pool=PROMOTE_POOL, execution_timeout=dt.timedelta(hours=2), **STAGE)
+    @task.bash(pool=PROMOTE_POOL, execution_timeout=dt.timedelta(hours=2), **PINNED, **STAGE)
     def promote() -> str:
         return skinrisk("promote")
 

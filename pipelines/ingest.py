@@ -88,8 +88,11 @@ def pending_command(
 
     layout = StateLayout.from_env()
     zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
-    committed = set(RawZone(layout.raw, layout.quarantine).committed_batches())
-    refused = refused_batches(ledger.read(layout))
+    events = list(ledger.read(layout))
+    # The ledger too: with SKINRISK_WORKSPACE=clone this disk holds no raw zone at all.
+    committed = set(RawZone(layout.raw, layout.quarantine).committed_batches()) | (
+        ingested_batches(events))
+    refused = refused_batches(events)
     pending = [b for b in _ready(zone, None) if b not in committed
                and not _still_refused(zone, b, refused.get(b, set()))]
     out.print(f"pending in {zone.uri}: {', '.join(pending) or 'none'}")

@@ -22,8 +22,10 @@ from skinrisk.audit.archive import ledger_archive
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
+from skinrisk.promotion import kept
 from skinrisk.records.locks import named_lock
 from skinrisk.tracking import CHALLENGER, CHAMPION, MODEL_NAME, connect, context_tags
+from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
 from skinrisk.versioning.current import DataVersion, current_version
 
 CHALLENGER_OPTION = typer.Option(None, "--challenger", help="Model version to judge; default: "
@@ -42,6 +44,8 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
 
     params = load_params(params_path)
     layout = StateLayout.from_env()
+    # Clone mode: the test sets of the version the DAG pinned (the one evaluated), pulled.
+    checkout_version(layout, EVALUATION_INPUTS)
     connect(layout)
     client = mlflow.MlflowClient()
     with named_lock(layout, "promote") as lock:
@@ -171,6 +175,8 @@ def _write(layout: StateLayout, rec: dict[str, Any]) -> tuple[Path, Path]:
     base = layout.decisions / rec["decision_id"]
     atomic_write(base.with_suffix(".json"), (json.dumps(rec, indent=2) + "\n").encode())
     atomic_write(base.with_suffix(".md"), markdown(rec).encode())
+    for path in (base.with_suffix(".json"), base.with_suffix(".md")):
+        kept.keep(layout, path)
     return base.with_suffix(".json"), base.with_suffix(".md")
 
 
@@ -205,6 +211,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
                "reason": reason, "rolled_back": rolled_back, "restored": restored}
         atomic_write(layout.decisions / f"{rec['decision_id']}.json",
                      (json.dumps(rec, indent=2) + "\n").encode())
+        kept.keep(layout, layout.decisions / f"{rec['decision_id']}.json")
         ledger.record(layout, "rollback", rec)
     out.print(f"rollback: champion {rolled_back} -> {restored} ({reason})")
 

@@ -12,6 +12,7 @@ from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk.layout import StateLayout
 from skinrisk.retrain import check
 from skinrisk.tracking import CHAMPION, MODEL_NAME, connect
+from skinrisk.versioning.checkout import checkout_version
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.tools import git
 
@@ -24,6 +25,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 
     params = load_params(params_path).retrain
     layout = StateLayout.from_env()
+    checkout_version(layout, ())  # clone mode: the newest version; every tag's git files
     version = current_version(layout)
     connect(layout)
     client = mlflow.MlflowClient()

@@ -21,6 +21,7 @@ from typing import Any
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.promotion.kept import decision_records
 from skinrisk.storage.objects import open_store
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,26 @@ def failures(layout: StateLayout, dag_id: str, run_id: str
     return sorted(unique.values(), key=lambda f: (f["at"], f["task_id"])), unreadable
 
 
+def keep_report(layout: StateLayout, dag_id: str, run_id: str, report: dict[str, Any]) -> None:
+    """With SKINRISK_WORKSPACE=clone, the report on the working prefix as well: the folder is
+    emptied after the task. Each try its own keys (write-once), named by its time."""
+    if not (layout.clones and layout.work_url):
+        return
+    store = open_store(layout.work_url)
+    stamp = re.sub(r"[^0-9TZ]", "", report["written_at"].replace("+00:00", "Z"))
+    base = f"reports/{_safe(dag_id)}/{_safe(run_id)}/{stamp}-{uuid.uuid4().hex[:8]}-report"
+    store.put_if_absent(f"{base}.json", (json.dumps(report, indent=2) + "\n").encode())
+    store.put_if_absent(f"{base}.md", render(report).encode())
+
+
+def kept_report(layout: StateLayout, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """The newest report of a run on the working prefix (None: none there)."""
+    store = open_store(layout.work_url or "")
+    keys = [k for k in store.list(f"reports/{_safe(dag_id)}/{_safe(run_id)}/")
+            if k.endswith("-report.json")]
+    return json.loads(store.get(max(keys))) if keys else None
+
+
 def _failures_prefix(dag_id: str, run_id: str) -> str:
     return f"reports/{_safe(dag_id)}/{_safe(run_id)}/failures/"
 
@@ -88,8 +109,7 @@ def decisions_of_run(layout: StateLayout, run_id: str) -> list[dict[str, Any]]:
     moved = {e["data"]["decision_id"]: e["data"]["applied"]
              for e in read(layout) if e["event"] == "alias_moved"}
     out = []
-    for path in sorted(layout.decisions.glob("*.json")):
-        record = json.loads(path.read_text())
+    for record in decision_records(layout):
         if f"airflow.run_id={run_id}" in record.get("triggered_by", ""):
             out.append({**record, "applied": moved.get(record["decision_id"],
                                                        record.get("applied"))})
