@@ -40,7 +40,7 @@ AF_BIN = REPO / ".venvs" / "airflow" / "bin"
 ML_BIN = REPO / ".venvs" / "ml" / "bin"
 POOLS_FILE = REPO / "infra" / "airflow" / "pools.json"
 BUCKETS = {"landing": "skinrisk-landing", "dvc": "skinrisk-dvc", "mlflow": "skinrisk-mlflow",
-           "work": "skinrisk-work"}
+           "work": "skinrisk-work", "quarantine": "skinrisk-quarantine"}
 WORK_URL = f"s3://{BUCKETS['work']}/pipeline"  # compose's SKINRISK_WORK_URL
 QUEUES = {"worker-default": "default", "worker-gpu": "gpu"}  # worker -> its Celery queue
 # worker -> the group role its database login joins: the default worker runs ingest, which
@@ -83,14 +83,14 @@ class Topology:
 
     @property
     def home(self) -> Path:
-        """SKINRISK_HOME of the default worker's tasks and Airflow's processes (the GPU worker
-        has folders of its own, wiped around every task: `wiped`)."""
+        """SKINRISK_HOME of Airflow's own processes (each worker has folders of its own, wiped
+        around every task: `wiped`)."""
         return self.state / "skinrisk"
 
     def wiped(self, worker: str) -> dict[str, Path]:
-        """The GPU worker's own folders, emptied before and after every task
-        (pipelines/celery_worker.py): it shares no disk with the default worker."""
-        if worker != "worker-gpu":
+        """A worker's own folders, emptied before and after every task
+        (pipelines/celery_worker.py): the workers share no disk."""
+        if worker not in QUEUES:
             return {}
         base = self.state / "workers" / worker
         return {"SKINRISK_HOME": base / "skinrisk", "HOME": base / "home",
@@ -223,6 +223,7 @@ def skinrisk_env(top: Topology) -> dict[str, str]:
             "SKINRISK_GIT_REMOTE": gitserver.url(top),
             "SKINRISK_DVC_REMOTE": f"s3://{BUCKETS['dvc']}/store",
             "SKINRISK_WORK_URL": WORK_URL,
+            "SKINRISK_QUARANTINE_URL": f"s3://{BUCKETS['quarantine']}/files",
             "SKINRISK_DVC": str(AF_BIN / "dvc"),
             "SKINRISK_MLFLOW_EXPERIMENT": "skinrisk",
             "MLFLOW_TRACKING_URI": top.mlflow, **s3_env(top)}
@@ -265,8 +266,9 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
             env.update({name: str(path) for name, path in wiped.items()},
                        SKINRISK_WORKSPACE="clone",
                        SKINRISK_WIPE=os.pathsep.join(str(p) for p in wiped.values()))
+        # One task at a time: the wipe empties the folders the worker's tasks share.
         procs[worker] = ([af, "celery", "worker", "--queues", queue, "--concurrency",
-                          "2" if queue == "default" else "1", "--celery-hostname",
+                          "1" if wiped else "2", "--celery-hostname",
                           top.worker_name(worker), "--without-mingle", "--without-gossip"], env)
     return procs
 

@@ -36,10 +36,8 @@ from pipelines.cli import main
 from pipelines.topology import gitserver
 from pipelines.topology.processes import BUCKETS, WORK_URL, Topology, commands, kill, s3_env
 from pipelines.topology.stack import restart_mlflow, start_worker
-from skinrisk.layout import StateLayout
 from skinrisk.ledger import verify_entries
 from skinrisk.records.ledger import read_entries
-from skinrisk.reports import run_folder
 from tests.helpers.airflow_api import AirflowApi
 from tests.helpers.s3 import upload_batch
 
@@ -132,10 +130,22 @@ def test_ingest_on_celery_lands_the_data_version_on_s3(stack: Topology, api: Air
     # The landing zone is only read; the data version's objects are in the S3 DVC remote.
     assert set(_keys(stack, BUCKETS["landing"], "incoming/")) == sent
     assert len(_keys(stack, BUCKETS["dvc"], "store/")) > 10
-    report = json.loads((stack.home / "workspace" / "data" / "raw" / "hosp-a-1" /
-                         "report.json").read_text())
+    # Every file in ends accepted or quarantined (the ledger's record of the batch, in the
+    # stack's PostgreSQL), each quarantined file as received in its own private bucket.
+    ingested = {e["data"]["batch_id"]: e["data"] for e in read_entries(
+        _worker_database(stack, "worker-default")) if e["event"] == "batch_ingested"}
+    report = ingested["hosp-a-1"]
     assert report["landing"] == f"s3://{BUCKETS['landing']}/incoming/"
     assert report["files_in"] == 160 == report["accepted"] + report["quarantined_files"]
+    for batch, counts in ingested.items():
+        assert len(_keys(stack, BUCKETS["quarantine"], f"files/{batch}/")) == (
+            counts["quarantined_files"]), batch
+    # The default worker shared no disk either: every stage cloned the data branch from the
+    # git server, pushed what it wrote, and its folders are empty after its last task.
+    default_disk = stack.wiped("worker-default")
+    assert {name: sorted(p.name for p in folder.iterdir()) for name, folder in
+            default_disk.items()} == {name: [] for name in default_disk}
+    assert not (stack.home / "workspace").exists()
     # The version's commit and tag went to the git server (git daemon), not to a shared path.
     served = subprocess.run(["git", "ls-remote", "--tags", gitserver.url(stack), "data-v*"],
                             capture_output=True, text=True, check=True).stdout
@@ -283,9 +293,13 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     assert {name: sorted(p.name for p in folder.iterdir()) for name, folder in
             gpu_disk.items()} == {name: [] for name in gpu_disk}
     assert not (stack.home / "checkpoints").exists()
-    # The report, written on the default worker, found the training and its evaluation there.
-    report = json.loads((run_folder(StateLayout(stack.home), RETRAIN, run_id) / "report.json")
-                        .read_text())
+    # The report, written on the default worker (wiped after it), found the training and its
+    # evaluation on the working prefix, and left itself there.
+    kept = sorted(k for k in _keys(stack, BUCKETS["work"], _work_prefix() + "reports/")
+                  if k.endswith("-report.json") and f"/{RETRAIN}/" in k)
+    assert kept, "no report of the retrain run on the working prefix"
+    report = json.loads(_s3(stack).get_object(Bucket=BUCKETS["work"], Key=kept[-1])[
+        "Body"].read())
     assert report["train"]["run_id"] == runs[0].info.run_id
     assert report["train"]["data_version"] == "data-v1"
     assert report["evaluation"]["heldout"]["n"] > 0
