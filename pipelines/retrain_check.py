@@ -12,7 +12,7 @@ from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk.layout import StateLayout
 from skinrisk.retrain import check
 from skinrisk.tracking import CHAMPION, MODEL_NAME, connect
-from skinrisk.versioning.checkout import checkout_version
+from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.tools import git
 
@@ -25,7 +25,9 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 
     params = load_params(params_path).retrain
     layout = StateLayout.from_env()
-    checkout_version(layout, ())  # clone mode: the newest version; every tag's git files
+    # Clone mode: the newest version, and the split and shard index it checks (whole shards:
+    # DVC pulls a directory output whole); every tag's git files.
+    checkout_version(layout, TRAINING_INPUTS)
     version = current_version(layout)
     connect(layout)
     client = mlflow.MlflowClient()
