@@ -33,7 +33,7 @@ from skinrisk.records import IdentityStore, open_private_store
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.landing import Landing, NotABatchFolder, open_landing
 from skinrisk.storage.rawzone import RawZone
-from skinrisk.versioning.session import data_session
+from skinrisk.versioning.session import data_session, published_batches
 from skinrisk.vocabulary import describe_value
 
 LANDING_VARIABLE = "SKINRISK_LANDING"
@@ -88,11 +88,11 @@ def pending_command(
 
     layout = StateLayout.from_env()
     zone = open_landing(landing or os.environ.get(LANDING_VARIABLE) or str(layout.landing))
-    events = list(ledger.read(layout))
-    # The ledger too: with SKINRISK_WORKSPACE=clone this disk holds no raw zone at all.
-    committed = set(RawZone(layout.raw, layout.quarantine).committed_batches()) | (
-        ingested_batches(events))
-    refused = refused_batches(events)
+    # With SKINRISK_WORKSPACE=clone this disk holds no raw zone: the data branch says what is
+    # in it (not the ledger, whose event comes before the stage's push).
+    committed = (published_batches(layout) if layout.clones
+                 else set(RawZone(layout.raw, layout.quarantine).committed_batches()))
+    refused = refused_batches(ledger.read(layout))
     pending = [b for b in _ready(zone, None) if b not in committed
                and not _still_refused(zone, b, refused.get(b, set()))]
     out.print(f"pending in {zone.uri}: {', '.join(pending) or 'none'}")

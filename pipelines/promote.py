@@ -211,8 +211,8 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
                "reason": reason, "rolled_back": rolled_back, "restored": restored}
         atomic_write(layout.decisions / f"{rec['decision_id']}.json",
                      (json.dumps(rec, indent=2) + "\n").encode())
+        ledger.record(layout, "rollback", rec)  # first: a retried promote reads the ledger
         kept.keep(layout, layout.decisions / f"{rec['decision_id']}.json")
-        ledger.record(layout, "rollback", rec)
     out.print(f"rollback: champion {rolled_back} -> {restored} ({reason})")
 
 

@@ -34,11 +34,14 @@ from skinrisk.layout import StateLayout, project_root
 from skinrisk.permissions import make_private_dir, require_private
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.objects import open_store
-from skinrisk.storage.rawzone import RawZone
+from skinrisk.storage.rawzone import QUARANTINE_TABLE, RawZone
+from skinrisk.storage.tables import read_rows
 from skinrisk.versioning.checkout import local_path, require_off_disk
 from skinrisk.versioning.tools import dvc, git, run
+from skinrisk.versioning.version import DATA_STAGES, sync_code
 from skinrisk.versioning.workspace import (
     BRANCH,
+    DVC_REMOTE_VARIABLE,
     configure_dvc,
     dvc_remote,
     git_remote,
@@ -47,9 +50,6 @@ from skinrisk.versioning.workspace import (
 
 DATA_LOCK = "data-branch"
 QUARANTINE_VARIABLE = "SKINRISK_QUARANTINE_URL"
-# dvc.yaml's data stages whose outputs go into dvc.lock (ingest's are raw batches, added as
-# entries of their own; version records them all again).
-STAGE_OUTPUTS = ("quality", "validate", "split", "pack")
 
 
 @contextmanager
@@ -66,17 +66,22 @@ def data_session(layout: StateLayout, stage: str, environ: Mapping[str, str] | N
     with named_lock(layout, DATA_LOCK) as lock:
         workspace = checkout_branch(layout)
         yield
-        lock.confirm()  # still the only writer: nobody pushed in between
-        if quarantine is not None:
-            keep_quarantine(layout, quarantine)
+        lock.confirm()  # still held (the git server refuses a push that is not a fast-forward)
         if publishes:
-            publish(layout, workspace, stage)
+            publish(layout, workspace, stage, quarantine)
 
 
 def quarantine_url(layout: StateLayout, environ: Mapping[str, str]) -> str:
     """Where ingest keeps refused files in clone mode: a private store outside the wiped disk."""
     url = environ.get(QUARANTINE_VARIABLE) or ""
     path = local_path(url)
+    shared = [u.rstrip("/") for u in (
+        layout.work_url, environ.get(DVC_REMOTE_VARIABLE) or str(layout.dvc_remote),
+        environ.get("SKINRISK_LANDING")) if u]
+    if any(url.rstrip("/") == u or url.startswith(u + "/") for u in shared):
+        raise SkinriskError(f"{QUARANTINE_VARIABLE} lies inside the working prefix, the DVC "
+                            "remote or the landing zone, which other tasks read: give refused "
+                            "files a store of their own (docs/environment.md)")
     if not url or (path is not None and (path == layout.home or layout.home in path.parents)):
         raise SkinriskError(
             f"SKINRISK_WORKSPACE=clone: ingest needs {QUARANTINE_VARIABLE}, a private store "
@@ -107,6 +112,9 @@ def checkout_branch(layout: StateLayout) -> Path:
     git(workspace, "checkout", "-q", "-B", BRANCH, f"refs/remotes/origin/{BRANCH}")
     git(workspace, "config", "user.name", "skinrisk pipeline")
     git(workspace, "config", "user.email", "skinrisk-pipeline@localhost")
+    # The running code's dvc.yaml, not the branch's older one: each stage commits its outputs
+    # into dvc.lock against it (`version` merges it the same way).
+    sync_code(workspace)
     configure_dvc(workspace, dvc_remote(layout))
     targets = _tracked(workspace)
     if targets:
@@ -124,37 +132,57 @@ def _tracked(workspace: Path) -> list[str]:
     return entries + stages
 
 
-def keep_quarantine(layout: StateLayout, url: str) -> None:
-    """Every file in the local quarantine, put (if absent) under <batch>/<file> at ``url``.
+def keep_quarantine(layout: StateLayout, url: str, batches: list[str]) -> None:
+    """The refused files of ``batches`` (newly committed) at ``url``, each put (if absent) under
+    <batch>/<sha256 as received><suffix>: found from its quarantine record, and the same key
+    again when a try whose push failed is redone (its local names can differ, its bytes not).
     A folder store is made private first and refused when open to others, like the local
-    quarantine (on S3 the bucket's policy is what keeps it private: docs/environment.md)."""
+    quarantine (on S3 the bucket's policy keeps it private: docs/environment.md)."""
     folder = local_path(url)
     if folder is not None:
         make_private_dir(folder)
         require_private(folder)
     store = open_store(url)
-    root = layout.quarantine
-    for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if path.is_file():
-            store.put_if_absent(path.relative_to(root).as_posix(), path.read_bytes())
+    raw = RawZone(layout.raw, layout.quarantine)
+    for batch in batches:
+        for record in read_rows(raw.batch_dir(batch) / QUARANTINE_TABLE):
+            if record["stored_as"] and record["received_sha256"]:
+                path = layout.quarantine / record["stored_as"]
+                store.put_if_absent(quarantine_key(batch, record), path.read_bytes())
     if folder is not None:  # the store's own folders and files follow the umask
         for path in folder.rglob("*"):
             os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
 
-def publish(layout: StateLayout, workspace: Path, stage: str) -> None:
-    """What the stage wrote, on the remotes: DVC objects first, then the branch's commit."""
+def quarantine_key(batch: str, record: dict) -> str:
+    """Where a quarantine record's file is kept in SKINRISK_QUARANTINE_URL."""
+    return f"{batch}/{record['received_sha256']}{Path(record['stored_as']).suffix}"
+
+
+def publish(layout: StateLayout, workspace: Path, stage: str, quarantine: str | None) -> None:
+    """What the stage wrote, on the remotes: refused files and DVC objects first, then the
+    branch's commit. Only committed raw batches: a batch a failed try left half-written is
+    removed (the rerun writes it again, identically), never committed to git."""
     raw = RawZone(layout.raw, layout.quarantine)
-    new = [str(raw.batch_dir(b).relative_to(workspace)) for b in raw.committed_batches()
-           if not (workspace / f"{raw.batch_dir(b).relative_to(workspace)}.dvc").is_file()]
+    committed = set(raw.committed_batches())
+    for folder in (layout.raw.iterdir() if layout.raw.is_dir() else []):
+        if folder.is_dir() and folder.name not in committed:
+            shutil.rmtree(folder)
+    new = sorted(b for b in committed
+                 if not (workspace / f"{raw.batch_dir(b).relative_to(workspace)}.dvc").is_file())
+    if quarantine is not None:
+        keep_quarantine(layout, quarantine, new)
     if new:
-        dvc(workspace, "add", "--quiet", *new)
-    if stage in STAGE_OUTPUTS:
+        dvc(workspace, "add", "--quiet", *(str(raw.batch_dir(b).relative_to(workspace))
+                                           for b in new))
+    if stage in DATA_STAGES:
         dvc(workspace, "commit", "--force", "--quiet", stage)
-    git(workspace, "add", "--all", *(p for p in ("data", "dvc.lock") if (workspace / p).exists()))
+    paths = [p for p in ("data", "dvc.lock") if (workspace / p).exists()]
+    if paths:
+        git(workspace, "add", "--all", *paths)
     try:
         dvc(workspace, "push", "--quiet")
-        if git(workspace, "status", "--porcelain", "--", "data", "dvc.lock"):
+        if paths and git(workspace, "status", "--porcelain", "--", *paths):
             git(workspace, "commit", "-q", "-m", f"{stage}: {_headline(stage, new)}")
         git(workspace, "push", "-q", "origin", BRANCH)
     except SkinriskError as exc:
@@ -164,6 +192,31 @@ def publish(layout: StateLayout, workspace: Path, stage: str) -> None:
             "Check that the DVC remote (SKINRISK_DVC_REMOTE) and the git remote "
             f"(SKINRISK_GIT_REMOTE) answer, then rerun {stage}: it starts again from the "
             "branch as it was") from None
+
+
+def published_batches(layout: StateLayout) -> set[str]:
+    """The raw batches the data branch versions (its data/raw/<batch>.dvc entries), read from
+    the git remote: on a wiped disk there is no raw zone to ask."""
+    folder = local_path(git_remote(layout))
+    if folder is not None and not (folder / "HEAD").is_file():
+        return set()  # a folder remote the first data stage has not seeded yet
+    probe = layout.home / "published-probe"
+    if probe.exists():
+        shutil.rmtree(probe)
+    probe.mkdir(parents=True)
+    git(probe, "init", "-q", "--bare")
+    fetched = run(["git", "fetch", "-q", "--depth", "1", git_remote(layout),
+                   f"+refs/heads/{BRANCH}:refs/heads/{BRANCH}"], probe, check=False)
+    if fetched.returncode != 0:
+        if "couldn't find remote ref" in fetched.stderr:
+            return set()  # no data branch yet: nothing ingested
+        raise SkinriskError(f"the data repository {git_remote(layout)} did not answer `git "
+                            f"fetch` ({fetched.stderr.strip()[-300:]}); check "
+                            "SKINRISK_GIT_REMOTE and that the git server is up, then rerun")
+    listed = git(probe, "ls-tree", "--name-only", BRANCH, "data/raw/")
+    shutil.rmtree(probe)
+    return {Path(name).name.removesuffix(".dvc") for name in listed.splitlines()
+            if name.endswith(".dvc")}
 
 
 def _headline(stage: str, new: list[str]) -> str:

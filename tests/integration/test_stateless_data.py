@@ -9,6 +9,7 @@ two deliveries must give the versions the embedded workspace would.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
+from skinrisk.versioning.session import quarantine_key
 from tests.conftest import REPO, VENVS
 from tests.helpers.postgres import database_url, fresh_database
 
@@ -44,10 +46,20 @@ def stateless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
         yield places
 
 
-def _deliver(places: dict[str, Path], batch: str, seed: int) -> None:
+def _pending(places: dict[str, Path], capsys: pytest.CaptureFixture) -> list[str]:
+    shutil.rmtree(places["home"], ignore_errors=True)
+    capsys.readouterr()
+    assert main(["batch", "pending", "--landing", str(places["landing"])]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _deliver(places: dict[str, Path], batch: str, seed: int,
+             capsys: pytest.CaptureFixture) -> None:
     assert main(["synth", "--out", str(places["landing"] / batch), "--truth",
                  str(places["truth"] / f"{batch}.csv"), "--images", "24", "--size", "160x120",
                  "--seed", str(seed), "--defect", "duplicate=0.15", *PARAMS]) == 0
+    # What the ingest DAG maps its tasks over: on a wiped disk, the data branch says what is in.
+    assert _pending(places, capsys) == [batch]
     for stage in (["ingest", "--landing", str(places["landing"]), *PARAMS], *STAGES):
         shutil.rmtree(places["home"], ignore_errors=True)  # what a wiped worker starts from
         assert main(stage) == 0, stage
@@ -65,10 +77,11 @@ def _checkout(places: dict[str, Path], tag: str, into: Path) -> Path:
 
 
 def test_data_stages_on_wiped_disks_make_the_versions_and_lose_nothing(
-        stateless: dict[str, Path], tmp_path: Path) -> None:
+        stateless: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     places = stateless
-    _deliver(places, "b1", seed=1)
-    _deliver(places, "b2", seed=2)
+    _deliver(places, "b1", seed=1, capsys=capsys)
+    _deliver(places, "b2", seed=2, capsys=capsys)
+    assert _pending(places, capsys) == []
     tags = subprocess.run(["git", "ls-remote", "--tags", str(places["git"])], check=True,
                           capture_output=True, text=True).stdout
     assert "refs/tags/data-v1" in tags and "refs/tags/data-v2" in tags
@@ -95,10 +108,12 @@ def test_data_stages_on_wiped_disks_make_the_versions_and_lose_nothing(
         accepted = pq.read_table(second / f"data/raw/{batch}/images.parquet").num_rows
         refused = pq.read_table(second / f"data/raw/{batch}/quarantine.parquet").to_pylist()
         assert accepted + len(refused) == len(sent), batch
-        kept = sorted(p.name for p in (places["quarantine"] / batch).iterdir())
-        assert refused and kept == sorted(Path(r["stored_as"]).name for r in refused)
+        kept = {p.relative_to(places["quarantine"]).as_posix()
+                for p in (places["quarantine"] / batch).iterdir()}
+        # One object per content: two copies of one photo are the same refused bytes.
+        assert refused and kept == {quarantine_key(batch, r) for r in refused}
         for record in refused:  # as received: the bytes ingest hashed
-            data = (places["quarantine"] / batch / Path(record["stored_as"]).name).read_bytes()
+            data = (places["quarantine"] / quarantine_key(batch, record)).read_bytes()
             assert hashlib.sha256(data).hexdigest() == record["received_sha256"]
     assert (places["quarantine"].stat().st_mode & 0o077) == 0  # private, like the local zone
     assert not (second / "quarantine").exists()
