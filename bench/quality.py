@@ -12,6 +12,7 @@ from bench.ingest import camera_like
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.decode import load_working_image
 from skinrisk.quality.faces import count_faces
+from skinrisk.quality.planes import Planes
 from skinrisk.quality.runner import score_bytes
 
 
@@ -69,4 +70,4 @@ def _rate_of(items, work) -> float:
 
 
 def _faces_only(rgb) -> int:
-    return count_faces(rgb)
+    return count_faces(Planes.of(rgb))

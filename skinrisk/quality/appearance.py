@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from skinrisk.quality.planes import Planes
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,8 @@ class Appearance:
     redness: float  # mean CIELAB a* (green-red), 0..1 with 0.5 neutral grey
 
 
-def score_appearance(rgb: np.ndarray, hsv: np.ndarray) -> Appearance:
-    import cv2
-
-    lab_a = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 1]  # 8-bit: 128 is neutral
+def score_appearance(image: Planes) -> Appearance:
+    hsv, lab_a = image.hsv, image.lab[..., 1]  # 8-bit a*: 128 is neutral
     return Appearance(brightness=float(hsv[..., 2].mean() / 255),
                       saturation=float(hsv[..., 1].mean() / 255),
                       redness=float(lab_a.mean() / 255))

@@ -17,6 +17,7 @@ from skinrisk.quality.exudate import score_exudate
 from skinrisk.quality.faces import count_faces
 from skinrisk.quality.hair import score_hair
 from skinrisk.quality.modality import score_modality
+from skinrisk.quality.planes import Planes
 
 
 @dataclass(frozen=True)
@@ -39,23 +40,21 @@ class Scores:
 
 
 def score_image(rgb: np.ndarray) -> Scores:
-    import cv2
-
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    image = Planes.of(rgb)
+    gray = image.gray
     return Scores(
         sharpness=score_sharpness(gray),
         dark_fraction=float((gray < 20).mean()),
         bright_fraction=float((gray > 245).mean()),
-        skin_fraction=float(skin_mask(rgb).mean()),
+        skin_fraction=float(skin_mask(image).mean()),
         dye_fraction=score_dye(rgb),
-        hair_fraction=score_hair(rgb),
-        gloss_fraction=score_gloss(hsv),
-        wet_fraction=score_exudate(rgb),
-        faces=count_faces(rgb),
+        hair_fraction=score_hair(image),
+        gloss_fraction=score_gloss(image.hsv),
+        wet_fraction=score_exudate(image),
+        faces=count_faces(image),
         phash=perceptual_hash(gray),
         **asdict(score_modality(gray)),
-        **asdict(score_appearance(rgb, hsv)),
+        **asdict(score_appearance(image)),
     )
 
 
@@ -74,7 +73,7 @@ def score_sharpness(gray: np.ndarray) -> float:
     return float(np.percentile(tiles, 90))
 
 
-def skin_mask(rgb: np.ndarray) -> np.ndarray:
+def skin_mask(image: Planes) -> np.ndarray:
     """Pixels within a chroma distance of the image's own dominant skin tone.
 
     Why relative: the fixed YCrCb box fails on skin under a colour cast and on very pale skin
@@ -96,14 +95,11 @@ def skin_mask(rgb: np.ndarray) -> np.ndarray:
     Limits: a beige/brown table or wooden surface, or a skin-coloured glove, passes the gate and
     would be read as skin (as with the YCrCb box).
     """
-    import cv2
-
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    lab = image.lab
     light = lab[..., 0].astype(np.float32) * (100 / 255)
     a = lab[..., 1].astype(np.float32) - 128
     b = lab[..., 2].astype(np.float32) - 128
-    hue = np.degrees(np.arctan2(b, a))
-    chroma = np.hypot(a, b)
+    chroma, hue = image.chroma_hue()
     lit = light > 20
     gate = (hue > -45) & (hue < 115) & (chroma >= 4) & lit
     if gate.mean() < 0.02:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from skinrisk.quality.planes import Planes
+
 # CIELAB chroma above the photo's median: fresh blood is far more saturated than skin or mild
 # erythema. 25 separated best of 20/25 on the labelled set (as a colour-only feature).
 _BLOOD_CHROMA_ABOVE_MEDIAN = 25.0
@@ -27,22 +29,16 @@ _BLOOD_HUE_DEG = (20.0, 50.0)
 _GLINT_TOPHAT = 45
 
 
-def score_exudate(rgb: np.ndarray) -> float:
-    """The fraction of pixels that are specular highlights on or beside blood-red tissue.
-
-    ``rgb``: uint8 HxWx3 working copy; 0.0 for a photo without any (compared with
-    quality.max_wet_fraction).
-    """
-    import cv2
-
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-    side = max(rgb.shape[:2])
-    near_blood = _near(_blood_mask(lab), side)
-    glints = _glint_mask(lab[..., 0], side)
+def score_exudate(image: Planes) -> float:
+    """The fraction of pixels that are specular highlights on or beside blood-red tissue in
+    the working copy; 0.0 for a photo without any (compared with quality.max_wet_fraction)."""
+    side = max(image.rgb.shape[:2])
+    near_blood = _near(_blood_mask(image), side)
+    glints = _glint_mask(image.lab[..., 0], side)
     return float((glints & near_blood).mean())
 
 
-def _blood_mask(lab: np.ndarray) -> np.ndarray:
+def _blood_mask(image: Planes) -> np.ndarray:
     """Pixels coloured like fresh blood: chroma well above the photo's own median, scarlet hue.
 
     Relative to the median (mostly skin), so a warm colour cast or dark skin does not turn the
@@ -51,31 +47,14 @@ def _blood_mask(lab: np.ndarray) -> np.ndarray:
     """
     import cv2
 
-    chroma_of, scarlet = _ab_tables()
-    # One index per pixel into the 256x256 tables of (a, b): chroma and hue by lookup, not by
-    # square roots and arctangents per pixel, which were most of the check's cost.
-    ab = (lab[..., 1].astype(np.uint16) << 8) | lab[..., 2]
-    chroma = chroma_of[ab]
+    chroma, hue = image.chroma_hue()
+    chroma = np.round(chroma).astype(np.uint8)  # whole units: the median by counting
     counts = np.cumsum(np.bincount(chroma.ravel(), minlength=256))
     median = int(np.searchsorted(counts, chroma.size / 2))
-    blood = (scarlet[ab] & (chroma > median + _BLOOD_CHROMA_ABOVE_MEDIAN)).astype(np.uint8)
+    lo, hi = _BLOOD_HUE_DEG
+    blood = ((hue >= lo) & (hue < hi)
+             & (chroma > median + _BLOOD_CHROMA_ABOVE_MEDIAN)).astype(np.uint8)
     return cv2.morphologyEx(blood, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-
-
-_AB_TABLES = None
-
-
-def _ab_tables() -> tuple[np.ndarray, np.ndarray]:
-    """For every 8-bit (a, b) pair, index (a << 8) | b: CIELAB chroma rounded to a whole unit
-    (uint8), and whether the hue angle lies in _BLOOD_HUE_DEG (bool). Built once."""
-    global _AB_TABLES
-    if _AB_TABLES is None:
-        a, b = np.meshgrid(np.arange(256) - 128.0, np.arange(256) - 128.0, indexing="ij")
-        hue = np.degrees(np.arctan2(b, a))
-        lo, hi = _BLOOD_HUE_DEG
-        _AB_TABLES = (np.round(np.hypot(a, b)).astype(np.uint8).ravel(),
-                      ((hue >= lo) & (hue < hi)).ravel())
-    return _AB_TABLES
 
 
 def _near(mask: np.ndarray, side: int) -> np.ndarray:

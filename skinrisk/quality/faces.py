@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from skinrisk.quality.planes import Planes
+
 _CASCADES = None
 
 
@@ -36,20 +38,19 @@ def _cascades() -> tuple:
     return _CASCADES
 
 
-def _edge_eyes(rgb: np.ndarray) -> int:
+def _edge_eyes(image: Planes) -> int:
     """Compact dark blue-grey smooth blobs touching the border: a (partial) eye."""
     import cv2
 
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    sat = hsv[..., 1].astype(np.float32)
-    val = hsv[..., 2].astype(np.float32)
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    sat = image.hsv[..., 1].astype(np.float32)
+    val = image.hsv[..., 2].astype(np.float32)
+    lab = image.lab.astype(np.float32)
     a, b = lab[..., 1] - 128, lab[..., 2] - 128
     # Dark (V < 110) and not warm (b* <= 2, a* <= 8): iris/pupil; excludes brown/red lesions.
     mask = ((val < 110) & (b <= 2) & (a <= 8)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, 8)
     h, w = mask.shape
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    gray = image.gray
     # Texture: mean |Laplacian| - an iris is smooth, hair and fabric are not.
     lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(gray, (3, 3), 0), cv2.CV_32F))
     found = 0
@@ -75,13 +76,11 @@ def _edge_eyes(rgb: np.ndarray) -> int:
     return found
 
 
-def count_faces(image: np.ndarray) -> int:
-    """Faces or eyes that could identify the person in the working copy (RGB uint8; a grey
-    image runs the two cascades only: the eye rule needs colour)."""
+def count_faces(image: Planes) -> int:
+    """Faces or eyes that could identify the person in the working copy."""
     import cv2
 
-    rgb = image if image.ndim == 3 else None
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if rgb is not None else image
+    gray = image.gray
     frontal, profile = _cascades()
     side = min(gray.shape)
     min_size = (side // 5, side // 5)
@@ -91,6 +90,4 @@ def count_faces(image: np.ndarray) -> int:
     # minNeighbors 5: no false flag on the 516 (0 even at 3 with smaller minSize).
     for g in (gray, cv2.flip(gray, 1)):
         n += len(profile.detectMultiScale(g, scaleFactor=1.1, minNeighbors=5, minSize=min_size))
-    if rgb is not None:
-        n += _edge_eyes(np.ascontiguousarray(rgb))
-    return n
+    return n + _edge_eyes(image)

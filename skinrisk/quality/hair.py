@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from skinrisk.quality.planes import Planes
+
 _SIGMA = 0.8  # px at the working size: a hair is one or two pixels wide there
 _LINE = 10.0  # ridge strength (grey levels, scaled to mid-grey) above which a pixel may be a line
 _SIDE_PX = 2.0  # how far across the line its two sides are looked at
@@ -30,13 +32,10 @@ _MIN_LENGTH = 1 / 12  # of the long side: pores, speckles and scale are shorter
 _MAX_INTERIOR = 0.1  # share of a component's pixels whose 3x3 neighbourhood is all inside it
 
 
-def score_hair(rgb: np.ndarray) -> float:
-    """The fraction of pixels on hair-like strands, dark or light (uint8 RGB working copy)."""
-    import cv2
-
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    redness = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 1].astype(np.float32)
-    dark, light = _line_masks(gray, redness)
+def score_hair(image: Planes) -> float:
+    """The fraction of pixels on hair-like strands, dark or light, in the working copy."""
+    gray = image.gray.astype(np.float32)
+    dark, light = _line_masks(gray, image.lab[..., 1].astype(np.float32))
     side = max(gray.shape)
     return float((_strands(dark, side) | _strands(light, side)).mean())
 
