@@ -56,7 +56,8 @@ MANIFEST = "manifest.parquet"
 QUARANTINE = "quality_quarantine.parquet"
 _THRESHOLDS_KEY = b"skinrisk.thresholds_sha256"
 _CHECKS_KEY = b"skinrisk.checks_version"
-_SCORING_CODE = ("checks.py", "modality.py", "appearance.py", "decode.py", "records.py")
+_SCORING_CODE = ("checks.py", "planes.py", "hair.py", "exudate.py", "faces.py", "modality.py",
+                 "appearance.py", "decode.py", "records.py")
 # Beside each image's own and score columns: its near-duplicate group, the checks it is kept
 # with (QualityParams.actions: flag or inpaint) with their details, and whether pack paints
 # its ink out. (`flags` is taken: ImageRecord's diagnosis flags, e.g. out-of-distribution.)

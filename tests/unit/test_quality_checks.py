@@ -184,3 +184,24 @@ def test_contact_sheets_show_each_reason_with_its_own_detail_and_redraw_only_on_
     assert reads == []
     write_sheets(folder, tmp_path, {**examples, "dye": [("b", "dye 0.2 > 0.0005")]}, read)
     assert reads == ["b"]
+
+
+def test_the_cached_scores_version_covers_every_module_the_scores_come_from() -> None:
+    """A cached score is reused while checks_version() is unchanged: every skinrisk.quality
+    module that score_image reaches must be part of it, or an edit to one leaves stale scores."""
+    import ast
+
+    from skinrisk.quality import runner
+
+    folder = Path(runner.__file__).parent
+    reached, todo = set(), ["checks.py"]
+    while todo:
+        name = todo.pop()
+        reached.add(name)
+        for node in ast.walk(ast.parse((folder / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "skinrisk.quality."):
+                module = node.module.rsplit(".", 1)[1] + ".py"
+                if module not in reached:
+                    todo.append(module)
+    assert reached <= set(runner._SCORING_CODE)
