@@ -56,12 +56,8 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
     if not _TAG.fullmatch(tag):
         raise SkinriskError(f"{DATA_VERSION_VARIABLE}={tag!r} is not a data version tag: "
                             "set it to data-vN, or unset it to take the newest version")
-    fetched = run(["git", "fetch", "-q", "--depth", "1", "--force", "origin",
-                   "+refs/tags/data-v*:refs/tags/data-v*"], workspace, check=False)
-    if fetched.returncode != 0:
-        raise SkinriskError(f"the data repository {remote} did not answer `git fetch` "
-                            f"({fetched.stderr.strip()[-300:]}); check SKINRISK_GIT_REMOTE and "
-                            "that the git server is up, then rerun: nothing was changed")
+    fetch(workspace, "origin", remote, "+refs/tags/data-v*:refs/tags/data-v*",
+          options=("--depth", "1", "--force"))
     if run(["git", "rev-parse", "-q", "--verify", f"refs/tags/{tag}"], workspace,
            check=False).returncode != 0:
         raise SkinriskError(f"{tag} is not in the data repository {remote}: the version "
@@ -76,6 +72,21 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
     if targets:
         dvc(workspace, "pull", "--quiet", *targets)
     return tag
+
+
+def fetch(cwd: Path, source: str, remote: str, *refspecs: str, options: Sequence[str] = (),
+          missing_ok: bool = False) -> bool:
+    """`git fetch` of ``refspecs`` from ``source`` (a remote's name or URL; ``remote``: its URL,
+    for the message). False when ``missing_ok`` and the remote lacks the ref (nothing pushed
+    yet); any other failure is one line naming the repository."""
+    fetched = run(["git", "fetch", "-q", *options, source, *refspecs], cwd, check=False)
+    if fetched.returncode == 0:
+        return True
+    if missing_ok and "couldn't find remote ref" in fetched.stderr:
+        return False
+    raise SkinriskError(f"the data repository {remote} did not answer `git fetch` "
+                        f"({fetched.stderr.strip()[-300:]}); check SKINRISK_GIT_REMOTE and "
+                        "that the git server is up, then rerun: nothing was changed")
 
 
 def require_off_disk(layout: StateLayout, environ: Mapping[str, str]) -> None:

@@ -36,8 +36,8 @@ from skinrisk.records.locks import named_lock
 from skinrisk.storage.objects import open_store
 from skinrisk.storage.rawzone import QUARANTINE_TABLE, RawZone
 from skinrisk.storage.tables import read_rows
-from skinrisk.versioning.checkout import local_path, require_off_disk
-from skinrisk.versioning.tools import dvc, git, run
+from skinrisk.versioning.checkout import fetch, local_path, require_off_disk
+from skinrisk.versioning.tools import dvc, git
 from skinrisk.versioning.version import DATA_STAGES, sync_code
 from skinrisk.versioning.workspace import (
     BRANCH,
@@ -103,12 +103,8 @@ def checkout_branch(layout: StateLayout) -> Path:
     git(workspace, "remote", "add", "origin", remote)
     # The whole branch, not depth 1: `version` merges the code's commit into it, and a merge
     # needs the history (small: the data is in DVC).
-    fetched = run(["git", "fetch", "-q", "origin", f"+refs/heads/{BRANCH}:refs/remotes/origin/"
-                   f"{BRANCH}", "+refs/tags/data-v*:refs/tags/data-v*"], workspace, check=False)
-    if fetched.returncode != 0:
-        raise SkinriskError(f"the data repository {remote} did not answer `git fetch` "
-                            f"({fetched.stderr.strip()[-300:]}); check SKINRISK_GIT_REMOTE and "
-                            "that the git server is up, then rerun: nothing was changed")
+    fetch(workspace, "origin", remote, f"+refs/heads/{BRANCH}:refs/remotes/origin/{BRANCH}",
+          "+refs/tags/data-v*:refs/tags/data-v*")
     git(workspace, "checkout", "-q", "-B", BRANCH, f"refs/remotes/origin/{BRANCH}")
     git(workspace, "config", "user.name", "skinrisk pipeline")
     git(workspace, "config", "user.email", "skinrisk-pipeline@localhost")
@@ -168,13 +164,12 @@ def publish(layout: StateLayout, workspace: Path, stage: str, quarantine: str | 
     for folder in (layout.raw.iterdir() if layout.raw.is_dir() else []):
         if folder.is_dir() and folder.name not in committed:
             shutil.rmtree(folder)
-    new = sorted(b for b in committed
-                 if not (workspace / f"{raw.batch_dir(b).relative_to(workspace)}.dvc").is_file())
+    entries = {b: str(raw.batch_dir(b).relative_to(workspace)) for b in committed}
+    new = sorted(b for b, entry in entries.items() if not (workspace / f"{entry}.dvc").is_file())
     if quarantine is not None:
         keep_quarantine(layout, quarantine, new)
     if new:
-        dvc(workspace, "add", "--quiet", *(str(raw.batch_dir(b).relative_to(workspace))
-                                           for b in new))
+        dvc(workspace, "add", "--quiet", *(entries[b] for b in new))
     if stage in DATA_STAGES:
         dvc(workspace, "commit", "--force", "--quiet", stage)
     paths = [p for p in ("data", "dvc.lock") if (workspace / p).exists()]
@@ -205,14 +200,10 @@ def published_batches(layout: StateLayout) -> set[str]:
         shutil.rmtree(probe)
     probe.mkdir(parents=True)
     git(probe, "init", "-q", "--bare")
-    fetched = run(["git", "fetch", "-q", "--depth", "1", git_remote(layout),
-                   f"+refs/heads/{BRANCH}:refs/heads/{BRANCH}"], probe, check=False)
-    if fetched.returncode != 0:
-        if "couldn't find remote ref" in fetched.stderr:
-            return set()  # no data branch yet: nothing ingested
-        raise SkinriskError(f"the data repository {git_remote(layout)} did not answer `git "
-                            f"fetch` ({fetched.stderr.strip()[-300:]}); check "
-                            "SKINRISK_GIT_REMOTE and that the git server is up, then rerun")
+    remote = git_remote(layout)
+    if not fetch(probe, remote, remote, f"+refs/heads/{BRANCH}:refs/heads/{BRANCH}",
+                 options=("--depth", "1"), missing_ok=True):
+        return set()  # no data branch yet: nothing ingested
     listed = git(probe, "ls-tree", "--name-only", BRANCH, "data/raw/")
     shutil.rmtree(probe)
     return {Path(name).name.removesuffix(".dvc") for name in listed.splitlines()

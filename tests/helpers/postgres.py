@@ -25,8 +25,8 @@ def server_or_skip() -> None:
     except psycopg.OperationalError as exc:
         if os.environ.get("CI"):
             raise
-        pytest.skip(f"PostgreSQL not reachable at {SERVER} ({exc.__class__.__name__}); "
-                    "start it or set SKINRISK_TEST_POSTGRES")
+        pytest.skip(reason=f"PostgreSQL not reachable at {SERVER} "
+                    f"({exc.__class__.__name__}); start it or set SKINRISK_TEST_POSTGRES")
 
 
 def database_url(database: str, role: str | None = None) -> str:

@@ -272,8 +272,9 @@ def test_a_retry_on_a_wiped_disk_resumes_from_the_store_at_the_stored_epoch(
     assert main(["train", "--params", str(params)]) == 0
     record = json.loads((home / "workspace" / "models" / "train.json").read_text())
     if record["run_key"] != killed_key and _head() != head:
-        pytest.skip("HEAD moved between the killed run and the retry (a commit in this shared "
-                    "checkout): the run key hashes the code commit, so they are two trainings")
+        pytest.skip(reason="HEAD moved between the killed run and the retry (a commit in this "
+                    "shared checkout): the run key hashes the code commit, so they are two "
+                    "trainings")
     assert record["run_key"] == killed_key
     assert record["resumed_at_epoch"] == killed_at
     [link] = [k for k in store.list() if k.endswith("/gen-0001/mlflow.json")]
