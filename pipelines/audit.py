@@ -19,6 +19,7 @@ from skinrisk import ledger
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
 from skinrisk.permissions import require_private_zones
+from skinrisk.versioning.checkout import checkout_version
 
 MODEL_ARGUMENT = typer.Argument(..., help="Version number, alias (champion, challenger), "
                                 "skinrisk-xception/<N> or skinrisk-xception@<alias>.")
@@ -77,6 +78,7 @@ def model_command(ref: str = MODEL_ARGUMENT, folder: Path | None = OUT_OPTION) -
     from skinrisk.versioning.workspace import dvc_remote
 
     layout = StateLayout.from_env()
+    checkout_version(layout, ())  # clone mode: every data tag, from the git server
     connect(layout)
     trace = trace_model(layout, mlflow.MlflowClient(), ref, dvc_remote(layout))
     paths = _write(layout, folder, trace, model_markdown(trace))
@@ -98,6 +100,7 @@ def image_command(query: str = IMAGE_ARGUMENT, folder: Path | None = OUT_OPTION)
 
     layout = StateLayout.from_env()
     require_private_zones(layout)  # a file name is looked up in the private store
+    checkout_version(layout, ())  # clone mode: every data tag, from the git server
     connect(layout)
     trace = trace_image(layout, mlflow.MlflowClient(), query, dvc_remote(layout))
     paths = _write(layout, folder, trace, image_markdown(trace))

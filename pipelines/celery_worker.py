@@ -11,7 +11,7 @@ inside one is left alone (a read-only input, never the worker's own state).
 
 Only a worker whose tasks clone their workspace (SKINRISK_WORKSPACE=clone) and run one at a
 time may wipe, and never a folder that holds or lies inside Airflow's home, logs or DAGs, the
-code, the environments or the worker's working directory: the settings are checked when the
+code, the environments, the worker's working directory or its kept cache (SKINRISK_CACHE): the settings are checked when the
 worker loads this module, and a worker set up otherwise does not start. A wipe that fails
 before a task marks the task's environment (SKINRISK_WIPE_FAILED), and the stage refuses to run
 (skinrisk.versioning.checkout).
@@ -74,8 +74,8 @@ def wiped_folders(environ: Mapping[str, str] | None = None) -> list[Path]:
                 k == where or where in k.parents or k in where.parents for k in kept):
             raise SystemExit(f"{WIPE_VARIABLE}: {folder} is not a folder this worker may empty "
                              "(it must be absolute, and neither hold nor lie inside Airflow's "
-                             "home, its logs, the DAGs, the code, the environments or the "
-                             "working directory)")
+                             "home, its logs, the DAGs, the code, the environments, the "
+                             "working directory or the kept cache, SKINRISK_CACHE)")
     return folders
 
 
@@ -88,7 +88,8 @@ def _kept_folders(env: Mapping[str, str]) -> list[str]:
     return [p for p in (AIRFLOW_HOME, conf.get("logging", "base_log_folder"),
                         conf.get("core", "dags_folder"), sys.prefix, os.getcwd(),
                         str(Path(__file__).resolve().parents[1]),
-                        str(Path(ml_bin).parent) if ml_bin else "") if p]
+                        str(Path(ml_bin).parent) if ml_bin else "",
+                        env.get("SKINRISK_CACHE", "")) if p]
 
 
 def _wipe_for_task(**_: Any) -> None:

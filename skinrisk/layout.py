@@ -26,6 +26,11 @@ WORK_VARIABLE = "SKINRISK_WORK_URL"
 # and DVC remotes; the local disk is a cache, and may be wiped between any two tasks).
 WORKSPACE_VARIABLE = "SKINRISK_WORKSPACE"
 WORKSPACE_MODES = ("keep", "clone")
+# A folder that outlives the tasks on one worker, outside the folders it empties: downloads and
+# derived values that are content-addressed or checked before use (DVC's object cache, quality
+# scores by image hash), so a worker need not fetch or decode again what it already has.
+# Deleting it changes no result. Unset: SKINRISK_HOME's cache/ (DVC's cache in the workspace).
+CACHE_VARIABLE = "SKINRISK_CACHE"
 
 
 def project_root() -> Path | None:
@@ -53,6 +58,7 @@ class StateLayout:
     home: Path
     work_url: str | None = None  # WORK_VARIABLE's value
     clones: bool = False  # WORKSPACE_VARIABLE is `clone`
+    kept_cache: Path | None = None  # CACHE_VARIABLE's folder
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StateLayout:
@@ -68,7 +74,9 @@ class StateLayout:
                                 "whose disk is wiped keeps what the next task needs (training "
                                 "checkpoints, run records) on the working prefix; set it to an "
                                 "s3://bucket/prefix or a folder every worker can reach")
-        return cls(state_home(environ), work_url, mode == "clone")
+        kept = Path(env[CACHE_VARIABLE]).expanduser().resolve() if env.get(
+            CACHE_VARIABLE) else None
+        return cls(state_home(environ), work_url, mode == "clone", kept)
 
     @property
     def landing(self) -> Path:
@@ -139,7 +147,12 @@ class StateLayout:
     @property
     def cache(self) -> Path:
         """Derived values computed once per image (quality scores); safe to delete."""
-        return self.home / "cache"
+        return self.kept_cache or self.home / "cache"
+
+    @property
+    def dvc_cache(self) -> Path | None:
+        """DVC's object cache when it is kept outside the workspace (CACHE_VARIABLE)."""
+        return self.kept_cache / "dvc" if self.kept_cache else None
 
     @property
     def private(self) -> Path:

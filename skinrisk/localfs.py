@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -94,3 +95,8 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of a file's bytes; None when it is not there."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

@@ -28,8 +28,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # uid 50000, gid 0: what the Airflow Helm chart runs its containers as.
 # /srv/git: compose's skinrisk-git volume (a new volume takes the image folder's owner).
+# /home/skinrisk, /tmp/skinrisk: the CPU worker's HOME and TMPDIR, emptied around every task
+# with SKINRISK_HOME (compose SKINRISK_WIPE).
 RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home --shell /bin/bash skinrisk \
  && install -d -o 50000 -g 0 -m 2775 /opt/airflow/logs /var/lib/skinrisk /srv/git \
+ && install -d -o 50000 -g 0 -m 0700 /home/skinrisk /tmp/skinrisk /var/cache/skinrisk \
  && git config --system --add safe.directory /opt/skinrisk
 WORKDIR /opt/skinrisk
 ENV UV=/opt/skinrisk/.venvs/tools/bin/uv \

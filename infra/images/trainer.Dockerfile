@@ -38,7 +38,7 @@ RUN apt-get update \
 # the ImageNet weights are mounted read-only.
 RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home --shell /bin/bash skinrisk \
  && install -d -o 50000 -g 0 -m 2775 /opt/airflow/logs /var/lib/skinrisk \
- && install -d -o 50000 -g 0 -m 0700 /home/skinrisk /tmp/skinrisk \
+ && install -d -o 50000 -g 0 -m 0700 /home/skinrisk /tmp/skinrisk /var/cache/skinrisk \
  && install -d -o 50000 -g 0 -m 0755 /opt/keras/models \
  && git config --system --add safe.directory /opt/skinrisk
 WORKDIR /opt/skinrisk

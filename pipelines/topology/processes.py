@@ -250,7 +250,10 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
         "api-server": ([af, "api-server", "--host", "127.0.0.1", "--port",
                         str(top.ports["api-server"]), "--workers", "1"], airflow),
         "scheduler": ([af, "scheduler"], airflow),
-        "dag-processor": ([af, "dag-processor"], airflow),
+        # Heartbeat-timeout callbacks run here: failed tries go to the working prefix.
+        "dag-processor": ([af, "dag-processor"], {**airflow, **s3_env(top),
+                                                   "SKINRISK_WORKSPACE": "clone",
+                                                   "SKINRISK_WORK_URL": WORK_URL}),
         "triggerer": ([af, "triggerer"], airflow),
     }
     for worker, queue in QUEUES.items():
@@ -265,7 +268,9 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
         if wiped := top.wiped(worker):  # a disk of its own, a cache only: tasks clone
             env.update({name: str(path) for name, path in wiped.items()},
                        SKINRISK_WORKSPACE="clone",
-                       SKINRISK_WIPE=os.pathsep.join(str(p) for p in wiped.values()))
+                       SKINRISK_WIPE=os.pathsep.join(str(p) for p in wiped.values()),
+                       # kept between its tasks: downloads and scores, checked before use
+                       SKINRISK_CACHE=str(top.state / "workers" / worker / "cache"))
         # One task at a time: the wipe empties the folders the worker's tasks share.
         procs[worker] = ([af, "celery", "worker", "--queues", queue, "--concurrency",
                           "1" if wiped else "2", "--celery-hostname",

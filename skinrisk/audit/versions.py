@@ -23,6 +23,7 @@ from skinrisk.errors import SkinriskError
 from skinrisk.storage.objects import ObjectMissing, ObjectStore, open_store
 from skinrisk.versioning.remote import local_object, remote_key
 from skinrisk.versioning.version import TAG
+from skinrisk.versioning.workspace import dvc_object_cache
 
 SPLITS_FILE = "data/splits/assignments.parquet"
 SUMMARY_FILE = "data/splits/summary.json"
@@ -101,7 +102,7 @@ class DataVersions:
         return data
 
     def _fetch(self, md5: str) -> bytes | None:
-        cached = local_object(self.workspace / ".dvc" / "cache", md5)
+        cached = local_object(dvc_object_cache(self.workspace), md5)
         if cached.is_file():
             return cached.read_bytes()
         # Through the one object store (folder or S3): only "no such key" means absent; a

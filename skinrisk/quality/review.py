@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from skinrisk.config import QualityParams
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, file_digest
 from skinrisk.reasons import Reason
 
 PAGE_SIZE = 200
@@ -185,13 +185,14 @@ def write_review(folder: Path, cache: Path, by_reason: Mapping[str, list[ReviewI
             # repr, not asdict: the same text for the same items, at a fraction of the cost
             # (this runs over every quarantined image on every run).
             digest = hashlib.sha256(repr((version, has_next, chunk)).encode()).hexdigest()
-            if drawn.get(name) == digest and (folder / name).is_file():
+            # The page's own bytes too (a kept cache may have drawn it elsewhere: sheets.py).
+            if drawn.get(name) == [digest, file_digest(folder / name)]:
                 continue
             chunk = complete(chunk) if complete else chunk
             thumbs = {i.image_id: thumbnail(read(i.image_id)) for i in chunk}
-            atomic_write(folder / name, render_page(reason, chunk, thumbs, page, has_next)
-                         .encode())
-            drawn[name] = digest
+            rendered = render_page(reason, chunk, thumbs, page, has_next).encode()
+            atomic_write(folder / name, rendered)
+            drawn[name] = [digest, hashlib.sha256(rendered).hexdigest()]
             atomic_write(record, (json.dumps(drawn, indent=1, sort_keys=True) + "\n").encode())
     for stale in folder.glob("*.html"):
         if stale.name not in wanted:

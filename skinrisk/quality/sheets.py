@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, file_digest
 
 THUMB = 160
 COLUMNS = 6
@@ -66,9 +66,12 @@ def write_sheets(folder: Path, cache: Path, examples: dict[str, list[tuple[str, 
     for reason, shown in examples.items():
         digest = hashlib.sha256(json.dumps(shown).encode()).hexdigest()
         sheet = folder / f"{reason}.png"
-        if drawn.get(reason) == digest and sheet.is_file():
+        # The sheet's own bytes are part of the record: a kept cache (SKINRISK_CACHE) may have
+        # drawn it into a workspace that was not published, and this one holds an older sheet.
+        if drawn.get(reason) == [digest, file_digest(sheet)]:
             continue
-        atomic_write(sheet, contact_sheet([(read(i), detail) for i, detail in shown],
-                                          f"quality: {reason} ({len(shown)} shown)"))
-        drawn[reason] = digest
+        image = contact_sheet([(read(i), detail) for i, detail in shown],
+                              f"quality: {reason} ({len(shown)} shown)")
+        atomic_write(sheet, image)
+        drawn[reason] = [digest, hashlib.sha256(image).hexdigest()]
         atomic_write(record, (json.dumps(drawn, indent=1, sort_keys=True) + "\n").encode())

@@ -66,9 +66,8 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
                             "repository than the one versions are pushed to "
                             "(SKINRISK_GIT_REMOTE on both)")
     git(workspace, "checkout", "-q", "--force", "--detach", f"refs/tags/{tag}")
-    local = workspace / ".dvc" / "config.local"  # a kept disk: configured for this remote?
-    if not local.is_file() or f"url = {dvc_remote(layout)}\n" not in local.read_text():
-        configure_dvc(workspace, dvc_remote(layout))
+    # A kept disk: rewritten only if it differs.
+    configure_dvc(workspace, dvc_remote(layout), layout.dvc_cache)
     if targets:
         dvc(workspace, "pull", "--quiet", *targets)
     return tag

@@ -16,6 +16,7 @@ from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.versioning.remote import tracked_outputs
 from skinrisk.versioning.tools import git, run
+from skinrisk.versioning.workspace import dvc_object_cache
 
 SPLITS_FILE = "data/splits/assignments.parquet"
 SHARDS_DIR = "data/shards"
@@ -72,7 +73,7 @@ def _check_unchanged(workspace: Path, version: DataVersion) -> None:
 
 
 def _dir_member(workspace: Path, dir_md5: str, relpath: str) -> str | None:
-    listing = workspace / ".dvc" / "cache" / "files" / "md5" / dir_md5[:2] / dir_md5[2:]
+    listing = dvc_object_cache(workspace) / "files" / "md5" / dir_md5[:2] / dir_md5[2:]
     if not listing.is_file():
         return None
     return next((e["md5"] for e in json.loads(listing.read_text())

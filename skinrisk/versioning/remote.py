@@ -23,6 +23,7 @@ import yaml
 
 from skinrisk.errors import SkinriskError
 from skinrisk.storage.objects import ObjectMissing, ObjectStore, check_replacement, hash_stream
+from skinrisk.versioning.workspace import dvc_object_cache
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,33 @@ def _uncached(workspace: Path) -> set[str]:
     return paths
 
 
-def expected_objects(workspace: Path) -> Iterator[tuple[str, str]]:
+def expected_objects(workspace: Path, store: ObjectStore | None = None
+                     ) -> Iterator[tuple[str, str]]:
     """(md5, what it is) for every object the version needs: each output, and for a
-    directory its .dir manifest then every member."""
-    cache = workspace / ".dvc" / "cache"
+    directory its .dir manifest then every member. A manifest comes from the workspace's DVC
+    cache, else from ``store`` (a cloned workspace has pulled nothing); one the store lacks or
+    cannot parse lists no members: the manifest itself is then found missing or corrupt."""
+    cache = dvc_object_cache(workspace)
     for md5, path in tracked_outputs(workspace):
         yield md5, path
         if md5.endswith(".dir"):
-            for entry in json.loads(local_object(cache, md5).read_text()):
+            for entry in _manifest(cache, store, md5):
                 yield entry["md5"], f"{path}/{entry['relpath']}"
+
+
+def _manifest(cache: Path, store: ObjectStore | None, md5: str) -> list[dict]:
+    local = local_object(cache, md5)
+    if local.is_file():
+        return json.loads(local.read_text())
+    if store is None:
+        raise SkinriskError(f"{local}: a directory manifest the workspace's DVC cache lacks; "
+                            "run `dvc pull` in the workspace, or check against the remote")
+    try:
+        entries = json.loads(store.get(remote_key(md5)))
+    except (ObjectMissing, ValueError):
+        return []
+    return [e for e in entries if isinstance(e, dict) and {"md5", "relpath"} <= e.keys()] if (
+        isinstance(entries, list)) else []
 
 
 def remote_key(md5: str) -> str:
@@ -101,7 +120,7 @@ def local_object(remote: Path, md5: str) -> Path:
 def check_remote(workspace: Path, store: ObjectStore) -> RemoteCheck:
     """Stream every object the version needs back from the store and re-hash it."""
     result = RemoteCheck()
-    for md5, what in expected_objects(workspace):
+    for md5, what in expected_objects(workspace, store):
         result.objects += 1
         try:
             with store.open(remote_key(md5)) as stream:
@@ -138,7 +157,7 @@ def _manifests_last(bad: BadObject) -> tuple[bool, str]:
 
 
 def _cached(workspace: Path, store: ObjectStore, bad: BadObject) -> bytes:
-    cached = local_object(workspace / ".dvc" / "cache", bad.md5)
+    cached = local_object(dvc_object_cache(workspace), bad.md5)
     if not cached.is_file():
         raise SkinriskError(f"{bad.what}: DVC object {bad.md5} is bad in {store.location} and "
                             "not in the workspace cache to repair it from; `dvc fetch` it from "

@@ -111,7 +111,7 @@ def checkout_branch(layout: StateLayout) -> Path:
     # The running code's dvc.yaml, not the branch's older one: each stage commits its outputs
     # into dvc.lock against it (`version` merges it the same way).
     sync_code(workspace)
-    configure_dvc(workspace, dvc_remote(layout))
+    configure_dvc(workspace, dvc_remote(layout), layout.dvc_cache)
     targets = _tracked(workspace)
     if targets:
         dvc(workspace, "pull", "--quiet", *targets)
@@ -175,8 +175,12 @@ def publish(layout: StateLayout, workspace: Path, stage: str, quarantine: str | 
     paths = [p for p in ("data", "dvc.lock") if (workspace / p).exists()]
     if paths:
         git(workspace, "add", "--all", *paths)
+    # Only what this stage made: a bare push would ask the remote about every object the
+    # branch tracks, a cost that grows with the dataset.
+    pushed = [f"{entries[b]}.dvc" for b in new] + ([stage] if stage in DATA_STAGES else [])
     try:
-        dvc(workspace, "push", "--quiet")
+        if pushed:
+            dvc(workspace, "push", "--quiet", *pushed)
         if paths and git(workspace, "status", "--porcelain", "--", *paths):
             git(workspace, "commit", "-q", "-m", f"{stage}: {_headline(stage, new)}")
         git(workspace, "push", "-q", "origin", BRANCH)

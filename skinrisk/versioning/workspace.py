@@ -15,7 +15,7 @@ from pathlib import Path
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
-from skinrisk.versioning.tools import dvc, git
+from skinrisk.versioning.tools import git
 
 BRANCH = "data"
 GIT_REMOTE_VARIABLE = "SKINRISK_GIT_REMOTE"
@@ -45,7 +45,7 @@ def ensure_workspace(layout: StateLayout, source: Path | None = None) -> Path:
         git(workspace, "config", "user.name", "skinrisk pipeline")
         git(workspace, "config", "user.email", "skinrisk-pipeline@localhost")
     _check_origin(workspace, remote)
-    configure_dvc(workspace, dvc_remote(layout))
+    configure_dvc(workspace, dvc_remote(layout), layout.dvc_cache)
     return workspace
 
 
@@ -89,16 +89,59 @@ def seed_remote(remote: str, source: Path | None) -> None:
     git(source, "push", "-q", str(path), f"HEAD:refs/heads/{BRANCH}")
 
 
-def configure_dvc(workspace: Path, remote: str) -> None:
+def configure_dvc(workspace: Path, remote: str, object_cache: Path | None = None) -> None:
+    """Point the workspace's DVC at ``remote`` (and at ``object_cache``, a kept cache folder,
+    if any): its git-ignored .dvc/config.local, written whole (four `dvc config` calls cost a
+    second of start-up each, on every cloned task)."""
     if not (workspace / ".dvc").is_dir():
         raise SkinriskError(f"{workspace} has no .dvc folder: the data branch must come from a "
                             "commit that has `dvc init` in it")
-    dvc(workspace, "remote", "add", "--local", "--force", "--default", "storage", remote)
+    local = workspace / ".dvc" / "config.local"
+    wanted = dvc_local_config(workspace, remote, object_cache)
+    if not local.is_file() or local.read_text() != wanted:
+        local.write_text(wanted)
+
+
+def dvc_local_config(workspace: Path, remote: str, object_cache: Path | None = None) -> str:
+    """The .dvc/config.local a workspace has when configured for ``remote`` (DVC's own format,
+    as `dvc remote add --local --default` and `dvc config --local` write it)."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if remote.startswith("s3://") and endpoint:
-        dvc(workspace, "remote", "modify", "--local", "storage", "endpointurl", endpoint)
-    # Hard links: the versioned raw zone cannot be edited in place, and takes no second copy.
-    dvc(workspace, "config", "--local", "cache.type", "hardlink,copy")
     # DVC's own indexes stay under SKINRISK_HOME (its default is /var/tmp/dvc).
-    dvc(workspace, "config", "--local", "core.site_cache_dir",
-        str(workspace.parent / "cache" / "dvc-site"))
+    core = {"remote": "storage", "site_cache_dir": str(workspace.parent / "cache" / "dvc-site")}
+    # A folder remote, absolute: DVC reads a relative one from the config file's folder.
+    storage = {"url": remote if "://" in remote else str(Path(remote).expanduser().resolve())}
+    if remote.startswith("s3://") and endpoint:
+        storage["endpointurl"] = endpoint
+    # Hard links: the versioned raw zone cannot be edited in place, and takes no second copy.
+    cache = {"type": "hardlink,copy"}
+    if object_cache is not None:  # content-addressed: one worker's tasks may share it
+        cache["dir"] = str(object_cache)
+    sections = {"core": core, "'remote \"storage\"'": storage, "cache": cache}
+    return "".join(f"[{name}]\n" + "".join(f"    {key} = {_config_value(key, value)}\n"
+                                           for key, value in values.items())
+                   for name, values in sections.items())
+
+
+def _config_value(key: str, value: str) -> str:
+    """A value as DVC's config parser (configobj) reads it back unchanged: quoted where it
+    holds a list separator or a comment sign."""
+    if "\n" in value or ('"' in value and "'" in value):
+        raise SkinriskError(f"DVC setting {key}: {value!r} cannot be written to a DVC config "
+                            "file; choose a path or URL without quotes and line breaks")
+    if not any(c in value for c in ",#\"'") and value == value.strip():
+        return value
+    return f"'{value}'" if '"' in value else f'"{value}"'
+
+
+def dvc_object_cache(workspace: Path) -> Path:
+    """Where the workspace's DVC keeps its objects: the kept cache folder its config.local
+    names (configure_dvc), else DVC's default, .dvc/cache."""
+    local = workspace / ".dvc" / "config.local"
+    section = None
+    for line in (local.read_text().splitlines() if local.is_file() else []):
+        entry = line.strip()
+        if entry.startswith("["):
+            section = entry
+        elif section == "[cache]" and entry.startswith("dir ="):
+            return Path(entry.split("=", 1)[1].strip().strip("\"'"))
+    return workspace / ".dvc" / "cache"

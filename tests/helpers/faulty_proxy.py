@@ -41,6 +41,8 @@ class FaultyProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     seen: list[tuple[str, str]] = field(default_factory=list)
+    bytes_sent: int = 0  # request bodies forwarded upstream (what clients wrote)
+    bytes_received: int = 0  # response bodies returned to clients (what they read)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -107,13 +109,18 @@ class FaultyProxy:
         response = upstream.getresponse()
         data = response.read()
         upstream.close()
+        with self._lock:
+            self.bytes_sent += len(body)
+            self.bytes_received += len(data) if handler.command != "HEAD" else 0
         if fault is not None and fault.kind == "corrupt" and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         handler.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in ("content-length", "transfer-encoding", "connection"):
                 handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
+        # A HEAD answer has no body but says how long the object's is (clients size reads on it).
+        handler.send_header("Content-Length", response.getheader("Content-Length") or "0"
+                            if handler.command == "HEAD" else str(len(data)))
         handler.end_headers()
         if fault is not None and fault.kind == "reset":
             handler.wfile.write(data[: len(data) // 2])

@@ -117,3 +117,15 @@ def test_data_stages_on_wiped_disks_make_the_versions_and_lose_nothing(
             assert hashlib.sha256(data).hexdigest() == record["received_sha256"]
     assert (places["quarantine"].stat().st_mode & 0o077) == 0  # private, like the local zone
     assert not (second / "quarantine").exists()
+
+    # An operator's shell on a fresh pod (infra/k8s/ops-pod.yaml) asks the servers, not a disk:
+    # `data status` lists both versions and re-hashes the remote's objects.
+    shutil.rmtree(places["home"], ignore_errors=True)
+    capsys.readouterr()
+    assert main(["data", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "data-v1" in status and "data-v2" in status and " 0 missing, 0 corrupt" in status
+    # --repair uploads from a DVC cache that no cloning disk keeps: refused, naming the way out.
+    shutil.rmtree(places["home"], ignore_errors=True)
+    assert main(["data", "status", "--repair"]) != 0
+    assert "restore the DVC remote's bucket from its backup" in capsys.readouterr().err

@@ -37,9 +37,9 @@ DOCKERFILES = {"airflow": INFRA / "images" / "airflow.Dockerfile",
 CODE_DIRS = ("skinrisk", "pipelines", "dags")
 INIT_SERVICES = {"airflow-init", "minio-init", "skinrisk-db-setup"}
 WORKERS = ("airflow-worker-cpu", "airflow-worker-gpu")
-# Set on every worker, to a value of its own: each worker holds its own database login, and only
-# the GPU worker clones its workspace for now (docs/environment.md).
-PER_WORKER = {"SKINRISK_DATABASE_URL", "SKINRISK_WORKSPACE"}
+# Set on every worker, to a value of its own: each worker holds its own database login and S3
+# key, and only the CPU worker's may read the identity map and the quarantine (docs/environment.md).
+PER_WORKER = {"SKINRISK_DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 IMAGE_REPO = "/opt/skinrisk"  # where the images put the checkout
 
 # How code reads the environment; a new form of access needs a pattern here.
@@ -316,29 +316,69 @@ def test_the_cpu_worker_takes_everything_but_training() -> None:
     assert cpu["build"]["target"] == "worker"
 
 
-def test_the_workers_share_no_volume_and_the_gpu_worker_keeps_nothing() -> None:
-    cpu, gpu = (service(name) for name in WORKERS)
-    home = cpu["environment"]["SKINRISK_HOME"]
-    state = {v for v in cpu["volumes"] if v.endswith(f":{home}")}
-    # The CPU worker's state volume, with the dag-processor (failure callbacks), not the GPU's.
-    assert state and state <= set(service("airflow-dag-processor")["volumes"])
-    assert {v.split(":")[0] for v in cpu["volumes"]} & {v.split(":")[0] for v in gpu[
-        "volumes"]} <= {"airflow-logs"}
-    env = gpu["environment"]
-    assert env["SKINRISK_WORKSPACE"] == "clone" and cpu["environment"]["SKINRISK_WORKSPACE"] == (
-        "keep")
-    # Every folder a task can leave something in is wiped around each task; Airflow's home
-    # (its logs, served to the UI) is not.
-    wiped = env["SKINRISK_WIPE"].split(":")
-    assert {env.get(n, home) for n in ("SKINRISK_HOME", "HOME", "TMPDIR")} == set(wiped)
-    assert not any(w == "/opt/airflow" or w.startswith("/opt/airflow/") for w in wiped)
+def test_no_worker_keeps_state_on_its_disk() -> None:
+    services = compose()["services"]
+    # No volume holds skinrisk state: each worker and the dag-processor mount only the logs (and
+    # the GPU worker its read-only weights).
+    mounted = {name: {v.split(":")[0] for v in s.get("volumes", [])} for name, s in
+               services.items() if name in (*WORKERS, "airflow-dag-processor")}
+    assert set().union(*mounted.values()) <= {"airflow-logs", "keras-weights"}, mounted
+    assert "skinrisk-state" not in compose().get("volumes", {})
+    trainer, airflow = (DOCKERFILES[n].read_text() for n in ("trainer", "airflow"))
+    for worker in WORKERS:
+        svc = service(worker)
+        env = svc["environment"]
+        assert env["SKINRISK_WORKSPACE"] == "clone", worker
+        assert env["SKINRISK_QUARANTINE_URL"].startswith("s3://"), worker
+        # Every folder a task can leave something in is wiped around each task, one task at a
+        # time; Airflow's home (its logs, served to the UI) is not.
+        wiped = env["SKINRISK_WIPE"].split(":")
+        assert {env[n] for n in ("SKINRISK_HOME", "HOME", "TMPDIR")} == set(wiped), worker
+        assert not any(w == "/opt/airflow" or w.startswith("/opt/airflow/") for w in wiped)
+        command = svc["command"]
+        assert command[command.index("--concurrency") + 1] == "1", worker
+        image = trainer if svc["build"].get("dockerfile", "").endswith("trainer.Dockerfile") \
+            else airflow
+        assert all(w in image for w in wiped if w != env["SKINRISK_HOME"]), (
+            f"{worker}: its image creates the wiped folders")
+        # The kept cache: outside what is emptied, made by the image, on no shared volume.
+        cache = env["SKINRISK_CACHE"]
+        assert not any(cache == w or cache.startswith(w + "/") for w in wiped), worker
+        assert cache in image, f"{worker}: its image creates {cache}"
+        assert env["SKINRISK_GIT_REMOTE"].endswith(":-git://skinrisk-git/skinrisk-data.git}")
+    gpu = service("airflow-worker-gpu")["environment"]
     # The ImageNet weights are an input, mounted read-only outside what is emptied.
-    assert f"keras-weights:{env['KERAS_HOME']}:ro" in gpu["volumes"]
-    assert not any(env["KERAS_HOME"].startswith(w) for w in wiped)
-    trainer = DOCKERFILES["trainer"].read_text()
-    assert all(w in trainer for w in wiped if w != home), "the image creates the wiped folders"
-    assert env["SKINRISK_GIT_REMOTE"].endswith(":-git://skinrisk-git/skinrisk-data.git}")
-    assert "skinrisk-git" in compose()["services"]
+    assert f"keras-weights:{gpu['KERAS_HOME']}:ro" in service("airflow-worker-gpu")["volumes"]
+    assert not any(gpu["KERAS_HOME"].startswith(w) for w in gpu["SKINRISK_WIPE"].split(":"))
+    assert "skinrisk-git" in services
+    assert "/" not in env_example()["SKINRISK_GIT_REMOTE"].split("://")[0], (
+        ".env.example must name the git server, not a path on one worker's disk")
+
+
+def test_heartbeat_timeout_callbacks_record_failures_on_the_working_prefix() -> None:
+    env = service("airflow-dag-processor")["environment"]
+    workers = service("airflow-worker-gpu")["environment"]
+    assert env["SKINRISK_WORKSPACE"] == "clone"
+    for name in ("SKINRISK_WORK_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY"):
+        assert env[name] == workers[name], f"the dag-processor's {name} is the pipeline's"
+
+
+def test_only_the_ingest_key_reaches_the_quarantine_bucket() -> None:
+    minio = INFRA / "compose" / "minio"
+    bucket = service("airflow-worker-cpu")["environment"]["SKINRISK_QUARANTINE_URL"].split(
+        "/")[2]
+    pipeline = (minio / "pipeline-policy.json").read_text()
+    quarantine = json.loads((minio / "quarantine-policy.json").read_text())
+    assert bucket not in pipeline and bucket not in (minio / "mlflow-policy.json").read_text()
+    granted = {a for s in quarantine["Statement"] for a in s["Action"]}
+    assert "s3:DeleteObject" not in granted and {"s3:PutObject", "s3:GetObject"} <= granted
+    init = (minio / "init.sh").read_text()
+    assert bucket in init
+    assert re.search(r'ensure_user "\$INGEST_S3_ACCESS_KEY_ID" .*skinrisk-pipeline \\\n\s*'
+                     r"skinrisk-quarantine", init)
+    cpu, gpu = (service(w)["environment"]["AWS_ACCESS_KEY_ID"] for w in WORKERS)
+    assert "INGEST_S3_ACCESS_KEY_ID" in cpu and "PIPELINE_S3_ACCESS_KEY_ID" in gpu
 
 
 def _references() -> dict[str, set[str]]:
@@ -492,16 +532,15 @@ def test_the_values_reference_every_secret_by_name() -> None:
     assert values()["postgresql"]["enabled"] is False
 
 
-def test_task_pods_share_the_state_claim_and_persist_logs() -> None:
-    claim = load_yaml(INFRA / "k8s" / "skinrisk-state-pvc.yaml")
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+def test_task_pods_get_scratch_disks_only_and_persist_logs() -> None:
+    assert not (INFRA / "k8s" / "skinrisk-state-pvc.yaml").exists()
     home = values_env()["SKINRISK_HOME"]
+    assert values_env()["SKINRISK_WORKSPACE"] == "clone"
     for section in ("workers", "dagProcessor"):
         spec = values()[section]
-        volume = next(v["name"] for v in spec["extraVolumes"]
-                      if v.get("persistentVolumeClaim", {}).get("claimName")
-                      == claim["metadata"]["name"])
-        assert {"name": volume, "mountPath": home} in spec["extraVolumeMounts"], section
+        assert not any("persistentVolumeClaim" in v for v in spec["extraVolumes"]), section
+        scratch = next(m["name"] for m in spec["extraVolumeMounts"] if m["mountPath"] == home)
+        assert "emptyDir" in next(v for v in spec["extraVolumes"] if v["name"] == scratch)
     assert values()["logs"]["persistence"]["enabled"] is True
 
 
@@ -509,7 +548,8 @@ def _task_pod(k8s: Any, dag_id: str, task_id: str, gpu: bool) -> Any:
     """A task pod as the KubernetesExecutor builds it: the `workers` volumes and mounts, the
     values' environment, and the DAG's pod override where the task asks for a GPU."""
     spec = values()["workers"]
-    volumes = [k8s.V1Volume(name=v["name"]) for v in spec["extraVolumes"]]
+    volumes = [k8s.V1Volume(name=v["name"], persistent_volume_claim=v.get(
+        "persistentVolumeClaim")) for v in spec["extraVolumes"]]
     mounts = [k8s.V1VolumeMount(name=m["name"], mount_path=m["mountPath"])
               for m in spec["extraVolumeMounts"]]
     env = [k8s.V1EnvVar(name=n, value=v) for n, v in values_env().items()] + [
@@ -523,7 +563,7 @@ def _task_pod(k8s: Any, dag_id: str, task_id: str, gpu: bool) -> Any:
                      spec=k8s.V1PodSpec(containers=[base], volumes=volumes))
 
 
-def test_the_cluster_policy_gives_ingest_its_login_and_gpu_pods_no_shared_disk() -> None:
+def test_the_cluster_policy_gives_ingest_its_logins_and_no_pod_a_shared_disk() -> None:
     k8s = pytest.importorskip("kubernetes.client.models",
                               reason="the kubernetes client is in the orchestrator environment")
     policy: dict[str, Any] = {}
@@ -537,21 +577,19 @@ def test_the_cluster_policy_gives_ingest_its_login_and_gpu_pods_no_shared_disk()
     def env(pod: Any) -> dict[str, Any]:
         return {e.name: e for e in pod.spec.containers[0].env}
 
-    def state(pod: Any) -> set[str]:
-        return ({v.name for v in pod.spec.volumes} | {m.name for m in pod.spec.containers[
-            0].volume_mounts}) & {"skinrisk-state"}
+    def secret(pod: Any, name: str) -> str:
+        return env(pod)[name].value_from.secret_key_ref.name
 
-    ingest = env(pods["skinrisk_ingest", "ingest"])["SKINRISK_DATABASE_URL"]
-    assert ingest.value_from.secret_key_ref.name == "skinrisk-db-ingest"
-    pipeline = env(pods["skinrisk_ingest", "quality"])["SKINRISK_DATABASE_URL"]
-    assert pipeline.value_from.secret_key_ref.name == "skinrisk-db-pipeline"
-    for task in ("train", "evaluate"):
-        pod = pods["skinrisk_retrain", task]
-        assert state(pod) == set() and env(pod)["SKINRISK_WORKSPACE"].value == "clone", task
+    ingest, quality = pods["skinrisk_ingest", "ingest"], pods["skinrisk_ingest", "quality"]
+    assert secret(ingest, "SKINRISK_DATABASE_URL") == "skinrisk-db-ingest"
+    assert secret(quality, "SKINRISK_DATABASE_URL") == "skinrisk-db-pipeline"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert secret(ingest, name) == "skinrisk-s3-ingest", name
+        assert secret(quality, name) == "skinrisk-s3", name
+    for pod in pods.values():
+        claims = {v.name for v in pod.spec.volumes if v.persistent_volume_claim}
+        assert not claims and env(pod)["SKINRISK_WORKSPACE"].value == "clone"
         assert "skinrisk-git" in {v.name for v in pod.spec.volumes}, "the deploy key stays"
-    for task in ("ingest", "quality"):
-        pod = pods["skinrisk_ingest", task]
-        assert state(pod) == {"skinrisk-state"} and env(pod)["SKINRISK_WORKSPACE"].value == "keep"
 
 
 def test_task_pods_run_the_trainer_image_and_the_baked_dags() -> None:
@@ -572,7 +610,7 @@ def test_helm_renders_the_values_with_the_chart(tmp_path: Path) -> None:
          "--set-string", "defaultAirflowTag=test"], capture_output=True, text=True,
         timeout=120, check=False)
     assert rendered.returncode == 0, rendered.stderr
-    assert "SKINRISK_GPU_ROUTING" in rendered.stdout and "skinrisk-state" in rendered.stdout
+    assert "SKINRISK_GPU_ROUTING" in rendered.stdout and "skinrisk-scratch" in rendered.stdout
 
 
 # --- images ------------------------------------------------------------------------------------

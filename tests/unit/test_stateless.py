@@ -86,6 +86,8 @@ def test_a_worker_disk_is_emptied_but_kept_and_only_where_it_is_named(tmp_path: 
     ("{prefix}/lib", {}, "not a folder this worker may empty"),  # inside an environment
     ("{tmp}/ml", {"SKINRISK_ML_BIN": "{tmp}/ml/bin"}, "not a folder this worker may empty"),
     ("{repo}/dags", {}, "not a folder this worker may empty"),  # the code
+    # the kept cache inside what is emptied would be emptied too: every task would start cold
+    ("{tmp}/disk", {"SKINRISK_CACHE": "{tmp}/disk/cache"}, "the kept cache, SKINRISK_CACHE"),
 ])
 def test_a_worker_set_up_to_wipe_what_it_must_not_does_not_start(
         tmp_path: Path, wiped: str, extra: dict[str, str], why: str) -> None:
