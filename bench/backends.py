@@ -130,11 +130,11 @@ def increment(existing: int, new: int = 100, kept_cache: bool = True) -> float:
             production.backend(Path(root) / "production", kept_cache) as meter:
         landing = Path(root) / "landing"
         seconds = 0.0
-        for batch, count in (("existing", existing), ("new", new)):
+        for seed, (batch, count) in enumerate((("existing", existing), ("new", new)), 1):
             with contextlib.redirect_stdout(io.StringIO()):
                 assert main(["synth", "--out", str(landing / batch), "--batch-id", batch,
                              "--truth", str(Path(root) / f"{batch}.csv"), "--images",
-                             str(count), "--size", "64x48", "--seed", str(count),
+                             str(count), "--size", "160x120", "--seed", str(seed),
                              "--params", str(PARAMS)]) == 0
             seconds = sum(s for _, s, _ in _stages(None, landing, meter=meter))
         return seconds

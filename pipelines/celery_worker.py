@@ -11,8 +11,9 @@ inside one is left alone (a read-only input, never the worker's own state).
 
 Only a worker whose tasks clone their workspace (SKINRISK_WORKSPACE=clone) and run one at a
 time may wipe, and never a folder that holds or lies inside Airflow's home, logs or DAGs, the
-code, the environments, the worker's working directory or its kept cache (SKINRISK_CACHE): the settings are checked when the
-worker loads this module, and a worker set up otherwise does not start. A wipe that fails
+code, the environments, the worker's working directory or its kept cache (SKINRISK_CACHE): the
+settings are checked when the worker loads this module, and a worker set up otherwise does not
+start. A wipe that fails
 before a task marks the task's environment (SKINRISK_WIPE_FAILED), and the stage refuses to run
 (skinrisk.versioning.checkout).
 

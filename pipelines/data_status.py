@@ -12,7 +12,7 @@ from pipelines.common import fail, out, run_app
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.storage.objects import open_store
-from skinrisk.versioning.checkout import checkout_version
+from skinrisk.versioning.checkout import checkout_head
 from skinrisk.versioning.remote import check_remote, repair_remote
 from skinrisk.versioning.tools import dvc, git
 from skinrisk.versioning.workspace import dvc_remote
@@ -26,13 +26,13 @@ def command(
     """List data versions and counts; re-hash every object in the DVC remote (exit 1 if bad)."""
     layout = StateLayout.from_env()
     workspace = layout.workspace
-    if layout.clones:  # a scratch disk (an ops pod): the newest version, from the git server
+    if layout.clones:  # a scratch disk (an ops pod): the branch's head, from the git server
         if repair:
-            raise SkinriskError("--repair uploads from this disk's DVC cache, and with "
-                                "SKINRISK_WORKSPACE=clone no disk keeps one: restore the DVC "
-                                "remote's bucket from its backup (infra/README.md, \"What lives "
-                                "where\"), then check again without --repair")
-        checkout_version(layout, ())
+            raise SkinriskError("--repair uploads from a workspace's DVC cache, and with "
+                                "SKINRISK_WORKSPACE=clone no workspace outlives its task: "
+                                "restore the DVC remote's bucket from its backup (infra/README.md"
+                                ", \"What lives where\"), then check again without --repair")
+        checkout_head(layout)
     if not (workspace / ".git").is_dir():
         raise SkinriskError("no dataset version yet: run `skinrisk version`")
     tags = git(workspace, "tag", "--list", "data-v*", "--sort=v:refname",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any
 
 from skinrisk import ledger
@@ -30,9 +32,9 @@ IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> dict[str, Any]:
-    found = _resolve(layout, query)
-    entries = list(ledger.read(layout))
     versions = DataVersions(layout.workspace, remote)
+    found = _resolve(layout, query, versions)
+    entries = list(ledger.read(layout))
     models = _ModelIndex(client, entries)
     ingested = {e["data"]["batch_id"]: e for e in entries if e["event"] == "batch_ingested"}
     images = []
@@ -51,13 +53,10 @@ def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> di
             "images": images}
 
 
-def _resolve(layout: StateLayout, query: str) -> list[dict[str, Any]]:
-    raw = RawZone(layout.raw, layout.quarantine)
+def _resolve(layout: StateLayout, query: str, versions: DataVersions) -> list[dict[str, Any]]:
     if IMAGE_ID.match(query):
         hits = [{"image_id": r["image_id"], "batch_id": b, "ingest": "accepted"}
-                for b in raw.committed_batches()
-                for r in read_rows(raw.batch_dir(b) / IMAGES_TABLE)
-                if r["image_id"].startswith(query)]
+                for b, r in _accepted(layout, versions) if r["image_id"].startswith(query)]
         ids = {h["image_id"] for h in hits}
         if len(ids) > 1:
             raise SkinriskError(f"{len(ids)} images start with {query}: give more of the id")
@@ -74,6 +73,23 @@ def _resolve(layout: StateLayout, query: str) -> list[dict[str, Any]]:
     return [{"image_id": r["image_id"], "batch_id": r["batch_id"],
              "ingest": "accepted" if r["image_id"] else f"quarantined at ingest: {r['reason']}"}
             for r in rows]
+
+
+def _accepted(layout: StateLayout, versions: DataVersions
+              ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(batch, image row) of every accepted image: from the raw zone on the disk, or, where
+    tasks clone and the disk holds none, from the newest version's tables (read by content
+    address; batches after it are found by their received file names)."""
+    if not layout.clones:
+        raw = RawZone(layout.raw, layout.quarantine)
+        for batch in raw.committed_batches():
+            yield from ((batch, r) for r in read_rows(raw.batch_dir(batch) / IMAGES_TABLE))
+        return
+    tags = versions.tags()
+    for path in sorted(versions.outputs(tags[-1]) if tags else ()):
+        if path.startswith(f"{RAW_DIR}/"):
+            rows = versions.read_rows(tags[-1], f"{path}/{IMAGES_TABLE}")
+            yield from ((PurePosixPath(path).name, r) for r in rows)
 
 
 def _in_versions(versions: DataVersions, image_id: str, batch_id: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from skinrisk.audit.versions import (
 )
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.promotion.kept import decision_record
 from skinrisk.tracking import MODEL_NAME
 
 IMAGES_ARTIFACT = "data/images.json"  # written by `skinrisk train`
@@ -297,8 +298,7 @@ def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[
         if entry["event"] != "gate_decision":
             continue
         data = entry["data"]
-        path = layout.decisions / f"{data['decision_id']}.json"
-        body = path.read_bytes() if path.is_file() else None
+        body, where = decision_record(layout, data["decision_id"])
         record = json.loads(body) if body else {}
         out.append({"decision_id": data["decision_id"], "verdict": data["verdict"],
                     "applied": moved.get(data["decision_id"], data["applied"]),
@@ -306,7 +306,7 @@ def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[
                     "challenger": (data.get("challenger") or {}).get("version"),
                     "champion": (data.get("champion") or {}).get("version"),
                     "reasons": record.get("reasons", []),
-                    "record": str(path), "record_intact": body is not None and
+                    "record": where, "record_intact": body is not None and
                     hashlib.sha256(body).hexdigest() == data.get("record_sha256")})
     return out
 

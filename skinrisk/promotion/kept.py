@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from skinrisk.layout import StateLayout
-from skinrisk.storage.objects import open_store
+from skinrisk.storage.objects import ObjectMissing, open_store
 
 PREFIX = "decisions/"
 
@@ -31,3 +31,17 @@ def decision_records(layout: StateLayout) -> list[dict[str, Any]]:
         return [json.loads(store.get(key)) for key in sorted(store.list(PREFIX))
                 if key.endswith(".json")]
     return [json.loads(p.read_text()) for p in sorted(layout.decisions.glob("*.json"))]
+
+
+def decision_record(layout: StateLayout, decision_id: str) -> tuple[bytes | None, str]:
+    """One decision record's bytes as kept (None when it is not there) and where it was read:
+    the working prefix where tasks clone, else SKINRISK_HOME/decisions."""
+    name = f"{decision_id}.json"
+    if layout.clones and layout.work_url:
+        store = open_store(layout.work_url)
+        try:
+            return store.get(f"{PREFIX}{name}"), f"{store.location}{PREFIX}{name}"
+        except ObjectMissing:
+            return None, f"{store.location}{PREFIX}{name}"
+    path = layout.decisions / name
+    return (path.read_bytes() if path.is_file() else None), str(path)

@@ -26,7 +26,7 @@ from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.versioning.current import SHARDS_DIR, SPLITS_FILE
 from skinrisk.versioning.tools import dvc, git, run
-from skinrisk.versioning.workspace import configure_dvc, dvc_remote, git_remote
+from skinrisk.versioning.workspace import BRANCH, configure_dvc, dvc_remote, git_remote
 
 DATA_VERSION_VARIABLE = "SKINRISK_DATA_VERSION"
 # Set in a worker's task processes when it could not empty its folders (celery_worker.py).
@@ -71,6 +71,21 @@ def checkout_version(layout: StateLayout, targets: Sequence[str],
     if targets:
         dvc(workspace, "pull", "--quiet", *targets)
     return tag
+
+
+def checkout_head(layout: StateLayout) -> None:
+    """The data branch's head and every data tag, for readers of the whole repository (`data
+    status`): git only, nothing pulled; the embedded workspace is left as it is."""
+    if not layout.clones:
+        return
+    workspace, remote = layout.workspace, git_remote(layout)
+    if not (workspace / ".git").is_dir():
+        workspace.mkdir(parents=True, exist_ok=True)
+        git(workspace, "init", "-q")
+    fetch(workspace, remote, remote, f"+refs/heads/{BRANCH}:refs/remotes/origin/{BRANCH}",
+          "+refs/tags/data-v*:refs/tags/data-v*", options=("--depth", "1", "--force"))
+    git(workspace, "checkout", "-q", "--force", "--detach", f"refs/remotes/origin/{BRANCH}")
+    configure_dvc(workspace, dvc_remote(layout), layout.dvc_cache)
 
 
 def fetch(cwd: Path, source: str, remote: str, *refspecs: str, options: Sequence[str] = (),

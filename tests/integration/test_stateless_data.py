@@ -125,6 +125,14 @@ def test_data_stages_on_wiped_disks_make_the_versions_and_lose_nothing(
     assert main(["data", "status"]) == 0
     status = capsys.readouterr().out
     assert "data-v1" in status and "data-v2" in status and " 0 missing, 0 corrupt" in status
+    # `audit image` by id on a fresh disk: found through the newest version's tables, and
+    # followed through both versions.
+    image_id = pq.read_table(second / "data/raw/b1/images.parquet")["image_id"][0].as_py()
+    shutil.rmtree(places["home"], ignore_errors=True)
+    out = tmp_path / "audit"
+    assert main(["audit", "image", image_id[:12], "--out", str(out)]) == 0
+    trace = json.loads((out / "audit.json").read_text())
+    assert [v["version"] for v in trace["images"][0]["versions"]] == ["data-v1", "data-v2"]
     # --repair uploads from a DVC cache that no cloning disk keeps: refused, naming the way out.
     shutil.rmtree(places["home"], ignore_errors=True)
     assert main(["data", "status", "--repair"]) != 0

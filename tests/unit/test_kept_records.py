@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from skinrisk.layout import StateLayout
-from skinrisk.promotion.kept import decision_records, keep
+from skinrisk.promotion.kept import decision_record, decision_records, keep
 
 
 def _write(layout: StateLayout, name: str, record: dict) -> Path:
@@ -34,6 +34,11 @@ def test_a_cloned_worker_keeps_each_record_once_and_reads_them_back_after_a_wipe
     for path in layout.decisions.iterdir():  # the worker's disk emptied after its task
         path.unlink()
     assert [r["decision_id"] for r in decision_records(layout)] == ["a", "b"]
+    # `audit model` on another machine: the bytes as kept (their hash is in the ledger).
+    body, where = decision_record(layout, "20260101T000000Z-v1")
+    assert json.loads(body) == {"decision_id": "a"} and where.endswith(
+        "decisions/20260101T000000Z-v1.json")
+    assert decision_record(layout, "20260103T000000Z-v9")[0] is None
 
 
 def test_each_try_of_a_report_is_kept_and_the_newest_is_read(tmp_path: Path) -> None:

@@ -184,6 +184,12 @@ def test_contact_sheets_show_each_reason_with_its_own_detail_and_redraw_only_on_
     assert reads == []
     write_sheets(folder, tmp_path, {**examples, "dye": [("b", "dye 0.2 > 0.0005")]}, read)
     assert reads == ["b"]
+    # A kept cache (SKINRISK_CACHE) whose record is newer than the sheet in this workspace (a
+    # checkout of an older branch head): the record names the bytes it drew, so it is redrawn.
+    reads.clear()
+    (folder / "hair.png").write_bytes(b"an older sheet")
+    write_sheets(folder, tmp_path, {**examples, "dye": [("b", "dye 0.2 > 0.0005")]}, read)
+    assert reads == ["c"] and (folder / "hair.png").read_bytes() != b"an older sheet"
 
 
 def test_the_cached_scores_version_covers_every_module_the_scores_come_from() -> None:

@@ -78,6 +78,12 @@ def test_pages_are_self_contained_split_and_redrawn_only_on_change(
     reads.clear()
     write_review(folder, cache, items, read)
     assert reads == []
+    # The record names the page's bytes: an older page in this workspace (a kept cache, a
+    # checkout of an older branch head) is redrawn, not trusted.
+    (folder / "hair.html").write_text("an older page")
+    write_review(folder, cache, items, read)
+    assert reads == [hair.image_id] and "an older page" not in (folder / "hair.html").read_text()
+    reads.clear()
     write_review(folder, cache, {"blur": items["blur"][:2]}, read)  # hair gone, blur shrank
     assert sorted(p.name for p in folder.iterdir()) == ["blur.html", "index.html"]
     assert len(reads) == 2
