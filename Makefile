@@ -1,6 +1,6 @@
 # skinrisk — the whole set-up is `make demo` and `make test`; both build what they need on first use.
 #
-# Two pinned environments (DESIGN.md "Two environments"), each installed with hashes from its lock:
+# Two pinned environments (docs/configuration.md, "Two environments"), each installed with hashes from its lock:
 #   .venvs/airflow  orchestrator: Airflow 3.3, DVC (S3), boto3, MLflow client, pandas 3
 #   .venvs/ml       ml: TensorFlow 2.16.2, TFDV 1.16.1, MLflow 3, pandas 1.5, pyarrow 10, OpenCV
 # skinrisk is installed editable into both. Re-running `make setup` with unchanged locks is a no-op.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,18 @@ class LocalAirflow:
         return DagTest(dag_id, run_id, state, _END_TASK.findall(text), log)
 
     def ui_commands(self) -> list[str]:
-        prefix = (f"AIRFLOW_HOME={self.home} AIRFLOW__CORE__DAGS_FOLDER={self.root / 'dags'} "
-                  f"SKINRISK_HOME={self.env['SKINRISK_HOME']}")
-        return [f"{prefix} {self.program} standalone    # Airflow UI on http://localhost:8080",
-                f"{self.root / '.venvs/ml/bin/mlflow'} ui --backend-store-uri "
-                f"sqlite:///{self.env['SKINRISK_HOME']}/mlflow/mlflow.db    # MLflow UI on "
-                "http://localhost:5000"]
+        """Shell commands that open the Airflow and MLflow UIs on this state, as printed."""
+        return [f"{self.ui_environment()} airflow standalone    # Airflow UI on "
+                "http://localhost:8080",
+                f"{shlex.quote(str(self.root / '.venvs/ml/bin/mlflow'))} ui --backend-store-uri "
+                f"{shlex.quote('sqlite:///' + self.env['SKINRISK_HOME'] + '/mlflow/mlflow.db')}"
+                "    # MLflow UI on http://localhost:5000"]
+
+    def ui_environment(self) -> str:
+        """The settings a shell command needs to be this embedded Airflow. The environment's
+        bin folder goes first on PATH: `airflow standalone` starts its scheduler, api-server
+        and triggerer as `airflow ...` from PATH."""
+        names = ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__LOAD_EXAMPLES",
+                 "SKINRISK_HOME", "SKINRISK_PARAMS", "SKINRISK_ML_BIN")
+        return " ".join([f'PATH={shlex.quote(str(self.program.parent))}:"$PATH"',
+                         *(f"{n}={shlex.quote(self.env[n])}" for n in names)])

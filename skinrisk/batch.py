@@ -116,7 +116,7 @@ class BatchFormatError(SkinriskError):
             shown.append(f"  ... and {len(self.problems) - MAX_REPORTED_PROBLEMS} more")
         super().__init__(
             f"{len(self.problems)} problem(s) in the batch; fix them at the source and resend "
-            "the batch (the format is in README.md, 'The hospital-batch format'):\n"
+            "the batch (the format is in docs/batch-format.md):\n"
             + "\n".join(shown)
         )
 
@@ -304,8 +304,8 @@ def _check_values(values: dict[str, str], bad: Callable[..., None],
     if values["capture_date"] and not _DATE.match(values["capture_date"]):
         bad("capture_date", "is not a date written YYYY-MM-DD or YYYY-MM")
     if values["body_site"] and body_site_code(values["body_site"]) is None:
-        bad("body_site", "is not a body site of the format's list (README, 'The "
-            "hospital-batch format'); use one of them, or leave it empty")
+        bad("body_site", "is not a body site of the format's list (docs/batch-format.md); "
+            "use one of them, or leave it empty")
     if values["ethnicity"] and group_code(values["ethnicity"], ethnicity_groups) is None:
         bad("ethnicity", "is not one of the ethnicity groups this deployment lists "
             "(params.yaml ingest.ethnicity_groups); use one of them, or leave it empty")

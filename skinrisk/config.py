@@ -122,7 +122,7 @@ class IngestParams(_Params):
 
 
 class QualityParams(_Params):
-    """`skinrisk quality`: thresholds for every check (calibration: README, "Quality")."""
+    """`skinrisk quality`: thresholds for every check (calibration: docs/stages.md, "Quality")."""
 
     min_side_px: int = Field(100, ge=1)
     min_sharpness: float = Field(4.5, ge=0)  # 90th-percentile tile Laplacian variance
@@ -140,7 +140,7 @@ class QualityParams(_Params):
     # Hamming distance between 63-bit perceptual hashes at or below which photos are
     # near-duplicates (kept together by the split; later copies quarantined).
     near_duplicate_distance: int = Field(6, ge=0, le=20)
-    # A reviewer's decisions, standing over the filter's (README, "Review"): a .csv or .yaml
+    # A reviewer's decisions, standing over the filter's (docs/stages.md, "Review"): a .csv or .yaml
     # file relative to the repository; none by default.
     overrides_path: str | None = None
     # Per check: reject (leaves the curated set), flag (kept; named in the manifest's
@@ -183,7 +183,8 @@ class DriftThreshold(_Params):
 
 
 # Image drift thresholds (Jensen-Shannon), set where PAD-UFES-20 subsets of 60 stay below and
-# a 0.8x exposure, a 1 px blur, a colour cast or a 4x upsampling go above (README, "Validate").
+# a 0.8x exposure, a 1 px blur, a colour cast or a 4x upsampling go above (docs/stages.md,
+# "Validate").
 IMAGE_DRIFT = {"sharpness": 0.25, "brightness": 0.2, "saturation": 0.15, "redness": 0.2,
                "resolution": 0.2, "glare": 0.1}
 
@@ -438,7 +439,7 @@ def _explain(exc: ValidationError, where: str) -> str:
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             lines.append(f"  - {key}: unknown key; check its spelling against params.yaml in "
-                         "the repository (README.md, 'Configuration')")
+                         "the repository (docs/configuration.md)")
             continue
         value = err.get("input")
         shown = f" (got {value!r})" if not isinstance(value, Mapping) else ""

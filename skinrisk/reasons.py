@@ -55,7 +55,7 @@ class Reason(StrEnum):
 ADVICE: dict[Reason, str] = {
     Reason.BAD_FILE_NAME: "use a relative path inside the batch with '/' separators, no '..', "
                           "no control or invisible characters, and a .jpg/.jpeg/.png extension",
-    Reason.MISSING_REQUIRED: "fill in every required column (README, 'The hospital-batch format')",
+    Reason.MISSING_REQUIRED: "fill in every required column (docs/batch-format.md)",
     Reason.UNKNOWN_DIAGNOSIS: "use a code that `skinrisk taxonomy` lists",
     Reason.BAD_VALUE: "correct the value as the detail says (it names the column and the rule; "
                       "body site and ethnicity take values from their lists)",
@@ -99,5 +99,5 @@ ADVICE: dict[Reason, str] = {
     Reason.NEAR_DUPLICATE: "nothing to do: the dataset has a near-identical photo already",
     Reason.CONFLICTING_LABEL: "near-identical photos carry diagnoses of different tumor types; "
                               "a reviewer checks the pathology and writes an override "
-                              "(quality.overrides_path; README, 'Review')",
+                              "(quality.overrides_path; docs/stages.md, 'Review')",
 }

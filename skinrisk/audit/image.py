@@ -32,6 +32,10 @@ IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> dict[str, Any]:
+    if re.fullmatch(r"[0-9a-f]{1,7}", query):
+        raise SkinriskError(f"{query!r} is too short to name an image: give at least 8 "
+                            "characters of its id (the sha256 in data/raw/<batch>/images.parquet"
+                            "), or the file name as the hospital sent it")
     versions = DataVersions(layout.workspace, remote)
     found = _resolve(layout, query, versions)
     entries = list(ledger.read(layout))

@@ -61,6 +61,10 @@ def resolve(client: Any, ref: str) -> Any:
             return client.get_model_version(name, rest)
         return client.get_model_version_by_alias(name, rest)
     except MlflowException as exc:
+        if not rest.isdigit() and rest in ("champion", "previous-champion"):
+            raise SkinriskError(f"there is no {rest} yet: no model has been promoted to it "
+                                "(`skinrisk promote` moves the alias when a challenger passes "
+                                "the gate); audit a version number or `challenger`") from None
         raise SkinriskError(f"no model version {ref!r} in the registry ({exc.message.strip()}); "
                             f"give a version number, an alias such as champion, or "
                             f"{MODEL_NAME}/<version>") from None

@@ -1,6 +1,6 @@
 """One received image -> the bytes the raw zone stores: upright, 8-bit RGB, no metadata.
 
-Policy (README, "Ingest"):
+Policy (docs/stages.md, "Ingest"):
 - 8-bit RGB JPEG: metadata segments dropped, image data untouched; a non-upright EXIF
   orientation is applied losslessly with jpegtran, else by decode + re-encode (recorded).
 - grayscale or CMYK JPEG: converted to RGB and re-encoded (quality ``jpeg_quality``).

@@ -2,7 +2,7 @@
 
 No threshold applies to them here: a photo is not wrong for being bright or red. A new camera, a
 new white balance or a new clinic's lighting moves a whole batch's distribution, and validate
-measures that against the batches before it (README, "Validate": image drift).
+measures that against the batches before it (docs/stages.md, "Validate": image drift).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ frame at ~10x, its pigment network and globules show, immersion fluid leaves bub
 and the round lens leaves the corners black. ``render_dermoscopy`` draws those cues over the
 cohort's synthetic skin and lesions; ``vignette=False`` draws the harder full-frame kind (a
 lens adapter that fills the sensor). These are test positives, not training data: what the
-check must accept is judged on real clinical photos (README, "Quality: modality").
+check must accept is judged on real clinical photos (docs/stages.md, "Modality").
 """
 
 from __future__ import annotations

@@ -41,7 +41,11 @@ def raw_batches(layout: StateLayout) -> list[Path]:
     if not (layout.data / "shards" / "index.parquet").is_file():
         raise SkinriskError("no image store yet: run `skinrisk pack` before `skinrisk version`")
     raw = RawZone(layout.raw, layout.quarantine)
-    return [raw.batch_dir(b) for b in raw.committed_batches()]
+    batches = [raw.batch_dir(b) for b in raw.committed_batches()]
+    if not batches:
+        raise SkinriskError(f"nothing to version: no ingested batch in {layout.raw}; run "
+                            "`skinrisk ingest` first (`skinrisk batch pending` lists what waits)")
+    return batches
 
 
 def make_version(layout: StateLayout) -> VersionResult:

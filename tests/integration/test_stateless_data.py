@@ -77,7 +77,8 @@ def _checkout(places: dict[str, Path], tag: str, into: Path) -> Path:
 
 
 def test_data_stages_on_wiped_disks_make_the_versions_and_lose_nothing(
-        stateless: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+        stateless: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     places = stateless
     _deliver(places, "b1", seed=1, capsys=capsys)
     _deliver(places, "b2", seed=2, capsys=capsys)
@@ -129,6 +130,7 @@ def test_data_stages_on_wiped_disks_make_the_versions_and_lose_nothing(
     # followed through both versions.
     image_id = pq.read_table(second / "data/raw/b1/images.parquet")["image_id"][0].as_py()
     shutil.rmtree(places["home"], ignore_errors=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")  # no runs yet
     out = tmp_path / "audit"
     assert main(["audit", "image", image_id[:12], "--out", str(out)]) == 0
     trace = json.loads((out / "audit.json").read_text())

@@ -3,6 +3,10 @@ the reproduction's comparison."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from skinrisk.audit.digest import canonical_sha256
 from skinrisk.audit.reproduce import compare, recorded_figures
 from skinrisk.audit.trace import composition, equal_check, membership_check, related_entries
@@ -97,3 +101,13 @@ def test_an_undefined_confidence_interval_renders_as_a_dash_not_a_crash() -> Non
     # CI caught `audit model` failing on a test set that lacked a grade: bounds [None, None].
     assert _ci([None, None]) == _ci([0.5, None]) == _ci(None) == "—"
     assert _ci([0.81234, 0.9]) == "[0.812, 0.900]"
+
+
+def test_an_image_id_too_short_to_name_one_image_is_refused_before_any_lookup(
+        tmp_path: Path) -> None:
+    from skinrisk.audit.image import trace_image
+    from skinrisk.errors import SkinriskError
+    from skinrisk.layout import StateLayout
+
+    with pytest.raises(SkinriskError, match="give at least 8 characters"):
+        trace_image(StateLayout(tmp_path / "no-workspace"), None, "abc12", str(tmp_path))
