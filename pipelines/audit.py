@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from pipelines.common import fail, out, run_app
+from pipelines.common import fail, out, run_app, working
 from skinrisk import ledger
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
@@ -80,7 +80,8 @@ def model_command(ref: str = MODEL_ARGUMENT, folder: Path | None = OUT_OPTION) -
     layout = StateLayout.from_env()
     checkout_version(layout, ())  # clone mode: every data tag, from the git server
     connect(layout)
-    trace = trace_model(layout, mlflow.MlflowClient(), ref, dvc_remote(layout))
+    with working(f"audit: tracing {ref} through the ledger, MLflow and every data version"):
+        trace = trace_model(layout, mlflow.MlflowClient(), ref, dvc_remote(layout))
     paths = _write(layout, folder, trace, model_markdown(trace))
     promo = trace["promotion"]
     out.print(f"audit: {trace['audit']['subject']} trained on {trace['data']['version']} "
@@ -93,11 +94,12 @@ def image_command(query: str = IMAGE_ARGUMENT, folder: Path | None = OUT_OPTION)
     """An image's batch, quality verdict, dataset versions and the models that used it."""
     import mlflow
 
-    from skinrisk.audit.image import trace_image
+    from skinrisk.audit.image import check_query, trace_image
     from skinrisk.audit.render import image_markdown
     from skinrisk.tracking import connect
     from skinrisk.versioning.workspace import dvc_remote
 
+    check_query(query)
     layout = StateLayout.from_env()
     require_private_zones(layout)  # a file name is looked up in the private store
     checkout_version(layout, ())  # clone mode: every data tag, from the git server

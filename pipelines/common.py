@@ -9,7 +9,8 @@ temporary file and renamed, so nothing is left half-written and the same command
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,21 @@ from skinrisk.localfs import DISK_FULL, DiskFullError
 
 out = Console()
 err = Console(stderr=True)
+
+
+@contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner naming the slow step under way, on a terminal only (logs stay clean). Output
+    of the step is not captured: stdout stays stdout (`skinrisk ... | tee` keeps its lines)."""
+    if not err.is_terminal:
+        yield
+        return
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    with Live(Spinner("dots", what), console=err, transient=True, redirect_stdout=False,
+              redirect_stderr=False):
+        yield
 
 # Installed in the ml environment only (requirements/ml.in, and what TensorFlow and TFDV bring):
 # the orchestrator environment imports every command for `--help`, but a command that needs one

@@ -56,8 +56,8 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
                  f"model audits {layout.home / 'audits'}"):
         out.print(f"  {line}")
     out.print("open the UIs on this state:")
-    for line in airflow.ui_commands():
-        out.print(f"  {line}", soft_wrap=True)
+    for line in airflow.ui_commands():  # to paste: printed as they are, no markup
+        out.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _audit(layout: StateLayout) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from pipelines.train import MODEL_FILE, RUN_FILE, trained_record
 from skinrisk import ledger
 from skinrisk.errors import SkinriskError
@@ -65,9 +65,12 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
     # A cloned workspace holds no training: it comes from the working prefix, by run key.
     record = trained_record(layout, params, version) if layout.clones else _last_trained(layout)
     model = keras.models.load_model(layout.models / MODEL_FILE)
-    sets = load_predictions(model, layout, record["image_size"])
+    with working("evaluate: predicting every test set"):
+        sets = load_predictions(model, layout, record["image_size"])
     ev = params.evaluate
-    report = evaluate_sets(sets, ev.bootstrap_resamples, ev.confidence, ev.seed, ev.slices)
+    with working(f"evaluate: {ev.bootstrap_resamples} bootstrap resamples by patient"):
+        report = evaluate_sets(sets, ev.bootstrap_resamples, ev.confidence, ev.seed,
+                               ev.slices)
     report.update(model_run=record["run_id"], trained_on=record["data_version"],
                   evaluated_on=version.tag, shards_md5=version.shards_md5,
                   splits_md5=version.splits_md5)

@@ -31,13 +31,13 @@ def default_pad_dir() -> Path | None:
 
 def command(
     source: Annotated[Path | None, typer.Option(help="PAD-UFES-20 folder (metadata.csv, "
-                      "images/) [default: $SKINRISK_PAD_DIR or ../shared/data/pad-ufes-20].")
+                      "images/).", show_default="$SKINRISK_PAD_DIR or ../shared/data/pad-ufes-20")
                       ] = None,
     batch_id: Annotated[str, typer.Option(help="Batch id.")] = "pad-ufes-20",
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Batch folder "
-                       "[default: $SKINRISK_HOME/landing/<batch id>].")] = None,
-    limit: Annotated[int | None, typer.Option(help="First N present images by file name "
-                     "[default: params.yaml import_pad.limit, else all].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Batch folder.",
+                       show_default="$SKINRISK_HOME/landing/<batch id>")] = None,
+    limit: Annotated[int | None, typer.Option(help="First N present images by file name.",
+                     show_default="params.yaml import_pad.limit, else all")] = None,
     params_path: Path = PARAMS_OPTION,
 ) -> None:
     """Turn PAD-UFES-20 into a batch: photos copied byte for byte; listed but absent ones named."""

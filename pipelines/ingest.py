@@ -47,11 +47,11 @@ def _batch_ids(values: list[str] | None) -> list[str] | None:
 
 
 def command(
-    landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder "
-                       "[default: $SKINRISK_LANDING, else $SKINRISK_HOME/landing].")] = None,
+    landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder.",
+                       show_default="$SKINRISK_LANDING, else $SKINRISK_HOME/landing")] = None,
     batch: Annotated[list[str] | None, typer.Option(
-        help="Only these batch ids (repeatable); a batch refused before is tried again "
-        "[default: every ready batch].", callback=_batch_ids)] = None,
+        help="Only these batch ids (repeatable); a batch refused before is tried again.",
+        show_default="every ready batch", callback=_batch_ids)] = None,
     params_path: Path = PARAMS_OPTION,
 ) -> int:
     """Ingest ready batches: verify, de-identify, store by content; quarantine the rest.
@@ -79,8 +79,8 @@ def command(
 
 
 def pending_command(
-    landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder "
-                       "[default: $SKINRISK_LANDING, else $SKINRISK_HOME/landing].")] = None,
+    landing: Annotated[str | None, typer.Option(help="s3://bucket/prefix or a folder.",
+                       show_default="$SKINRISK_LANDING, else $SKINRISK_HOME/landing")] = None,
 ) -> None:
     """List ready batches not yet in the raw zone and not refused before in their present
     state; the last line is a JSON list (the ingest DAG maps one task per entry)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from skinrisk import ledger
 from skinrisk.audit.archive import ledger_archive
 from skinrisk.errors import SkinriskError
@@ -75,7 +75,8 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             out.print(f"promote: applied decision {pending['decision_id']}, which an "
                       f"interrupted run recorded but did not apply: {applied}")
             return
-        rec = _decide(params, layout, client, version, candidate, champion)
+        with working("promote: predicting both models, paired bootstrap of every criterion"):
+            rec = _decide(params, layout, client, version, candidate, champion)
         decision_id = rec["decision_id"]
         registry.tag_verdict(client, candidate, rec["verdict"], decision_id)
         moving = rec["verdict"] == "promote" and not dry_run

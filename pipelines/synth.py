@@ -20,11 +20,12 @@ from skinrisk.synth.cohort import TRUTH_COLUMNS, plan_cohort, render_cohort
 
 
 def command(
-    batch_id: Annotated[str | None, typer.Option(help="Batch id [default: synth-s<seed>].")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Batch folder "
-                       "[default: $SKINRISK_HOME/landing/<batch id>].")] = None,
-    truth: Annotated[Path | None, typer.Option(help="Truth sidecar CSV "
-                     "[default: $SKINRISK_HOME/synth-truth/<batch id>.csv].")] = None,
+    batch_id: Annotated[str | None, typer.Option(help="Batch id.",
+                                                 show_default="synth-s<seed>")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Batch folder.",
+                       show_default="$SKINRISK_HOME/landing/<batch id>")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Truth sidecar CSV.",
+                     show_default="$SKINRISK_HOME/synth-truth/<batch id>.csv")] = None,
     images: Annotated[int | None, typer.Option(help="Number of photos.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     size: Annotated[str | None, typer.Option(help="Photo size WIDTHxHEIGHT, e.g. 320x240.")] = None,

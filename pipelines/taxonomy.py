@@ -22,13 +22,15 @@ def command(
         print(json.dumps(mapping, indent=2))
         return
     grades = Table(title="Risk grades (Zhao et al. 2019)")
+    # Codes and type keys are typed into manifests: each on a line of its own, whole; the prose
+    # columns wrap around them on a narrow terminal.
     for column in ("grade", "description", "tumor types", "advice"):
-        grades.add_column(column)
+        grades.add_column(column, no_wrap=column in ("grade", "tumor types"))
     for g in mapping["grades"]:  # type: ignore[union-attr]
-        grades.add_row(g["grade"], g["description"], ", ".join(g["tumor_types"]), g["advice"])
+        grades.add_row(g["grade"], g["description"], "\n".join(g["tumor_types"]), g["advice"])
     codes = Table(title="Codes")
     for column in ("code", "vocabulary", "tumor type", "grade", "flags"):
-        codes.add_column(column)
+        codes.add_column(column, no_wrap=column != "flags", overflow="fold")
     for c in mapping["codes"]:  # type: ignore[union-attr]
         codes.add_row(c["code"], c["vocabulary"], c["tumor_type"] or "—", c["grade"],
                       ", ".join(c["flags"]))

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.common import PARAMS_OPTION, load_params, out, run_app
+from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from skinrisk import ledger
 from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
@@ -32,7 +32,7 @@ VERDICT = "verdict.json"
 
 def command(
     batch: Annotated[list[str] | None, typer.Option(help="Validate these batches again "
-                     "(repeatable) [default: every curated batch without a verdict].")] = None,
+                     "(repeatable).", show_default="every curated batch without a verdict")] = None,
     params_path: Path = PARAMS_OPTION,
 ) -> int:
     """Validate new batches with TFDV; exit 1 if a batch fails."""
@@ -67,9 +67,11 @@ def _validate(layout: StateLayout, params: ValidateParams, batch: list[str] | No
                 if batch_id not in recorded:  # a run killed between its verdict and its event
                     _record(layout, json.loads(previous.read_text()))
             else:
-                verdict = validate_rows(batch_id, validation_rows(mine),
-                                        validation_rows(baseline), schema, params,
-                                        root / batch_id)
+                with working(f"validate {batch_id}: TFDV statistics, schema, drift "
+                             f"({len(mine)} images)"):
+                    verdict = validate_rows(batch_id, validation_rows(mine),
+                                            validation_rows(baseline), schema, params,
+                                            root / batch_id)
                 reasons = {r: n for (b, r), n in quality.items() if b == batch_id}
                 atomic_write(root / batch_id / "report.md", render_report(
                     verdict, raw.report(batch_id) or {}, reasons).encode())

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from pipelines.common import out, run_app
+from pipelines.common import out, run_app, working
 from skinrisk import ledger
 from skinrisk.audit.archive import ledger_archive, publish_ledger
 from skinrisk.layout import StateLayout
@@ -26,7 +26,8 @@ def command(as_json: bool = JSON_OPTION) -> None:
 
 
 def _version(layout: StateLayout, as_json: bool) -> None:
-    result = make_version(layout)
+    with working("version: DVC hashes, git commit and tag, push"):
+        result = make_version(layout)
     # Recorded once per tag, also by the rerun of a run killed between its tag and this line.
     if not ledger.recorded(layout, "dataset_version", "tag", result.tag):
         made = current_version(layout)

@@ -22,7 +22,7 @@ FROM ${CUDA_IMAGE}
 ARG CUDNN_VERSION=8.9.7.29-1+cuda12.2
 ARG CUDA_NVCC_VERSION=12.3.107-1
 # CPython from uv's managed builds (checksums pinned in uv itself): Ubuntu 22.04 has no 3.11.x
-# of our choosing, and both environments are CPython 3.11 (DESIGN.md, "Two environments").
+# of our choosing, and both environments are CPython 3.11 (docs/configuration.md, "Two environments").
 ARG PYTHON_VERSION=3.11.7
 
 # The CUDA base image already carries NVIDIA's apt repository (cuDNN, nvcc come from it).

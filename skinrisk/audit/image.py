@@ -32,10 +32,7 @@ IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> dict[str, Any]:
-    if re.fullmatch(r"[0-9a-f]{1,7}", query):
-        raise SkinriskError(f"{query!r} is too short to name an image: give at least 8 "
-                            "characters of its id (the sha256 in data/raw/<batch>/images.parquet"
-                            "), or the file name as the hospital sent it")
+    check_query(query)
     versions = DataVersions(layout.workspace, remote)
     found = _resolve(layout, query, versions)
     entries = list(ledger.read(layout))
@@ -55,6 +52,14 @@ def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> di
     return {"audit": {"kind": "image", "subject": subject,
                       "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
             "images": images}
+
+
+def check_query(query: str) -> None:
+    """Refuse an image id too short to name one image, before anything is fetched."""
+    if re.fullmatch(r"[0-9a-f]{1,7}", query):
+        raise SkinriskError(f"{query!r} is too short to name an image: give at least 8 "
+                            "characters of its id (the sha256 in data/raw/<batch>/images.parquet"
+                            "), or the file name as the hospital sent it")
 
 
 def _resolve(layout: StateLayout, query: str, versions: DataVersions) -> list[dict[str, Any]]:

@@ -61,7 +61,10 @@ def resolve(client: Any, ref: str) -> Any:
             return client.get_model_version(name, rest)
         return client.get_model_version_by_alias(name, rest)
     except MlflowException as exc:
-        if not rest.isdigit() and rest in ("champion", "previous-champion"):
+        # Only "no such alias" of our model means there is none yet; an unreachable or refusing
+        # server, or another model's name, keeps MLflow's own message.
+        if rest in ("champion", "previous-champion") and name == MODEL_NAME and (
+                exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")):
             raise SkinriskError(f"there is no {rest} yet: no model has been promoted to it "
                                 "(`skinrisk promote` moves the alias when a challenger passes "
                                 "the gate); audit a version number or `challenger`") from None

@@ -8,8 +8,8 @@ clinical photo does not, each a score on the working copy (numpy/OpenCV, pure):
 - bubbles: the immersion fluid leaves small air bubbles, round rims a few percent of the frame.
 
 Both were chosen to accept the 516 real PAD-UFES-20 clinical photos (no photo has a dark corner;
-none has three bubbles) and measured on synthetic dermoscopy (bench/modality.py, docs/stages.md
-"Quality: modality"). A full-frame dermoscopic image without bubbles shows neither cue.
+none has three bubbles) and measured on synthetic dermoscopy (bench/modality.py, docs/stages.md,
+"Modality"). A full-frame dermoscopic image without bubbles shows neither cue.
 """
 
 from __future__ import annotations

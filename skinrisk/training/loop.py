@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,8 +179,12 @@ def _save_model(model: Any, path: Path) -> None:
 def _checkpoint(model: Any, folder: Path, progress: Progress, history: list[dict]) -> None:
     name = f"epoch-{progress.next_epoch:04d}.keras"
     _save_model(model, folder / name)
-    state = {"checkpoint": name, "progress": dataclasses.asdict(progress), "history": history}
-    atomic_write(folder / STATE, (json.dumps(state, indent=1) + "\n").encode())
+    # Valid JSON for every reader: an AUC that cannot be computed (one class in the validation
+    # set) is NaN in memory and null in the file.
+    kept = [{k: None if isinstance(v, float) and not math.isfinite(v) else v
+             for k, v in entry.items()} for entry in history]
+    state = {"checkpoint": name, "progress": dataclasses.asdict(progress), "history": kept}
+    atomic_write(folder / STATE, (json.dumps(state, indent=1, allow_nan=False) + "\n").encode())
     for old in folder.glob("epoch-*.keras"):
         if old.name != name:
             old.unlink()
@@ -190,5 +195,7 @@ def _load_state(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     state = json.loads(path.read_text())
-    return {"checkpoint": state["checkpoint"], "history": state["history"],
+    history = [{k: math.nan if v is None else v for k, v in entry.items()}
+               for entry in state["history"]]
+    return {"checkpoint": state["checkpoint"], "history": history,
             "progress": Progress(**state["progress"])}

@@ -44,13 +44,19 @@ def test_worked_path_block_is_found_and_keeps_the_home_overridable() -> None:
     assert "var/" not in block
 
 
+@pytest.mark.timeout(1500)  # above the block's own limit, so its output tail is kept
 def test_the_readme_worked_path_runs_as_written(tmp_path: Path) -> None:
     import mlflow
 
     block = worked_path((REPO / "README.md").read_text())
     home = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SKINRISK_", "MLFLOW_"))}
+    # A data engineer's shell names production servers: the block must not use them.
+    decoys = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "SKINRISK_WORKSPACE": "clone",
+              "SKINRISK_GIT_REMOTE": "git://127.0.0.1:9/nowhere.git",
+              "SKINRISK_DVC_REMOTE": "s3://nowhere/store",
+              "SKINRISK_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/nowhere"}
+    env = {**{k: v for k, v in os.environ.items()
+              if not k.startswith(("SKINRISK_", "MLFLOW_"))}, **decoys}
     env["SKINRISK_HOME"] = str(home)
     started = time.monotonic()
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=REPO, env=env,
@@ -71,8 +77,9 @@ def test_the_readme_worked_path_runs_as_written(tmp_path: Path) -> None:
     assert any(r.data.tags.get("data.version") == "data-v1" for r in runs), runs
 
     # the ledger verifies on its own, after the block
+    plain = {k: v for k, v in env.items() if k not in decoys}
     verify = subprocess.run([str(REPO / ".venvs" / "ml" / "bin" / "skinrisk"), "audit",
-                             "verify"], cwd=REPO, env=env, capture_output=True, text=True,
+                             "verify"], cwd=REPO, env=plain, capture_output=True, text=True,
                             timeout=300, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "chain intact" in verify.stdout

@@ -39,9 +39,15 @@ def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump({
         "extends": str(REPO / "params-small.yaml"),
-        # Enough held-out images that every grade is there whatever the (random) surrogate
-        # ids split: a test set without a grade makes the gate fail closed.
-        "synth": {"images": 160, "difficulty": 0.0, "sources": ["hospital-a", "hospital-b"]},
+        # Every grade in every test set whatever the (random) surrogate ids split: a test set
+        # without a grade makes the gate fail closed. Two types per grade, so a lesion is of
+        # each grade a third of the time (with all ten, dangerous is a fifth: ~19 held-out
+        # images, ~10 lesions, missed a grade in about one build in ten), and enough lesions
+        # that all three are there but about once in a thousand builds.
+        "synth": {"images": 320, "difficulty": 0.0, "sources": ["hospital-a", "hospital-b"],
+                  "tumor_types": ["intradermal_nevus", "lipoma", "basal_cell_carcinoma",
+                                  "actinic_keratosis", "malignant_melanoma",
+                                  "squamous_cell_carcinoma"]},
         "split": {"test_fraction": 0.4},
         "train": {"epochs": 1, "max_images": 40, "image_size": 71},
         "evaluate": {"bootstrap_resamples": 200},

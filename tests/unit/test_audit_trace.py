@@ -111,3 +111,26 @@ def test_an_image_id_too_short_to_name_one_image_is_refused_before_any_lookup(
 
     with pytest.raises(SkinriskError, match="give at least 8 characters"):
         trace_image(StateLayout(tmp_path / "no-workspace"), None, "abc12", str(tmp_path))
+
+
+def test_no_champion_yet_is_said_only_when_the_registry_says_so() -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
+    from skinrisk.audit.model import resolve
+    from skinrisk.errors import SkinriskError
+
+    class Registry:
+        def __init__(self, code: str) -> None:
+            self.code = code
+
+        def get_model_version_by_alias(self, name: str, alias: str) -> None:
+            raise MlflowException(f"alias {alias} of {name}: {self.code}",
+                                  error_code=ErrorCode.Value(self.code))
+
+    with pytest.raises(SkinriskError, match="there is no champion yet"):
+        resolve(Registry("INVALID_PARAMETER_VALUE"), "champion")
+    # A server that refuses or fails is not "no champion": its own message is kept.
+    for code in ("PERMISSION_DENIED", "INTERNAL_ERROR"):
+        with pytest.raises(SkinriskError, match=f"no model version 'champion'.*{code}"):
+            resolve(Registry(code), "champion")

@@ -324,7 +324,9 @@ def test_no_worker_keeps_state_on_its_disk() -> None:
                services.items() if name in (*WORKERS, "airflow-dag-processor")}
     assert set().union(*mounted.values()) <= {"airflow-logs", "keras-weights"}, mounted
     assert "skinrisk-state" not in compose().get("volumes", {})
-    trainer, airflow = (DOCKERFILES[n].read_text() for n in ("trainer", "airflow"))
+    # The folders each image creates (its `install -d` commands, not a comment naming them).
+    trainer, airflow = ({f for c in run_commands(DOCKERFILES[n]) if c.startswith("install -d")
+                         for f in c.split() if f.startswith("/")} for n in ("trainer", "airflow"))
     for worker in WORKERS:
         svc = service(worker)
         env = svc["environment"]

@@ -105,3 +105,21 @@ def test_taxonomy_json_command_prints_the_whole_mapping(capsys: pytest.CaptureFi
     assert printed == describe_taxonomy()
     assert len(printed["tumor_types"]) == 10
     assert {c["code"] for c in printed["codes"]} >= {"PAD:SCC", "ICD10:C43", "ISIC:AKIEC"}
+
+
+def test_the_table_shows_every_code_and_type_key_whole_at_80_columns(
+        capsys: pytest.CaptureFixture) -> None:
+    # A code is typed into a manifest as shown: a cut one ("basal_cell_carcin…") is a trap.
+    from pipelines.common import out
+
+    width = out.width
+    out.width = 80
+    try:
+        assert main(["taxonomy"]) == 0
+    finally:
+        out.width = width
+    text = capsys.readouterr().out
+    mapping = describe_taxonomy()
+    names = {c["code"] for c in mapping["codes"]} | {
+        c["tumor_type"] for c in mapping["codes"] if c["tumor_type"]}
+    assert not sorted(n for n in names if n not in text) and "…" not in text

@@ -95,3 +95,26 @@ def test_no_training_images_is_a_clear_error() -> None:
 
     with pytest.raises(SkinriskError, match="no training images"):
         assign_roles([r for r in rows() if r["split"] != "train"], TrainParams())
+
+
+def test_a_checkpoints_state_is_strict_json_even_when_an_auc_is_nan(tmp_path) -> None:
+    import json
+    import math
+
+    from skinrisk.training import loop
+    from skinrisk.training.plan import Progress
+
+    class Model:  # what _checkpoint needs of a Keras model: save()
+        def save(self, path) -> None:
+            path.write_bytes(b"weights")
+
+    history = [{"epoch": 0, "loss": 1.5, "val_macro_auc": math.nan}]
+    loop._checkpoint(Model(), tmp_path, Progress(next_epoch=1), history)
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    state = json.loads((tmp_path / loop.STATE).read_text(), parse_constant=refuse)
+    assert state["history"][0]["val_macro_auc"] is None
+    again = loop._load_state(tmp_path)
+    assert math.isnan(again["history"][0]["val_macro_auc"]) and again["history"][0]["loss"] == 1.5
