@@ -42,6 +42,7 @@ class DataVersions:
                                 "been made here (run `skinrisk version`)")
         self.workspace = workspace
         self.remote = remote
+        self._cache = dvc_object_cache(workspace)  # read from its config once, not per object
         self._remote_store: ObjectStore | None = None
         self._outputs = cache(self._read_outputs)
 
@@ -102,7 +103,7 @@ class DataVersions:
         return data
 
     def _fetch(self, md5: str) -> bytes | None:
-        cached = local_object(dvc_object_cache(self.workspace), md5)
+        cached = local_object(self._cache, md5)
         if cached.is_file():
             return cached.read_bytes()
         # Through the one object store (folder or S3): only "no such key" means absent; a
