@@ -85,9 +85,16 @@ def merge_sections(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, A
     return merged
 
 
-def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None) -> Params:
-    data = merge_sections(read_params_data(path), overrides or {})
-    return parse_params(data, str(path))
+def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None,
+                options: dict[str, str] | None = None) -> Params:
+    """The params file with command-line ``overrides`` ({section: {key: value}}) on top. A
+    value that fails its check is blamed on its option: ``options`` maps a dotted key to it
+    where the name differs from ``--key`` (``{"synth.width": "--size"}``)."""
+    overrides = overrides or {}
+    data = merge_sections(read_params_data(path), overrides)
+    command_line = {f"{section}.{key}": f"--{key.replace('_', '-')}"
+                    for section, values in overrides.items() for key in values}
+    return parse_params(data, str(path), {**command_line, **(options or {})})
 
 
 def fail(message: str) -> None:

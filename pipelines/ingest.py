@@ -145,8 +145,11 @@ def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
             fingerprint = listing_fingerprint(listing)
             if fingerprint in refused:
                 return _skipped(batch_id)
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
             outcome = ingest_batch(reader, raw, private, limits, now, zone.uri, arrivals,
-                                   lambda: progress.advance(task), known, listing, confirm)
+                                   advance, known, listing, confirm)
         except NotABatchFolder as exc:  # a link in place of the folder: refused once, too
             fingerprint = entry_fingerprint(exc.entry)
             if fingerprint in refused:

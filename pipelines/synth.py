@@ -38,7 +38,9 @@ def command(
 ) -> None:
     """Generate a synthetic cohort: params.yaml `synth:` with command-line overrides."""
     params = load_params(params_path, {"synth": _overrides(images, seed, size, difficulty,
-                                                           defect)}).synth
+                                                           defect)},
+                         {"synth.width": "--size", "synth.height": "--size",
+                          "synth.defect_rates": "--defect"}).synth
     batch_id = check_batch_id(batch_id or f"synth-s{params.seed}")
     layout = StateLayout.from_env()
     batch_dir = out_dir or layout.landing / batch_id

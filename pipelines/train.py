@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,10 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         mirror.keep(done)
     best_auc = record["best_val_macro_auc"]
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
-    out.print(f"train: best epoch {record['best_epoch']} (validation macro AUC {shown}); model "
+    # Epochs are counted from 1 where people read them, as the per-epoch progress lines do;
+    # records keep MLflow's steps, from 0.
+    out.print(f"train: best epoch {record['best_epoch'] + 1} of {params.train.epochs} "
+              f"(validation macro AUC {shown}); model "
               f"{layout.models / MODEL_FILE}; MLflow run {record['run_id']}")
     _result(record)
 
@@ -186,8 +191,13 @@ def trained_record(layout: StateLayout, params: Params, version: DataVersion,
 def _publish(layout: StateLayout, best: Path, record: dict[str, Any]) -> None:
     """The model and its run record where `skinrisk evaluate` reads them."""
     layout.models.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best, layout.models / f"tmp-{MODEL_FILE}")
-    (layout.models / f"tmp-{MODEL_FILE}").replace(layout.models / MODEL_FILE)
+    tmp = layout.models / f"tmp-{MODEL_FILE}"
+    tmp.unlink(missing_ok=True)
+    try:  # the checkpoint's bytes once on disk: files are replaced, never written in place
+        os.link(best, tmp)
+    except OSError:  # another file system, or no hard links there
+        shutil.copyfile(best, tmp)
+    tmp.replace(layout.models / MODEL_FILE)
     published = {k: v for k, v in record.items() if k != "best_model"}
     atomic_write(layout.models / RUN_FILE, (json.dumps(published, indent=2) + "\n").encode())
 
@@ -265,6 +275,11 @@ def _log_model(path: Path, image_size: int):
     import numpy as np
     from mlflow.models import Model, infer_signature
 
+    # MLflow predicts on the input example to check it (Keras draws a progress bar in ANSI
+    # codes into the task log) and warns that the environment has no pip (uv built it; the
+    # requirements are pinned below): neither says anything to the user.
+    keras.config.disable_interactive_logging()
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     model = keras.models.load_model(path)
     example = np.random.default_rng(0).uniform(0, 255, (1, image_size, image_size, 3)).astype(
         np.float32)

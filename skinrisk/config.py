@@ -422,26 +422,39 @@ class ParamsError(SkinriskError):
     """params.yaml (or an override) does not validate."""
 
 
-def parse_params(data: Mapping[str, Any] | None, where: str = "params.yaml") -> Params:
-    """Validate the parsed YAML mapping; a missing section takes its defaults."""
+def parse_params(data: Mapping[str, Any] | None, where: str = "params.yaml",
+                 command_line: Mapping[str, str] | None = None) -> Params:
+    """Validate the parsed YAML mapping; a missing section takes its defaults.
+    ``command_line``: dotted keys whose value came from a command-line option, and the option
+    (``{"synth.images": "--images"}``): an error there names the option, not the file."""
     if data is not None and not isinstance(data, Mapping):
         raise ParamsError(f"{where}: the top level must be a mapping of sections, "
                           f"got {type(data).__name__}")
     try:
         return Params.model_validate(dict(data or {}))
     except ValidationError as exc:
-        raise ParamsError(_explain(exc, where)) from None
+        raise ParamsError(_explain(exc, where, command_line or {})) from None
 
 
-def _explain(exc: ValidationError, where: str) -> str:
-    lines = [f"{where} is not valid; fix these keys:"]
+def _explain(exc: ValidationError, where: str, command_line: Mapping[str, str]) -> str:
+    lines, options = [], 0
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        option = next((o for k, o in command_line.items()
+                       if key == k or key.startswith(f"{k}.")), None)
+        options += option is not None
         if err["type"] == "extra_forbidden":
             lines.append(f"  - {key}: unknown key; check its spelling against params.yaml in "
                          "the repository (docs/configuration.md)")
             continue
         value = err.get("input")
         shown = f" (got {value!r})" if not isinstance(value, Mapping) else ""
-        lines.append(f"  - {key}: {err['msg'].removeprefix('Value error, ')}{shown}")
-    return "\n".join(lines)
+        label = f"{option} (sets {key})" if option else key
+        lines.append(f"  - {label}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    if options == len(lines):
+        header = "the command line is not valid; fix these options:"
+    elif options:
+        header = f"{where} and the command line are not valid; fix these keys and options:"
+    else:
+        header = f"{where} is not valid; fix these keys:"
+    return "\n".join([header, *lines])

@@ -129,7 +129,8 @@ def render(report: dict[str, Any]) -> str:
         auc = t.get("best_val_macro_auc")
         shown = "not computable" if auc is None else f"{auc:.3f}"
         lines.append(f"- trained: MLflow run {t['run_id']} on {t['data_version']} (best epoch "
-                     f"{t['best_epoch']}, validation macro AUC {shown})")
+                     f"{t['best_epoch'] + 1}, MLflow step {t['best_epoch']}; validation macro "
+                     f"AUC {shown})")
     if "unavailable" in evaluation:
         lines.append(f"- evaluation unavailable: {evaluation['unavailable']}")
     else:

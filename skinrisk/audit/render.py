@@ -71,7 +71,8 @@ def model_markdown(trace: dict[str, Any]) -> str:
                       [(training["run_id"], training["started_at"], training["ended_at"],
                         training["triggered_by"], (training["code"]["commit"] or "")[:12] +
                         (" (with uncommitted changes)" if training["code"]["uncommitted_changes"]
-                         else ""), training["best_epoch"])]),
+                         else ""), f"{training['best_epoch'] + 1} (MLflow step "
+                        f"{training['best_epoch']})")]),
               f"Params sha256 `{training['params_sha256']}`; environment locks: " +
               ", ".join(f"{k} `{v[:12]}`" for k, v in training["environment_locks"].items()),
               "", "## Data", "",

@@ -43,7 +43,11 @@ def roc_png(p: Predictions, figures: dict, title: str, path: Path) -> None:
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
            title=f"{title} (n={figures['n']})")
-    ax.legend(loc="lower right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    else:  # matplotlib warns on a legend with nothing in it; say what is missing instead
+        ax.text(0.5, 0.55, "no ROC curve: no grade has both\npositives and negatives here",
+                ha="center", va="center", fontsize=9)
     _save(fig, path)
 
 

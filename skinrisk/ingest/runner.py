@@ -107,14 +107,15 @@ class _Run:
 
 def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits: Limits,
                  now: str, landing_uri: str, arrivals: Arrivals,
-                 advance: Callable[[], None] = lambda: None,
+                 advance: Callable[[int, int], None] = lambda done, total: None,
                  known: dict[str, str] | None = None,
                  listing: dict[str, FileInfo] | None = None,
                  before_commit: Callable[[], None] = lambda: None) -> BatchOutcome:
     """``known``: image_id -> surrogate patient of the committed dataset, shared across the
     batches of one run (read once); this batch's images join it only once it is committed.
     ``listing``: batch.files() when the caller has it already. ``before_commit``: raises when
-    the batch may no longer be committed (the ingest lock lost)."""
+    the batch may no longer be committed (the ingest lock lost). ``advance(done, total)``:
+    after each file, refused or read, of the batch's plan."""
     listing = batch.files() if listing is None else listing
     for name in (MANIFEST_NAME, READY_MARKER):
         if name in listing and listing[name].kind != FILE:
@@ -133,15 +134,18 @@ def ingest_batch(batch: BatchReader, raw: RawZone, private: PrivateStore, limits
     plan = plan_batch(arrival.reading, present, limits.max_bytes)
     run = _Run(batch, raw, private, now, present,
                owner=dict(known) if known is not None else raw.known_images())
+    total, done = len(plan.refusals) + len(plan.tasks), 0
     for refusal in plan.refusals:
         run.quarantine(refusal.line, refusal.file_name, refusal.reason, refusal.detail,
                        _patient(private, refusal), entry=None if refusal.readable
                        else present[refusal.file_name or ""])
-        advance()
+        done += 1
+        advance(done, total)
     conflicts: set[str] = set()
     for task in plan.tasks:
         _ingest_file(run, task, limits, conflicts)
-        advance()
+        done += 1
+        advance(done, total)
     _quarantine_conflicts(run, conflicts)
     report = _report(batch.batch_id, landing_uri, hashlib.sha256(manifest).hexdigest(),
                      arrival.marker.image_count, plan.files_in, plan.rows_in, present, run, limits)

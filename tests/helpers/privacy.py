@@ -4,6 +4,7 @@ columns, members of zip archives such as .keras models)."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,8 +36,18 @@ def outputs(home: Path) -> list[Path]:
 
 
 def leaks(paths: Iterable[Path], identifiers: set[str], root: Path) -> list[tuple[str, str]]:
+    """(file, identifier) for every identifier found in a file. One pass of an alternation
+    finds the files with any hit (a substring test per identifier over a 250 MB model is 20 s
+    for 140 identifiers; the pass is 2.6 s); those files are then tested identifier by
+    identifier, so an identifier inside another is reported too."""
+    if not identifiers:
+        return []
+    longest_first = sorted((i.encode() for i in identifiers), key=len, reverse=True)
+    anywhere = re.compile(b"|".join(re.escape(i) for i in longest_first))
     found = []
     for path in paths:
         data = searchable(path)
-        found += [(str(path.relative_to(root)), i) for i in identifiers if i.encode() in data]
+        if anywhere.search(data):
+            found += [(str(path.relative_to(root)), i) for i in sorted(identifiers)
+                      if i.encode() in data]
     return found

@@ -308,3 +308,32 @@ def test_a_photo_already_in_an_earlier_batch_is_caught_in_the_same_run(
     reasons = sorted(q["reason"] for q in table(state_home, "b2", "quarantine"))
     assert reasons == ["conflicting_patient", "duplicate_image"]
     assert table(state_home, "b2", "images") == []
+
+
+def test_ingest_reports_progress_against_the_batch_total(tmp_path: Path) -> None:
+    """The progress bar's count: every file of the plan, refused or read, against a total
+    known before the first file is read."""
+    import datetime as dt
+
+    from skinrisk.imaging.deidentify import Limits
+    from skinrisk.ingest.runner import Arrivals, ingest_batch
+    from skinrisk.storage.landing import LocalLanding
+    from skinrisk.storage.rawzone import RawZone
+    from skinrisk.vocabulary import ETHNICITY_GROUPS
+
+    files = {f"images/{n}.jpg": images.jpeg(images.photo(120, 100, seed=n)) for n in range(3)}
+    files["images/broken.jpg"] = b"not a jpeg"
+    rows = [manifest_row(name, patient=f"MRN{n}") for n, name in enumerate(files)]
+    files["images/stray.jpg"] = files["images/0.jpg"]  # in no manifest row: refused unread
+    write_batch(tmp_path / "landing", "b1", files, rows)
+    calls: list[tuple[int, int]] = []
+    with PrivateStore(tmp_path / "private.sqlite") as private:
+        outcome = ingest_batch(LocalLanding(tmp_path / "landing").open_batch("b1"),
+                               RawZone(tmp_path / "raw", tmp_path / "quarantine"), private,
+                               Limits(50 * 2**20, 64_000_000),
+                               dt.datetime.now(dt.UTC).isoformat(), "test",
+                               Arrivals(3600, time.time(), ETHNICITY_GROUPS),
+                               lambda done, total: calls.append((done, total)))
+    assert outcome.status == "ingested"
+    assert [done for done, _ in calls] == list(range(1, len(calls) + 1))
+    assert {total for _, total in calls} == {len(calls)} and len(calls) == 5

@@ -44,3 +44,33 @@ def test_invalid_params_name_the_key_and_the_problem(data: dict, fragment: str) 
 def test_the_top_level_must_be_a_mapping() -> None:
     with pytest.raises(ParamsError, match="must be a mapping"):
         parse_params(["synth"])  # type: ignore[arg-type]
+
+
+def test_a_bad_command_line_value_is_blamed_on_its_option_not_the_file() -> None:
+    with pytest.raises(ParamsError) as caught:
+        parse_params({"synth": {"images": 0}}, "params.yaml", {"synth.images": "--images"})
+    message = str(caught.value)
+    assert message.startswith("the command line is not valid")
+    assert "--images (sets synth.images)" in message and "params.yaml" not in message
+
+
+def test_file_and_command_line_errors_together_name_both() -> None:
+    with pytest.raises(ParamsError) as caught:
+        parse_params({"synth": {"images": 0, "seed": -1, "difficulty": 3}}, "p.yaml",
+                     {"synth.images": "--images"})
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "p.yaml and the command line are not valid; fix these keys and options:"
+    assert any(line.startswith("  - --images (sets synth.images):") for line in lines)
+    assert any(line.startswith("  - synth.difficulty:") for line in lines)
+
+
+def test_load_params_names_the_option_that_set_a_key(tmp_path: Path) -> None:
+    from pipelines.common import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text("synth:\n  images: 10\n")
+    with pytest.raises(ParamsError, match=r"--limit \(sets import_pad.limit\)"):
+        load_params(path, {"import_pad": {"limit": -5}})
+    with pytest.raises(ParamsError, match=r"--size \(sets synth.width\)"):
+        load_params(path, {"synth": {"width": 1}}, {"synth.width": "--size"})
+    assert load_params(path, {"synth": {"images": 12}}).synth.images == 12
