@@ -92,5 +92,6 @@ clean-state:  ## remove local state ($SKINRISK_HOME); the environments stay
 clean: clean-state  ## remove local state and both environments
 	rm -rf -- $(VENVS)
 
-lint: $(UV)  ## ruff on the code and tests
+lint: $(UV)  ## ruff on the code and tests; the import contracts (pyproject.toml [tool.importlinter])
 	$(VENVS)/tools/bin/ruff check skinrisk pipelines dags tests bench
+	$(VENVS)/tools/bin/lint-imports --no-cache

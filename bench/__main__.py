@@ -18,8 +18,8 @@ from rich.table import Table
 
 from skinrisk.batch import parse_manifest, render_manifest
 from skinrisk.config import SynthParams
+from skinrisk.defects import Defect
 from skinrisk.synth.cohort import plan_cohort, render_cohort
-from skinrisk.synth.spec import Defect
 
 OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 READING = """## Reading the figures

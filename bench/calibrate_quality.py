@@ -31,6 +31,7 @@ from bench.calibration import (
     score_pad,
 )
 from skinrisk.config import QualityParams, SynthParams, parse_params
+from skinrisk.defects import Defect
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.decide import judge
@@ -38,7 +39,6 @@ from skinrisk.quality.runner import score_bytes
 from skinrisk.quality.sheets import contact_sheet
 from skinrisk.reasons import Reason
 from skinrisk.synth.cohort import render_cohort
-from skinrisk.synth.spec import Defect
 
 REPO = Path(__file__).resolve().parents[1]
 PAD = REPO.parent / "shared/data/pad-ufes-20"

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from skinrisk.evaluation.metrics import patient_bootstrap_auc
+from skinrisk.metrics import patient_bootstrap_auc
 
 
 def run() -> list[tuple[str, float, str]]:

@@ -23,10 +23,11 @@ from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from pipelines.train import MODEL_FILE, RUN_FILE, trained_record
 from skinrisk import ledger
 from skinrisk.errors import SkinriskError
-from skinrisk.evaluation.metrics import GRADES
 from skinrisk.evaluation.report import Predictions, evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
+from skinrisk.metrics import GRADES
 from skinrisk.quality.runner import MANIFEST
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, dvc_source, log_dataset
@@ -76,7 +77,7 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
                   splits_md5=version.splits_md5)
     write_outputs(layout.metrics, report, sets)
     model_version = _log(layout, record, report, version)
-    ledger.record(layout, "evaluation", {
+    ledger.record(layout, Event.EVALUATION, {
         "run_id": record["run_id"], "model": f"{MODEL_NAME}/{model_version}",
         "data_version": version.tag, "shards_md5": version.shards_md5,
         "report_sha256": hashlib.sha256((layout.metrics / REPORT).read_bytes()).hexdigest(),

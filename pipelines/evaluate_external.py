@@ -31,6 +31,7 @@ from skinrisk.evaluation.external import (
 )
 from skinrisk.evaluation.report import evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.quality.runner import MANIFEST, QUARANTINE
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
@@ -72,7 +73,7 @@ def run(params_path: Path, ref: str, batch_ids: list[str]) -> None:
     write_outputs(folder, report, sets)
     run_id = log_evaluation_run(experiment, f"external {subject} on {'+'.join(cohort.batches)}",
                                 _tags(version, cohort), flat_metrics(report), folder)
-    ledger.record(layout, "external_evaluation", {
+    ledger.record(layout, Event.EXTERNAL_EVALUATION, {
         "run_id": run_id, "model": subject, "model_version": str(version.version),
         "model_run_id": version.run_id, "batches": list(cohort.batches),
         "images": len(cohort.rows), "images_sha256": cohort.digest,

@@ -20,7 +20,6 @@ from skinrisk.config import IngestParams
 from skinrisk.errors import SkinriskError
 from skinrisk.imaging.deidentify import Limits
 from skinrisk.ingest.refusals import (
-    INGESTED_EVENT,
     entry_fingerprint,
     ingested_batches,
     listing_fingerprint,
@@ -28,6 +27,7 @@ from skinrisk.ingest.refusals import (
 )
 from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.permissions import require_private_zones
 from skinrisk.records import IdentityStore, open_private_store
 from skinrisk.records.locks import named_lock
@@ -182,11 +182,11 @@ def _announce(outcome: BatchOutcome, landing: str, fingerprint: str, logged: boo
     elif outcome.status == "waiting":
         err.print(f"warning: {outcome.message}")
     if outcome.status == "refused":
-        ledger.record(layout, "batch_refused", {"batch_id": outcome.batch_id,
+        ledger.record(layout, Event.BATCH_REFUSED, {"batch_id": outcome.batch_id,
                                                 "landing": landing, "fingerprint": fingerprint})
     if outcome.status == "ingested" or (outcome.status == "unchanged" and not logged):
         report = outcome.report
-        ledger.record(layout, INGESTED_EVENT, {
+        ledger.record(layout, Event.BATCH_INGESTED, {
             "batch_id": outcome.batch_id, "landing": landing,
             **{k: report.get(k) for k in ("files_in", "accepted", "quarantined_files",
                                           "by_reason", "manifest_sha256", "images_sha256")}})

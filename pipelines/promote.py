@@ -18,9 +18,10 @@ import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from skinrisk import ledger
-from skinrisk.audit.archive import ledger_archive
+from skinrisk.audit.archive import ledger_archive, require_intact
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
 from skinrisk.promotion import kept
 from skinrisk.records.locks import named_lock
@@ -50,7 +51,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
     client = mlflow.MlflowClient()
     with named_lock(layout, "promote") as lock:
         # A tampered trail: no promotion until it is explained.
-        ledger.require_intact(layout, ledger_archive(layout))
+        require_intact(layout, ledger_archive(layout))
         version = current_version(layout)
         candidate = challenger or registry.challenger_version(client)
         if candidate is None:
@@ -85,7 +86,7 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
                           else "nothing moved (rejected)")
         paths = _write(layout, rec)
         _log(rec, paths)
-        ledger.record(layout, "gate_decision", {
+        ledger.record(layout, Event.GATE_DECISION, {
             "decision_id": decision_id, "verdict": rec["verdict"], "applied": rec["applied"],
             "challenger": rec["challenger"], "champion": rec["champion"], "data": rec["data"],
             "decision_number": rec["decision_number"], "alpha_spent": rec["alpha_spent"],
@@ -108,10 +109,10 @@ def _unapplied(layout: StateLayout, candidate: str, data_version: str) -> dict[s
     pending = None
     for entry in ledger.read(layout):
         event, data = entry["event"], entry["data"]
-        if event not in ("gate_decision", "alias_moved", "rollback"):
+        if event not in (Event.GATE_DECISION, Event.ALIAS_MOVED, Event.ROLLBACK):
             continue
         pending = None
-        if (event == "gate_decision" and str(data.get("applied", "")).startswith(PENDING)
+        if (event == Event.GATE_DECISION and str(data.get("applied", "")).startswith(PENDING)
                 and str((data.get("challenger") or {}).get("version")) == candidate
                 and (data.get("data") or {}).get("version") == data_version):
             pending = {"decision_id": data["decision_id"],
@@ -121,7 +122,7 @@ def _unapplied(layout: StateLayout, candidate: str, data_version: str) -> dict[s
 
 def _moved(layout: StateLayout, decision: dict[str, Any], before: str | None, after: str,
            applied: str) -> None:
-    ledger.record(layout, "alias_moved", {
+    ledger.record(layout, Event.ALIAS_MOVED, {
         "decision_id": decision["decision_id"], "model": MODEL_NAME, "alias": CHAMPION,
         "from": before, "to": after, "previous_champion": before, "applied": applied})
 
@@ -203,7 +204,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
     connect(layout)
     by = ", ".join(f"{k}={v}" for k, v in context_tags().items())
     with named_lock(layout, "promote") as lock:
-        ledger.require_intact(layout, ledger_archive(layout))
+        require_intact(layout, ledger_archive(layout))
         lock.confirm()
         rolled_back, restored = registry.rollback(mlflow.MlflowClient(), reason, by)
         now = dt.datetime.now(dt.UTC)
@@ -212,7 +213,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
                "reason": reason, "rolled_back": rolled_back, "restored": restored}
         atomic_write(layout.decisions / f"{rec['decision_id']}.json",
                      (json.dumps(rec, indent=2) + "\n").encode())
-        ledger.record(layout, "rollback", rec)  # first: a retried promote reads the ledger
+        ledger.record(layout, Event.ROLLBACK, rec)  # first: a retried promote reads the ledger
         kept.keep(layout, layout.decisions / f"{rec['decision_id']}.json")
     out.print(f"rollback: champion {rolled_back} -> {restored} ({reason})")
 

@@ -14,6 +14,7 @@ from skinrisk import ledger
 from skinrisk.config import QualityParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
+from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.decide import expectations
 from skinrisk.quality.overrides import Override, parse_overrides
@@ -53,7 +54,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
                                   "non_clinical_sources": sorted(expect.non_clinical_sources)}
         atomic_write(layout.curated / "quality_report.json",
                      (json.dumps(report, indent=2) + "\n").encode())
-        ledger.record(layout, "quality", {"images_in": outcome.images_in,
+        ledger.record(layout, Event.QUALITY, {"images_in": outcome.images_in,
                                           "accepted": outcome.accepted,
                                           "quarantined": outcome.quarantined.num_rows,
                                           "by_reason": outcome.by_reason,
@@ -86,10 +87,10 @@ def _overrides(params: QualityParams) -> list[Override]:
 def _record_overrides(layout: StateLayout, outcome: QualityOutcome) -> None:
     """One quality_override event per decision, however often the stage reruns."""
     done = {e["data"].get("override") for e in ledger.read(layout)
-            if e["event"] == "quality_override"}
+            if e["event"] == Event.QUALITY_OVERRIDE}
     for override, replaced in outcome.overridden:
         if override.digest not in done:
-            ledger.record(layout, "quality_override", {
+            ledger.record(layout, Event.QUALITY_OVERRIDE, {
                 "override": override.digest, "image_id": override.image_id,
                 "decision": override.decision,
                 "reason": override.reason.value if override.reason else None,

@@ -26,11 +26,12 @@ import typer
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
-from skinrisk.audit.digest import canonical_sha256, lock_hashes
 from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.config import Params
+from skinrisk.digest import canonical_sha256, lock_hashes
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
+from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
 from skinrisk.records.locks import named_lock
 from skinrisk.splitting.assign import TRAIN
@@ -94,8 +95,8 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
                                       rows, checkpoints, mirror)
         _publish(layout, best, record)
-        if not ledger.recorded(layout, "training_run", "run_id", record["run_id"]):
-            ledger.record(layout, "training_run", {
+        if not ledger.recorded(layout, Event.TRAINING_RUN, "run_id", record["run_id"]):
+            ledger.record(layout, Event.TRAINING_RUN, {
                 **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
                                           "data_commit", "shards_md5", "splits_md5", "best_epoch")},
                 "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),

@@ -17,6 +17,7 @@ from skinrisk import ledger
 from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
+from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.runner import MANIFEST, QUARANTINE
 from skinrisk.records.locks import named_lock
@@ -57,7 +58,7 @@ def _validate(layout: StateLayout, params: ValidateParams, batch: list[str] | No
     verdicts: list[Verdict] = []
     with named_lock(layout, "validate"):
         recorded = {e["data"]["batch_id"] for e in ledger.read(layout)
-                    if e["event"] == "validation"}
+                    if e["event"] == Event.VALIDATION}
         baseline: list[dict[str, Any]] = []
         for batch_id in order:
             mine = [r for r in rows if r["batch_id"] == batch_id]
@@ -90,7 +91,7 @@ def _validate(layout: StateLayout, params: ValidateParams, batch: list[str] | No
 def _record(layout: StateLayout, verdict: dict[str, Any]) -> None:
     """The verdict's ledger event (``verdict``: as verdict.json holds it); counts and feature
     names only, never a finding's text."""
-    ledger.record(layout, "validation", {
+    ledger.record(layout, Event.VALIDATION, {
         "batch_id": verdict["batch_id"], "status": verdict["status"], "rows": verdict["rows"],
         "baseline_rows": verdict["baseline_rows"],
         "anomalies": sum(f["kind"] == "schema" for f in verdict["findings"]),

@@ -10,6 +10,7 @@ from pipelines.common import out, run_app, working
 from skinrisk import ledger
 from skinrisk.audit.archive import ledger_archive, publish_ledger
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.session import data_session
 from skinrisk.versioning.version import make_version
@@ -29,9 +30,9 @@ def _version(layout: StateLayout, as_json: bool) -> None:
     with working("version: DVC hashes, git commit and tag, push"):
         result = make_version(layout)
     # Recorded once per tag, also by the rerun of a run killed between its tag and this line.
-    if not ledger.recorded(layout, "dataset_version", "tag", result.tag):
+    if not ledger.recorded(layout, Event.DATASET_VERSION, "tag", result.tag):
         made = current_version(layout)
-        ledger.record(layout, "dataset_version", {"tag": result.tag, "commit": result.commit,
+        ledger.record(layout, Event.DATASET_VERSION, {"tag": result.tag, "commit": result.commit,
                                                   "hashes": made.hashes})
     # The ledger goes where the data goes (on every run: a killed run's copy is made now).
     publish_ledger(layout, ledger_archive(layout))

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from skinrisk.defects import Defect
 from skinrisk.errors import SkinriskError
-from skinrisk.synth.spec import Defect
+from skinrisk.feature_names import FEATURES
 from skinrisk.taxonomy import OOD_TYPES, TUMOR_TYPES
 from skinrisk.vocabulary import ETHNICITY_GROUPS, vocabulary_key
 
@@ -210,8 +211,6 @@ class ValidateParams(_Params):
     @field_validator("drift")
     @classmethod
     def _features(cls, value: dict[str, DriftThreshold]) -> dict[str, DriftThreshold]:
-        from skinrisk.validation.features import FEATURES
-
         unknown = sorted(set(value) - set(FEATURES))
         if unknown:
             raise ValueError(f"no such feature(s) {unknown}; choose from {list(FEATURES)}")

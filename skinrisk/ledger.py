@@ -21,6 +21,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,23 @@ from skinrisk.localfs import exclusive_lock
 
 GENESIS = "0" * 64
 FILE = "ledger.jsonl"
+
+
+class Event(StrEnum):
+    """Every kind of ledger entry; the value is what the entry's "event" field holds."""
+
+    BATCH_INGESTED = "batch_ingested"  # a batch committed to the raw zone: counts, reasons
+    BATCH_REFUSED = "batch_refused"  # a whole batch refused (format, marker, a changed resend)
+    QUALITY = "quality"  # the curated dataset: images in, kept, dropped, per check
+    QUALITY_OVERRIDE = "quality_override"  # a reviewer's decision on one image
+    VALIDATION = "validation"  # TFDV's verdict on a batch: anomalies, drift
+    DATASET_VERSION = "dataset_version"  # a DVC data version: tag, commit, hashes
+    TRAINING_RUN = "training_run"  # a training: MLflow run, run key, data version, images
+    EVALUATION = "evaluation"  # a model graded on the held-out and cross-ethnic sets
+    EXTERNAL_EVALUATION = "external_evaluation"  # a model graded on an outside test set
+    GATE_DECISION = "gate_decision"  # the promotion gate's verdict, and whether it applied
+    ALIAS_MOVED = "alias_moved"  # the champion alias moved in the MLflow registry
+    ROLLBACK = "rollback"  # the champion put back to an earlier version by hand
 
 
 def ledger_path(layout: StateLayout) -> Path:
@@ -206,27 +224,11 @@ def trigger() -> str:
     return ", ".join(f"{k}={v}" for k, v in context_tags().items())
 
 
-def recorded(layout: StateLayout, event: str, key: str, value: Any) -> bool:
+def recorded(layout: StateLayout, event: Event, key: str, value: Any) -> bool:
     """Whether an ``event`` whose data[key] is ``value`` is in the ledger: stages that must
     write an event once (a rerun after a kill between the work and its event) ask this."""
     return any(e["event"] == event and e["data"].get(key) == value for e in read(layout))
 
 
-def record(layout: StateLayout, event: str, data: dict[str, Any]) -> dict[str, Any]:
+def record(layout: StateLayout, event: Event, data: dict[str, Any]) -> dict[str, Any]:
     return append(layout, event, data, trigger())
-
-
-def require_intact(layout: StateLayout, archive: str | None = None) -> None:
-    """Refuse to go on (promotion) when the ledger does not verify, or no longer begins with
-    its newest archived copy (given the archive's location)."""
-    verdict = check(layout)
-    first_bad, why = verdict.first_bad, verdict.why
-    if verdict.ok and archive is not None:
-        from skinrisk.audit.archive import check_ledger_anchor
-
-        anchor = check_ledger_anchor(layout, archive)
-        first_bad, why = anchor.first_bad, anchor.why
-    if first_bad is not None:
-        raise SkinriskError(f"the audit ledger {describe(layout)} fails verification at "
-                            f"entry {first_bad}: {why}. Nothing was done; investigate with "
-                            "`skinrisk audit verify`.")

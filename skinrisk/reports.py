@@ -21,6 +21,7 @@ from typing import Any
 
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.promotion.kept import decision_records
 from skinrisk.storage.objects import open_store
 
@@ -107,7 +108,7 @@ def decisions_of_run(layout: StateLayout, run_id: str) -> list[dict[str, Any]]:
     from skinrisk.ledger import read
 
     moved = {e["data"]["decision_id"]: e["data"]["applied"]
-             for e in read(layout) if e["event"] == "alias_moved"}
+             for e in read(layout) if e["event"] == Event.ALIAS_MOVED}
     out = []
     for record in decision_records(layout):
         if f"airflow.run_id={run_id}" in record.get("triggered_by", ""):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skinrisk import ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import exclusive_lock
@@ -131,3 +132,17 @@ def _hash(line: bytes) -> Any:
         return json.loads(line).get("hash")
     except json.JSONDecodeError:
         return hashlib.sha256(line).hexdigest()
+
+
+def require_intact(layout: StateLayout, archive: str | None = None) -> None:
+    """Refuse to go on (promotion) when the ledger does not verify, or no longer begins with
+    its newest archived copy (given the archive's location)."""
+    verdict = ledger.check(layout)
+    first_bad, why = verdict.first_bad, verdict.why
+    if verdict.ok and archive is not None:
+        anchor = check_ledger_anchor(layout, archive)
+        first_bad, why = anchor.first_bad, anchor.why
+    if first_bad is not None:
+        raise SkinriskError(f"the audit ledger {ledger.describe(layout)} fails verification at "
+                            f"entry {first_bad}: {why}. Nothing was done; investigate with "
+                            "`skinrisk audit verify`.")

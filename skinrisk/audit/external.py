@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from skinrisk.audit.trace import Check, equal_check
-
-EVENT = "external_evaluation"
+from skinrisk.ledger import Event
 
 
 def external_evaluations(related: Iterable[Mapping[str, Any]],
@@ -19,7 +18,7 @@ def external_evaluations(related: Iterable[Mapping[str, Any]],
     ``read_report``: run id -> its evaluate.json artifact, None when missing."""
     found, checks = [], []
     for entry in related:
-        if entry["event"] != EVENT:
+        if entry["event"] != Event.EXTERNAL_EVALUATION:
             continue
         data = entry["data"]
         report = read_report(data["run_id"])

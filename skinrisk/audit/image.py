@@ -24,6 +24,7 @@ from skinrisk.audit.versions import (
 )
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.records import has_private_store, open_private_store
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
 from skinrisk.storage.tables import read_rows
@@ -37,7 +38,7 @@ def trace_image(layout: StateLayout, client: Any, query: str, remote: str) -> di
     found = _resolve(layout, query, versions)
     entries = list(ledger.read(layout))
     models = _ModelIndex(client, entries)
-    ingested = {e["data"]["batch_id"]: e for e in entries if e["event"] == "batch_ingested"}
+    ingested = {e["data"]["batch_id"]: e for e in entries if e["event"] == Event.BATCH_INGESTED}
     images = []
     for item in found:
         batch = ingested.get(item["batch_id"])
@@ -124,8 +125,8 @@ class _ModelIndex:
 
     def __init__(self, client: Any, entries: list[dict[str, Any]]) -> None:
         self.client = client
-        self.trained = {e["data"]["run_id"]: e for e in entries if e["event"] == "training_run"}
-        self.evaluated = {e["data"]["run_id"]: e for e in entries if e["event"] == "evaluation"}
+        self.trained = {e["data"]["run_id"]: e for e in entries if e["event"] == Event.TRAINING_RUN}
+        self.evaluated = {e["data"]["run_id"]: e for e in entries if e["event"] == Event.EVALUATION}
 
     def involving(self, image_id: str) -> list[dict[str, Any]]:
         out = []

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from skinrisk import ledger
-from skinrisk.audit.digest import canonical_sha256
 from skinrisk.audit.external import external_evaluations
 from skinrisk.audit.trace import (
     Check,
@@ -33,8 +32,10 @@ from skinrisk.audit.versions import (
     VALIDATION_DIR,
     DataVersions,
 )
+from skinrisk.digest import canonical_sha256
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
+from skinrisk.ledger import Event
 from skinrisk.promotion.kept import decision_record
 from skinrisk.tracking import MODEL_NAME
 
@@ -95,7 +96,7 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
     batches = sorted({r["batch_id"] for r in rows.values()})
     related = related_entries(entries, run.info.run_id, str(version.version), trained_on,
                               set(batches))
-    training = _last(related, "training_run")
+    training = _last(related, Event.TRAINING_RUN)
     decisions = _decisions(layout, related)
     external, external_checks = external_evaluations(
         related, lambda run_id: RunArtifacts(run_id).raw(EVALUATION_ARTIFACT))
@@ -104,7 +105,7 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
                     f"entry {verdict.first_bad}: {verdict.why}"),
               *_data_checks(versions, trained_on, tags, related),
               *_image_checks(lists, training, rows, test_ids, tested),
-              *_run_checks(training, _last(related, "evaluation"), tags, artifacts),
+              *_run_checks(training, _last(related, Event.EVALUATION), tags, artifacts),
               *(Check(f"decision record {d['decision_id']}", d["record_intact"],
                       "matches the ledger's sha256" if d["record_intact"] else
                       "differs from the sha256 the ledger holds (edited or missing)")
@@ -194,7 +195,7 @@ def _image_set(ids: list[str] | None, rows: dict[str, dict[str, Any]]) -> dict[s
 def _data_checks(versions: DataVersions, tag: str, tags: dict[str, str],
                  related: list[dict[str, Any]]) -> list[Check]:
     outputs = versions.outputs(tag)
-    made = [e for e in related if e["event"] == "dataset_version"]
+    made = [e for e in related if e["event"] == Event.DATASET_VERSION]
     checks = [equal_check(f"{tag}: DVC hashes in the ledger = those of the git tag",
                           made[-1]["data"]["hashes"] if made else None,
                           {k: v for k, v in outputs.items()
@@ -259,7 +260,7 @@ def _who(tags: dict[str, str]) -> str:
 
 def _data(versions: DataVersions, tag: str, evaluated_on: str, related: list[dict[str, Any]],
           batches: list[str]) -> dict[str, Any]:
-    ingested = {e["data"]["batch_id"]: e for e in related if e["event"] == "batch_ingested"}
+    ingested = {e["data"]["batch_id"]: e for e in related if e["event"] == Event.BATCH_INGESTED}
     validation = versions.listing(tag, VALIDATION_DIR)
     verdicts = {}
     for relpath in sorted(validation):
@@ -299,10 +300,10 @@ def _evaluation(report: dict[str, Any] | None, tag: str) -> dict[str, Any] | Non
 
 def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[str, Any]]:
     moved = {e["data"]["decision_id"]: e["data"]["applied"]
-             for e in related if e["event"] == "alias_moved"}
+             for e in related if e["event"] == Event.ALIAS_MOVED}
     out = []
     for entry in related:
-        if entry["event"] != "gate_decision":
+        if entry["event"] != Event.GATE_DECISION:
             continue
         data = entry["data"]
         body, where = decision_record(layout, data["decision_id"])
@@ -321,9 +322,9 @@ def _decisions(layout: StateLayout, related: list[dict[str, Any]]) -> list[dict[
 def _promotion(related: list[dict[str, Any]], version: str) -> dict[str, Any] | None:
     """The alias move that made this version champion: who, when, under which decision."""
     moved = [e for e in related if (
-        e["event"] == "alias_moved" and str(e["data"]["to"]) == version) or (
+        e["event"] == Event.ALIAS_MOVED and str(e["data"]["to"]) == version) or (
         # Ledgers written before alias moves had their own event: the decision said it.
-        e["event"] == "gate_decision" and str(e["data"].get("applied", "")).startswith(
+        e["event"] == Event.GATE_DECISION and str(e["data"].get("applied", "")).startswith(
             "champion") and str((e["data"].get("challenger") or {}).get("version")) == version)]
     if not moved:
         return None

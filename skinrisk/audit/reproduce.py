@@ -23,11 +23,12 @@ from typing import Any
 import yaml
 
 from skinrisk import ledger
-from skinrisk.audit.digest import canonical_sha256, lock_hashes
 from skinrisk.audit.model import EVALUATION_ARTIFACT, PARAMS_ARTIFACT, RunArtifacts, resolve
 from skinrisk.audit.trace import Check
+from skinrisk.digest import canonical_sha256, lock_hashes
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
+from skinrisk.ledger import Event
 from skinrisk.versioning.tools import dvc, git, run
 from skinrisk.versioning.workspace import configure_dvc
 
@@ -107,7 +108,7 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
     _stage(["evaluate", "--params", str(params_file)], code, env, say)
     again = json.loads((workspace / "metrics" / "evaluate.json").read_text())
     own = [e for e in ledger.entries(ledger.ledger_path(StateLayout(home)))
-           if e["event"] == "training_run"][-1]["data"]
+           if e["event"] == Event.TRAINING_RUN][-1]["data"]
     rows = compare(recorded_figures(report), recorded_figures(again), tolerance)
     checks = [
         Check("params: params.json = the ledger's digest",
@@ -142,7 +143,7 @@ def reproduce(layout: StateLayout, client: Any, ref: str, source: Source, scratc
 
 def _training_entry(layout: StateLayout, run_id: str) -> dict[str, Any] | None:
     found = [e["data"] for e in ledger.read(layout)
-             if e["event"] == "training_run" and e["data"].get("run_id") == run_id]
+             if e["event"] == Event.TRAINING_RUN and e["data"].get("run_id") == run_id]
     return found[-1] if found else None
 
 

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from skinrisk.ledger import Event
+
 FITZPATRICK = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 
 
@@ -91,16 +93,16 @@ def related_entries(entries: Iterable[Mapping[str, Any]], run_id: str, model_ver
     for entry in entries:
         data, event = entry.get("data", {}), entry.get("event")
         concerns = (
-            (event in ("batch_ingested", "validation") and data.get("batch_id") in batches)
-            or (event == "dataset_version" and data.get("tag") == data_version)
-            or (event in ("training_run", "evaluation") and data.get("run_id") == run_id)
-            or (event == "external_evaluation" and data.get("model_run_id") == run_id)
-            or (event == "gate_decision" and model_version in (
+            (event in (Event.BATCH_INGESTED, Event.VALIDATION) and data.get("batch_id") in batches)
+            or (event == Event.DATASET_VERSION and data.get("tag") == data_version)
+            or (event in (Event.TRAINING_RUN, Event.EVALUATION) and data.get("run_id") == run_id)
+            or (event == Event.EXTERNAL_EVALUATION and data.get("model_run_id") == run_id)
+            or (event == Event.GATE_DECISION and model_version in (
                 str((data.get("challenger") or {}).get("version")),
                 str((data.get("champion") or {}).get("version"))))
-            or (event == "alias_moved" and model_version in (str(data.get("from")),
+            or (event == Event.ALIAS_MOVED and model_version in (str(data.get("from")),
                                                              str(data.get("to"))))
-            or (event == "rollback" and model_version in (str(data.get("rolled_back")),
+            or (event == Event.ROLLBACK and model_version in (str(data.get("rolled_back")),
                                                           str(data.get("restored")))))
         if concerns:
             chosen.append(entry_ref(entry))

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from skinrisk.audit.digest import canonical_sha256
+from skinrisk.digest import canonical_sha256
 from skinrisk.errors import SkinriskError
-from skinrisk.evaluation.metrics import GRADES
 from skinrisk.evaluation.predict import slice_values
 from skinrisk.evaluation.report import Predictions
+from skinrisk.metrics import GRADES
 from skinrisk.splitting.assign import OOD, OOD_FLAG
 from skinrisk.taxonomy import RiskGrade
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from skinrisk.evaluation.metrics import GRADES
 from skinrisk.evaluation.report import Predictions
 from skinrisk.localfs import atomic_write
+from skinrisk.metrics import GRADES
 
 
 def _roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from skinrisk.evaluation.metrics import (
+from skinrisk.metrics import (
     GRADES,
     auc_one_vs_rest,
     confusion_row_normalised,

@@ -13,10 +13,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from skinrisk.ledger import Event
 from skinrisk.storage.landing import FileInfo
-
-REFUSED_EVENT = "batch_refused"
-INGESTED_EVENT = "batch_ingested"
 
 
 def listing_fingerprint(listing: Mapping[str, FileInfo]) -> str:
@@ -36,7 +34,7 @@ def refused_batches(entries: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
     """batch id -> the listing fingerprints it was refused in (ledger entries, oldest first)."""
     refused: dict[str, set[str]] = {}
     for entry in entries:
-        if entry["event"] == REFUSED_EVENT:
+        if entry["event"] == Event.BATCH_REFUSED:
             refused.setdefault(entry["data"]["batch_id"], set()).add(
                 entry["data"]["fingerprint"])
     return refused
@@ -44,4 +42,4 @@ def refused_batches(entries: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
 
 def ingested_batches(entries: Iterable[dict[str, Any]]) -> set[str]:
     """The batch ids the ledger records as ingested."""
-    return {e["data"]["batch_id"] for e in entries if e["event"] == INGESTED_EVENT}
+    return {e["data"]["batch_id"] for e in entries if e["event"] == Event.BATCH_INGESTED}

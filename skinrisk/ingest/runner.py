@@ -22,11 +22,16 @@ from skinrisk.imaging.deidentify import Limits, deidentify_image
 from skinrisk.imaging.errors import ImageRejected
 from skinrisk.ingest.arrival import RecordedFile, check_arrival, resend_changes
 from skinrisk.ingest.plan import FileTask, Refusal, plan_batch
-from skinrisk.ingest.records import ImageRecord, QuarantineRecord, image_record, quarantine_record
 from skinrisk.reasons import Reason
 from skinrisk.storage.landing import BatchReader, FileInfo
 from skinrisk.storage.nofollow import FILE
 from skinrisk.storage.private import PrivateStore
+from skinrisk.storage.rawrecords import (
+    ImageRecord,
+    QuarantineRecord,
+    image_record,
+    quarantine_record,
+)
 from skinrisk.storage.rawzone import RawZone
 
 log = logging.getLogger(__name__)

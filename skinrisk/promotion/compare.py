@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from skinrisk.config import PromoteParams
-from skinrisk.evaluation.metrics import GRADES, patient_weights, youden
 from skinrisk.evaluation.report import Predictions
+from skinrisk.metrics import GRADES, patient_weights, youden
 from skinrisk.promotion import criteria as cr
 from skinrisk.promotion.criteria import FAIL, Criterion
 from skinrisk.promotion.detectable import Detectable, Harm, detectable

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from skinrisk.config import PromoteParams
-from skinrisk.evaluation.metrics import GRADES, auc_one_vs_rest
 from skinrisk.evaluation.report import Predictions
+from skinrisk.metrics import GRADES, auc_one_vs_rest
 from skinrisk.promotion import criteria as cr
 from skinrisk.promotion.compare import UNKNOWN, compare
 from skinrisk.promotion.criteria import FAIL, INSUFFICIENT, PASS, REPORTED, Criterion

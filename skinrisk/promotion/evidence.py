@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from skinrisk.config import Evidence
-from skinrisk.evaluation.metrics import GRADES
+from skinrisk.metrics import GRADES
 
 
 def shortfall(

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from skinrisk.config import Spending
-
-EVENT = "gate_decision"
+from skinrisk.ledger import Event
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def looks(entries: Iterable[dict[str, Any]]) -> list[Look]:
     for entry in entries:
         data = entry.get("data") or {}
         champion = data.get("champion")
-        if entry.get("event") != EVENT or not champion:
+        if entry.get("event") != Event.GATE_DECISION or not champion:
             continue
         sizes = (data.get("data") or {}).get("test_set_sizes") or {}
         out.append(

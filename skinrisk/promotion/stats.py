@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skinrisk.evaluation.metrics import GRADES, auc_one_vs_rest, weighted_auc
+from skinrisk.metrics import GRADES, auc_one_vs_rest, weighted_auc
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from skinrisk.config import QualityParams
-from skinrisk.ingest.records import ImageRecord
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
 from skinrisk.quality.curate import curate
@@ -40,6 +39,7 @@ from skinrisk.quality.neardup import RULE, link
 from skinrisk.quality.overrides import Override
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
+from skinrisk.storage.rawrecords import ImageRecord
 from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
 from skinrisk.storage.tables import joined_schema, records_table, schema_of, write_arrow
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from skinrisk.ingest.identity import SurrogateMap
 from skinrisk.records.connection import connect, lock_key
+from skinrisk.surrogates import SurrogateMap
 
 _FILE_COLUMNS = ("batch_id", "file_name", "line", "received_sha256", "outcome", "image_id",
                  "quarantine_id", "reason", "kind", "signature")

@@ -12,8 +12,8 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from skinrisk.ingest.identity import SurrogateMap
 from skinrisk.permissions import make_private_dir, make_private_file, require_private
+from skinrisk.surrogates import SurrogateMap
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (

@@ -24,9 +24,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from skinrisk.ingest.records import ImageRecord, QuarantineRecord
 from skinrisk.localfs import atomic_write
 from skinrisk.permissions import make_private_dir, require_private, tighten_files
+from skinrisk.storage.rawrecords import ImageRecord, QuarantineRecord
 from skinrisk.storage.tables import read_table, write_table
 
 REPORT = "report.json"

@@ -18,6 +18,7 @@ from PIL import Image
 
 from skinrisk.batch import ManifestRow
 from skinrisk.config import SynthParams
+from skinrisk.defects import Defect
 from skinrisk.synth import defects as fx
 from skinrisk.synth.render import (
     STYLES,
@@ -29,7 +30,6 @@ from skinrisk.synth.render import (
     render_skin,
     to_image,
 )
-from skinrisk.synth.spec import Defect
 from skinrisk.taxonomy import resolve_diagnosis
 
 SITES = ("face", "scalp", "neck", "chest", "back", "arm", "forearm", "hand", "thigh", "leg")

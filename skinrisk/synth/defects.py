@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from skinrisk.synth.spec import Defect
+from skinrisk.defects import Defect
 
 PIXEL_DEFECTS = (Defect.BLUR, Defect.DYE, Defect.HAIR, Defect.EXUDATE)
 

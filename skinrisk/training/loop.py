@@ -1,7 +1,7 @@
 """The training loop: execute the plan epoch by epoch, checkpoint every epoch, resume on rerun.
 
 One `fit` call per epoch on a pipeline built for that epoch, then validation macro AUC in NumPy
-(skinrisk.evaluation.metrics, the same code that grades the test sets), then a checkpoint: the
+(skinrisk.metrics, the same code that grades the test sets), then a checkpoint: the
 model with its optimizer state as epoch-NNNN.keras (only the newest is kept), and state.json
 naming it, written in that order so a kill between the two leaves the previous, consistent pair;
 the best epoch's model, without optimizer state, as best.keras. Seeds are reset from
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from skinrisk.config import TrainParams
-from skinrisk.evaluation.metrics import GRADES, auc_one_vs_rest
 from skinrisk.localfs import atomic_write
+from skinrisk.metrics import GRADES, auc_one_vs_rest
 from skinrisk.training.data import evaluation_dataset, training_dataset
 from skinrisk.training.model import build_model
 from skinrisk.training.plan import (

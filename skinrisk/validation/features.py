@@ -7,23 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from skinrisk.errors import SkinriskError
+from skinrisk.feature_names import FEATURES, SCHEMA_TYPE
 from skinrisk.taxonomy import normalise_code
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI")
-# resolution, glare: image drift as shares of bands (see resolution_band, glare_band).
-CATEGORICAL = ("diagnosis", "grade", "tumor_type", "source", "fitzpatrick_group", "body_site",
-               "format", "resolution", "glare")
-# The split must follow schema/schema.pbtxt (INT vs FLOAT): an Example feature of the other
-# kind is a type anomaly on every row. load_schema checks the two agree.
-# brightness, saturation, redness (and sharpness): image drift (camera, lighting, clinic).
-INTEGER = ("pathology_verified", "width", "height", "bytes")
-FLOATING = ("sharpness", "skin_fraction", "dye_fraction", "hair_fraction", "gloss_fraction",
-            "dark_fraction", "bright_fraction", "brightness", "saturation", "redness")
-NUMERIC = INTEGER + FLOATING
-FEATURES = CATEGORICAL + NUMERIC
-SCHEMA_TYPE = {**dict.fromkeys(CATEGORICAL, "BYTES"), **dict.fromkeys(INTEGER, "INT"),
-               **dict.fromkeys(FLOATING, "FLOAT")}
-
 _RESOLUTION_BANDS = ((256, "0-255"), (512, "256-511"), (1024, "512-1023"), (2048, "1024-2047"))
 Encoded = tuple[str, list[Any]]  # (SCHEMA_TYPE, the feature's one value)
 # Features that may be absent and whose drift compares known values only: the share missing is

@@ -26,10 +26,10 @@ from typing import Any
 
 from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
+from skinrisk.feature_names import SCHEMA_TYPE
 from skinrisk.localfs import atomic_write
 from skinrisk.validation.features import (
     REPORT_MISSING,
-    SCHEMA_TYPE,
     Encoded,
     encode_record,
     missing_share,

@@ -17,8 +17,8 @@ from pipelines.cli import main
 from skinrisk import ledger
 from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
+from skinrisk.feature_names import CATEGORICAL
 from skinrisk.layout import StateLayout
-from skinrisk.validation.features import CATEGORICAL
 from skinrisk.validation.report import render_report
 from skinrisk.validation.tfdv_check import ANOMALIES, STATISTICS, validate_rows
 from tests.conftest import data_dir

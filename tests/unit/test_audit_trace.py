@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from skinrisk.audit.digest import canonical_sha256
 from skinrisk.audit.reproduce import compare, recorded_figures
 from skinrisk.audit.trace import composition, equal_check, membership_check, related_entries
+from skinrisk.digest import canonical_sha256
 
 ROWS = {
     "a": {"patient": "P-1", "grade": "low-risk", "source": "h1", "fitzpatrick": 2},

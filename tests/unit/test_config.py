@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from skinrisk.config import ParamsError, SynthParams, parse_params
-from skinrisk.synth.spec import Defect
+from skinrisk.defects import Defect
 
 REPO = Path(__file__).resolve().parents[2]
 

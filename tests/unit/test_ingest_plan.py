@@ -4,11 +4,11 @@ import pytest
 
 from skinrisk.batch import COLUMN_NAMES, read_manifest
 from skinrisk.ingest.arrival import check_arrival
-from skinrisk.ingest.identity import normalise_source_id
 from skinrisk.ingest.plan import plan_batch
 from skinrisk.reasons import Reason
 from skinrisk.storage.landing import FileInfo
 from skinrisk.storage.nofollow import HARD_LINK, SPECIAL, SYMLINK
+from skinrisk.surrogates import normalise_source_id
 
 HEADER = ",".join(COLUMN_NAMES)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
+from skinrisk.audit.archive import require_intact
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.ledger import append, ledger_path, require_intact, verify
+from skinrisk.ledger import append, ledger_path, verify
 
 
 @pytest.fixture()

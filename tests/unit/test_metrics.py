@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skinrisk.evaluation.metrics import (
+from skinrisk.metrics import (
     auc_one_vs_rest,
     confusion_row_normalised,
     patient_bootstrap_auc,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from skinrisk.config import PromoteParams
-from skinrisk.evaluation.metrics import patient_weights
 from skinrisk.evaluation.report import Predictions, skin_type
+from skinrisk.metrics import patient_weights
 from skinrisk.promotion.decide import FAIL, INSUFFICIENT, PROMOTE, REJECT, REPORTED, decide
 from skinrisk.promotion.stats import delong_paired, paired_differences
 

@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 
 from skinrisk.config import QualityParams, SynthParams
+from skinrisk.defects import Defect
 from skinrisk.quality.decide import judge
 from skinrisk.quality.runner import score_bytes
 from skinrisk.quality.sheets import examples_by_reason, write_sheets
 from skinrisk.reasons import Reason
 from skinrisk.synth.cohort import plan_cohort, render_photo
-from skinrisk.synth.spec import Defect
 from tests.helpers.images import jpeg, photo
 
 pytestmark = pytest.mark.ml

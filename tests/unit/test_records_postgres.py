@@ -429,7 +429,7 @@ def test_archive_and_audit_verify_read_the_ledger_from_postgresql(
         capsys: pytest.CaptureFixture[str]) -> None:
     from pipelines import audit
     from skinrisk import ledger
-    from skinrisk.audit.archive import check_ledger_anchor, publish_ledger
+    from skinrisk.audit.archive import check_ledger_anchor, publish_ledger, require_intact
 
     archive = str(tmp_path / "archive") + "/"
     layout = StateLayout(tmp_path / "home")
@@ -444,7 +444,7 @@ def test_archive_and_audit_verify_read_the_ledger_from_postgresql(
     assert publish_ledger(layout, archive) == name  # the same copy again writes nothing
     ledger.append(layout, "later", {}, "t")
     assert check_ledger_anchor(layout, archive).ok
-    ledger.require_intact(layout, archive)
+    require_intact(layout, archive)
     assert audit.main([]) == 0
     said = " ".join(capsys.readouterr().out.split())  # rich wraps at the terminal's width
     assert "4 entries, chain intact; entries 1-3 match the archived copy" in said

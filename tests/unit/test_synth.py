@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from skinrisk.config import SynthParams
+from skinrisk.defects import Defect
 from skinrisk.synth.cohort import plan_cohort, render_cohort, render_photo
 from skinrisk.synth.defects import BACKGROUNDS, DYES
-from skinrisk.synth.spec import Defect
 from skinrisk.taxonomy import grade_diagnosis
 
 

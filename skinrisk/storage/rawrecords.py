@@ -30,7 +30,7 @@ class ImageRecord:
     fitzpatrick: int | None
     ethnicity: str | None
     capture_month: str | None  # YYYY-MM
-    device: str | None  # keyed hash of the device as sent (ingest.identity), never the text
+    device: str | None  # keyed hash of the device as sent (skinrisk.surrogates), never the text
     width: int
     height: int
     format: str
