@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from pipelines.common import fail, out, run_app
+from skinrisk.catalog import SPLIT_SUMMARY
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.storage.objects import open_store
@@ -44,7 +45,7 @@ def command(
         tag, made, subject = [*line.split(" ", 2), "", ""][:3]
         versions.add_row(tag, made, subject)
     out.print(versions)
-    summary = json.loads((layout.splits / "summary.json").read_text())
+    summary = json.loads((layout.workspace / SPLIT_SUMMARY).read_text())
     out.print(_counts(summary))
     remote = dvc_remote(layout)
     store = open_store(remote)

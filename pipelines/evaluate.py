@@ -22,17 +22,17 @@ from rich.table import Table
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from pipelines.train import MODEL_FILE, RUN_FILE, trained_record
 from skinrisk import ledger
+from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SHARDS, VALIDATION
 from skinrisk.errors import SkinriskError
 from skinrisk.evaluation.report import Predictions, evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
 from skinrisk.metrics import GRADES
-from skinrisk.quality.runner import MANIFEST
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, dvc_source, log_dataset
 from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
-from skinrisk.versioning.current import SHARDS_DIR, current_version
+from skinrisk.versioning.current import current_version
 from skinrisk.versioning.workspace import git_remote
 
 REPORT = "evaluate.json"
@@ -99,9 +99,10 @@ def load_predictions(model: Any, layout: StateLayout, image_size: int
                      ) -> dict[str, Predictions]:
     from skinrisk.evaluation.predict import predict_sets
 
-    assignments = read_rows(layout.splits / "assignments.parquet")
-    sites = {r["image_id"]: r.get("body_site") for r in read_rows(layout.curated / MANIFEST)}
-    return predict_sets(model, layout.data / "shards", assignments, sites, image_size)
+    assignments = read_rows(layout.workspace / ASSIGNMENTS)
+    manifest = read_rows(layout.workspace / CURATED_MANIFEST)
+    sites = {r["image_id"]: r.get("body_site") for r in manifest}
+    return predict_sets(model, layout.workspace / SHARDS, assignments, sites, image_size)
 
 
 def write_outputs(folder: Path, report: dict[str, Any], sets: dict[str, Predictions]) -> None:
@@ -138,17 +139,17 @@ def _log(layout: StateLayout, record: dict[str, Any], report: dict[str, Any], ve
     with mlflow.start_run(run_id=record["run_id"]):
         mlflow.log_metrics(flat_metrics(report))
         mlflow.log_artifacts(str(layout.metrics), "evaluation")
-        validation = layout.curated / "validation"
+        validation = layout.workspace / VALIDATION
         if validation.is_dir():
             mlflow.log_artifacts(str(validation), "data_validation")
         mlflow.set_tags({"evaluate.data_version": version.tag,
                          "evaluate.shards_md5": version.shards_md5})
-        assignments = read_rows(layout.splits / "assignments.parquet")
+        assignments = read_rows(layout.workspace / ASSIGNMENTS)
         for name in report["sets"]:
             members = [{"image_id": r["image_id"], "grade": r["grade"], "patient": r["patient"],
                         "source": r["source"]} for r in assignments if r["split"] == name]
             log_dataset(f"{version.tag}/{name}", members, version.shards_md5,
-                        dvc_source(git_remote(layout), version.tag, SHARDS_DIR), "evaluation")
+                        dvc_source(git_remote(layout), version.tag, SHARDS), "evaluation")
     existing = mlflow.MlflowClient().search_model_versions(
         f"name='{MODEL_NAME}' and run_id='{record['run_id']}'")
     tags = {"data.version": record["data_version"], "run_key": record["run_key"],

@@ -18,6 +18,7 @@ from pipelines.common import load_params, out
 from pipelines.evaluate import PLOTS, PREDICTIONS, REPORT, summary_table, write_outputs
 from skinrisk import ledger
 from skinrisk.batch import check_batch_id
+from skinrisk.catalog import CURATED_MANIFEST, QUALITY_QUARANTINE
 from skinrisk.evaluation.external import (
     EXTERNAL,
     Cohort,
@@ -32,7 +33,6 @@ from skinrisk.evaluation.external import (
 from skinrisk.evaluation.report import evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
-from skinrisk.quality.runner import MANIFEST, QUARANTINE
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
 from skinrisk.tracking import code_version, connect, context_tags, log_evaluation_run
@@ -90,9 +90,9 @@ def run(params_path: Path, ref: str, batch_ids: list[str]) -> None:
 
 
 def _cohort(layout: StateLayout, raw: RawZone, batches: list[str]) -> Cohort:
-    curated = layout.curated / MANIFEST
+    curated = layout.workspace / CURATED_MANIFEST
     rows = read_rows(curated) if curated.is_file() else []
-    refused = layout.curated / QUARANTINE
+    refused = layout.workspace / QUALITY_QUARANTINE
     judged = {r["batch_id"] for r in rows} | (
         {r["batch_id"] for r in read_rows(refused)} if refused.is_file() else set())
     return select_cohort(batches, raw.committed_batches(), judged, rows)

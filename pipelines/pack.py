@@ -8,18 +8,16 @@ from pathlib import Path
 from rich.progress import Progress
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
+from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SHARD_INDEX, SHARDS
 from skinrisk.config import PackParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.packing.inpaint import inpaint_version
 from skinrisk.packing.shards import groups, write_group
-from skinrisk.quality.runner import MANIFEST
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.versioning.session import data_session
-
-INDEX = "index.parquet"
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
@@ -31,18 +29,18 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 
 
 def _pack(layout: StateLayout, params: PackParams) -> None:
-    assignments = layout.splits / "assignments.parquet"
+    assignments = layout.workspace / ASSIGNMENTS
     if not assignments.is_file():
         raise SkinriskError("no split yet: run `skinrisk split` first")
-    root = layout.data / "shards"
-    curated = read_rows(layout.curated / MANIFEST)
+    root = layout.workspace / SHARDS
+    curated = read_rows(layout.workspace / CURATED_MANIFEST)
     formats = {r["image_id"]: r["format"] for r in curated}
     # Kept with dye under quality.actions.dye: inpaint (a manifest from before the column
     # existed has no such image). Training copies only: the test sets stay as photos arrive.
     inpaint = frozenset(r["image_id"] for r in curated if r.get("inpaint"))
     version = inpaint_version()
     raw = RawZone(layout.raw, layout.quarantine)
-    previous = _previous(root / INDEX, params.image_size, params.jpeg_quality)
+    previous = _previous(layout.workspace / SHARD_INDEX, params.image_size, params.jpeg_quality)
     index, written = [], 0
     todo = groups(read_rows(assignments))
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -61,7 +59,7 @@ def _pack(layout: StateLayout, params: PackParams) -> None:
             progress.advance(task)
     for stale in {p for p in root.rglob("*.tfrecord")} - {root / r["shard"] for r in index}:
         stale.unlink()  # a derived shard whose group changed; the data it came from is kept
-    write_rows(root / INDEX, [{**r, "image_size": params.image_size,
+    write_rows(layout.workspace / SHARD_INDEX, [{**r, "image_size": params.image_size,
                                "jpeg_quality": params.jpeg_quality} for r in index], _schema())
     painted = sum((r.get("painted_share") or 0) > 0 for r in index)
     out.print(f"pack: {len(index)} images in {len({r['shard'] for r in index})} shards at "

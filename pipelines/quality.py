@@ -11,6 +11,7 @@ from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
 from skinrisk import ledger
+from skinrisk.catalog import CONTACT_SHEETS, CURATED_MANIFEST, QUALITY_REPORT, REVIEW
 from skinrisk.config import QualityParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
@@ -37,13 +38,13 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
             Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         images = dataset_images(raw)
         task = progress.add_task("quality", total=images.num_rows)
-        outcome = run_quality(raw, images, layout.cache, layout.curated, params,
+        outcome = run_quality(raw, images, layout.cache, layout.workspace, params,
                               lambda: progress.advance(task), overrides, expect)
         examples = examples_by_reason(outcome.quarantined, outcome.by_reason)
         read = _reader(raw, dataset_rows(images, outcome.quarantined["image_id"].to_pylist()
                                          + outcome.flagged["image_id"].to_pylist()))
-        write_sheets(layout.curated / "contact_sheets", layout.cache, examples, read)
-        write_review(layout.curated / "review", layout.cache, review_items(
+        write_sheets(layout.workspace / CONTACT_SHEETS, layout.cache, examples, read)
+        write_review(layout.workspace / REVIEW, layout.cache, review_items(
             outcome.quarantined, images, outcome.scores, params, expect.min_side_px, lazy=True,
             flagged=outcome.flagged),
             read, lambda chunk: measure_items(chunk, images, outcome.scores, params,
@@ -52,7 +53,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         report = _report(outcome, params)
         report["expectations"] = {"min_side_px": expect.min_side_px,
                                   "non_clinical_sources": sorted(expect.non_clinical_sources)}
-        atomic_write(layout.curated / "quality_report.json",
+        atomic_write(layout.workspace / QUALITY_REPORT,
                      (json.dumps(report, indent=2) + "\n").encode())
         ledger.record(layout, Event.QUALITY, {"images_in": outcome.images_in,
                                           "accepted": outcome.accepted,
@@ -61,9 +62,9 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
                                           "kept_flagged": outcome.by_flag})
         _record_overrides(layout, outcome)
     out.print(_table(outcome, params))
-    out.print(f"curated dataset: {layout.curated / 'manifest.parquet'} · contact sheets: "
-              f"{layout.curated / 'contact_sheets'} · review pages: "
-              f"{layout.curated / 'review' / 'index.html'}")
+    out.print(f"curated dataset: {layout.workspace / CURATED_MANIFEST} · contact sheets: "
+              f"{layout.workspace / CONTACT_SHEETS} · review pages: "
+              f"{layout.workspace / REVIEW / 'index.html'}")
 
 
 def _reader(raw: RawZone, where: dict[str, tuple[str, str]]) -> Callable[[str], bytes]:

@@ -8,17 +8,14 @@ from pathlib import Path
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, err, load_params, out, run_app
+from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SPLIT_SUMMARY, VALIDATION
 from skinrisk.config import SplitParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.localfs import atomic_write
-from skinrisk.quality.runner import MANIFEST
 from skinrisk.splitting.assign import SPLITS, SplitRule, assign_all, summarize
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.versioning.session import data_session
-
-ASSIGNMENTS = "assignments.parquet"
-SUMMARY = "summary.json"
 
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
@@ -30,20 +27,20 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 
 
 def _split(layout: StateLayout, params: SplitParams) -> None:
-    manifest = layout.curated / MANIFEST
+    manifest = layout.workspace / CURATED_MANIFEST
     if not manifest.is_file():
         raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
     rule = SplitRule(params.test_fraction, params.salt, params.cross_ethnic_sources,
                      params.source_modality, params.train_modalities)
     curated = read_rows(manifest)
-    usable = _validated_batches(layout.curated / "validation")
+    usable = _validated_batches(layout.workspace / VALIDATION)
     excluded = sorted({r["batch_id"] for r in curated} - usable)
     if excluded:  # fail closed: a batch enters the dataset only once validation passed it
         err.print(f"split: leaving out batch(es) not validated or failed: {', '.join(excluded)}")
     rows = assign_all([r for r in curated if r["batch_id"] in usable], rule)
     summary = {**summarize(rows, rule), "excluded_batches": excluded}
-    write_rows(layout.splits / ASSIGNMENTS, rows, _schema())
-    atomic_write(layout.splits / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    write_rows(layout.workspace / ASSIGNMENTS, rows, _schema())
+    atomic_write(layout.workspace / SPLIT_SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
     out.print(_table(summary))
     for modality, count in summary["left_out_by_modality"].items():
         out.print(f"split: left out of train (and every test set) {count} image(s) of modality "

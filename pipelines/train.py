@@ -27,6 +27,7 @@ import typer
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk import ledger
 from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
+from skinrisk.catalog import ASSIGNMENTS, SHARDS
 from skinrisk.config import Params
 from skinrisk.digest import canonical_sha256, lock_hashes
 from skinrisk.errors import SkinriskError
@@ -52,7 +53,7 @@ from skinrisk.training.checkpoint_mirror import (
 )
 from skinrisk.training.plan import FIT, VALIDATION, Roles, assign_roles
 from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
-from skinrisk.versioning.current import SHARDS_DIR, DataVersion, current_version
+from skinrisk.versioning.current import DataVersion, current_version
 from skinrisk.versioning.workspace import git_remote
 
 RUN_FILE = "train.json"
@@ -71,7 +72,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     layout = StateLayout.from_env()
     checkout_version(layout, TRAINING_INPUTS)
     version = current_version(layout)
-    rows = read_rows(layout.splits / "assignments.parquet")
+    rows = read_rows(layout.workspace / ASSIGNMENTS)
     roles = assign_roles(rows, params.train)
     code = code_version()
     key = run_key(params, version, code["code.commit"])
@@ -240,7 +241,7 @@ def _train(params: Params, layout: StateLayout, roles: Roles, checkpoints: Path,
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         out.print(f"train: epoch {epoch + 1}/{params.train.epochs}: {shown}")
 
-    files = shard_files(layout.data / "shards", TRAIN)
+    files = shard_files(layout.workspace / SHARDS, TRAIN)
     return train(params.train, files, roles, checkpoints, on_epoch)
 
 
@@ -266,7 +267,7 @@ def _log_inputs(params: Params, params_path: Path, layout: StateLayout, version:
         members = [{"image_id": i, "grade": by_id[i]["grade"], "patient": by_id[i]["patient"],
                     "source": by_id[i]["source"]} for i in roles.ids(role)]
         log_dataset(f"{version.tag}/{role}", members, version.shards_md5,
-                    dvc_source(git_remote(layout), version.tag, SHARDS_DIR), context)
+                    dvc_source(git_remote(layout), version.tag, SHARDS), context)
 
 
 def _log_model(path: Path, image_size: int):

@@ -14,12 +14,12 @@ from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
 from skinrisk import ledger
+from skinrisk.catalog import CURATED_MANIFEST, QUALITY_QUARANTINE, VALIDATION
 from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write
-from skinrisk.quality.runner import MANIFEST, QUARANTINE
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
@@ -47,14 +47,14 @@ def _validate(layout: StateLayout, params: ValidateParams, batch: list[str] | No
     schema = (project_root() or Path.cwd()) / params.schema_path
     if not schema.is_file():
         raise SkinriskError(f"schema {schema} not found (params.yaml validate.schema_path)")
-    if not (layout.curated / MANIFEST).is_file():
+    if not (layout.workspace / CURATED_MANIFEST).is_file():
         raise SkinriskError("no curated dataset yet: run `skinrisk quality` first")
-    rows = read_rows(layout.curated / MANIFEST)
-    quality = Counter((q["batch_id"], r) for q in read_rows(layout.curated / QUARANTINE)
+    rows = read_rows(layout.workspace / CURATED_MANIFEST)
+    quality = Counter((q["batch_id"], r) for q in read_rows(layout.workspace / QUALITY_QUARANTINE)
                       for r in q["reasons"].split(";"))
     raw = RawZone(layout.raw, layout.quarantine)
     order = raw.batches_in_ingest_order()
-    root = layout.curated / "validation"
+    root = layout.workspace / VALIDATION
     verdicts: list[Verdict] = []
     with named_lock(layout, "validate"):
         recorded = {e["data"]["batch_id"] for e in ledger.read(layout)

@@ -3,9 +3,9 @@
 A hospital's manifest is typed by people: a "device" can read "Dr. Oolong's iPhone", an
 "ethnicity" can hold a name and a record number. So every column that leaves ingest is either a
 closed vocabulary (body site here; ethnicity groups configured per deployment), a strict pattern
-(source ids), or is replaced by a keyed hash inside ingest (device, see skinrisk.surrogates). A value
-that does not fit is quarantined, and messages describe it only by its length and character
-classes (``describe_value``), never by its content.
+(source ids), or is replaced by a keyed hash inside ingest (device, see skinrisk.surrogates). A
+value that does not fit is quarantined, and messages describe it only by its length and
+character classes (``describe_value``), never by its content.
 """
 
 from __future__ import annotations

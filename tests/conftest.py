@@ -55,3 +55,37 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def current_env() -> str:
     return Path(sys.prefix).name
+
+
+# The heaviest work units first (seconds on 2 cores, from the --durations CI prints), so the
+# two pytest-xdist workers end together instead of one running a long test alone at the end.
+# A unit is a file, except the reliability tests that copy the `stages` snapshots: one group,
+# so those are built once (in one worker) rather than once per worker.
+STAGES_GROUP = "reliability-stages"
+HEAVIEST_FIRST = (
+    STAGES_GROUP,                                     # ~900 s: the snapshots, then ~25 tests
+    "tests/integration/test_train_evaluate.py",       # ~590 s: 10 epochs, a reproduction
+    "tests/integration/test_dags_e2e.py",             # ~350 s: both DAGs through Airflow
+    "tests/integration/test_checkpoint_store.py",     # ~320 s
+    "tests/integration/test_readme_path.py",          # ~310 s: the README's worked path
+    "tests/integration/test_versioning.py",           # ~250 s
+    "tests/reliability/test_bad_batches.py",          # ~105 s
+    "tests/integration/test_stateless_data.py",       # ~100 s
+    "tests/integration/test_evaluate_external.py",    # ~85 s
+)
+
+
+def _work_unit(item: pytest.Item) -> str:
+    if "stages" in getattr(item, "fixturenames", ()):
+        return STAGES_GROUP
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {unit: n for n, unit in enumerate(HEAVIEST_FIRST)}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_work_unit(item)))
+    # Stable: the rest keep their collection order, and every worker sorts alike.
+    items.sort(key=lambda item: rank.get(_work_unit(item), len(rank)))
+

@@ -16,17 +16,13 @@ from typing import Any
 
 from skinrisk import ledger
 from skinrisk.audit.model import IMAGES_ARTIFACT, PREDICTIONS_ARTIFACT, TRAIN_ROLES, RunArtifacts
-from skinrisk.audit.versions import (
-    QUALITY_QUARANTINE,
-    RAW_DIR,
-    SPLITS_FILE,
-    DataVersions,
-)
+from skinrisk.audit.versions import DataVersions
+from skinrisk.catalog import ASSIGNMENTS, QUALITY_QUARANTINE, RAW, RAW_IMAGES
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
 from skinrisk.records import has_private_store, open_private_store
-from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
+from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
@@ -93,21 +89,21 @@ def _accepted(layout: StateLayout, versions: DataVersions
     if not layout.clones:
         raw = RawZone(layout.raw, layout.quarantine)
         for batch in raw.committed_batches():
-            yield from ((batch, r) for r in read_rows(raw.batch_dir(batch) / IMAGES_TABLE))
+            yield from ((batch, r) for r in read_rows(raw.batch_dir(batch) / RAW_IMAGES))
         return
     tags = versions.tags()
     for path in sorted(versions.outputs(tags[-1]) if tags else ()):
-        if path.startswith(f"{RAW_DIR}/"):
-            rows = versions.read_rows(tags[-1], f"{path}/{IMAGES_TABLE}")
+        if path.startswith(f"{RAW}/"):
+            rows = versions.read_rows(tags[-1], f"{path}/{RAW_IMAGES}")
             yield from ((PurePosixPath(path).name, r) for r in rows)
 
 
 def _in_versions(versions: DataVersions, image_id: str, batch_id: str) -> list[dict[str, Any]]:
     out = []
     for tag in versions.tags():
-        if f"{RAW_DIR}/{batch_id}" not in versions.outputs(tag):
+        if f"{RAW}/{batch_id}" not in versions.outputs(tag):
             continue  # the batch came after this version
-        split = {r["image_id"]: r["split"] for r in versions.read_rows(tag, SPLITS_FILE)}
+        split = {r["image_id"]: r["split"] for r in versions.read_rows(tag, ASSIGNMENTS)}
         quarantined = {r["image_id"]: f"{r['reasons']} ({r['detail']})"
                        for r in versions.read_rows(tag, QUALITY_QUARANTINE)}
         if image_id in quarantined:

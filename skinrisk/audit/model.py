@@ -25,13 +25,8 @@ from skinrisk.audit.trace import (
     membership_check,
     related_entries,
 )
-from skinrisk.audit.versions import (
-    QUALITY_REPORT,
-    SPLITS_FILE,
-    SUMMARY_FILE,
-    VALIDATION_DIR,
-    DataVersions,
-)
+from skinrisk.audit.versions import DataVersions
+from skinrisk.catalog import ASSIGNMENTS, QUALITY_REPORT, SPLIT_SUMMARY, VALIDATION
 from skinrisk.digest import canonical_sha256
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
@@ -86,8 +81,8 @@ def trace_model(layout: StateLayout, client: Any, ref: str, remote: str) -> dict
     verdict = ledger.check(layout)
     entries = list(ledger.read(layout)) if verdict.ok else _readable_prefix(layout)
     versions = DataVersions(layout.workspace, remote)
-    rows = {r["image_id"]: r for r in versions.read_rows(trained_on, SPLITS_FILE)}
-    tested = ({r["image_id"]: r for r in versions.read_rows(evaluated_on, SPLITS_FILE)}
+    rows = {r["image_id"]: r for r in versions.read_rows(trained_on, ASSIGNMENTS)}
+    tested = ({r["image_id"]: r for r in versions.read_rows(evaluated_on, ASSIGNMENTS)}
               if evaluated_on != trained_on else rows)
     artifacts = RunArtifacts(run.info.run_id)
     lists = artifacts.json(IMAGES_ARTIFACT) or {}
@@ -261,7 +256,7 @@ def _who(tags: dict[str, str]) -> str:
 def _data(versions: DataVersions, tag: str, evaluated_on: str, related: list[dict[str, Any]],
           batches: list[str]) -> dict[str, Any]:
     ingested = {e["data"]["batch_id"]: e for e in related if e["event"] == Event.BATCH_INGESTED}
-    validation = versions.listing(tag, VALIDATION_DIR)
+    validation = versions.listing(tag, VALIDATION)
     verdicts = {}
     for relpath in sorted(validation):
         if relpath.endswith("/verdict.json"):
@@ -271,7 +266,7 @@ def _data(versions: DataVersions, tag: str, evaluated_on: str, related: list[dic
                                        "drift": v.get("drift", [])}
     return {"version": tag, "commit": versions.commit(tag), "evaluated_on": evaluated_on,
             "dvc": versions.outputs(tag),
-            "split_summary": versions.read_json(tag, SUMMARY_FILE),
+            "split_summary": versions.read_json(tag, SPLIT_SUMMARY),
             "quality_report": versions.read_json(tag, QUALITY_REPORT),
             "validation": verdicts,
             "batches": [{"batch_id": b, **({"ingested_at": ingested[b]["at"],

@@ -25,13 +25,6 @@ from skinrisk.versioning.remote import local_object, remote_key
 from skinrisk.versioning.version import TAG
 from skinrisk.versioning.workspace import dvc_object_cache
 
-SPLITS_FILE = "data/splits/assignments.parquet"
-SUMMARY_FILE = "data/splits/summary.json"
-QUALITY_REPORT = "data/curated/quality_report.json"
-QUALITY_QUARANTINE = "data/curated/quality_quarantine.parquet"
-VALIDATION_DIR = "data/curated/validation"
-RAW_DIR = "data/raw"
-
 
 class DataVersions:
     """Read-only view of every data-vN tag of one workspace (a clone of the data repository)."""

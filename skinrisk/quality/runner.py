@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from skinrisk.catalog import CURATED_MANIFEST, QUALITY_QUARANTINE, RAW_IMAGES
 from skinrisk.config import QualityParams
 from skinrisk.localfs import atomic_write
 from skinrisk.quality.checks import score_image
@@ -40,7 +41,7 @@ from skinrisk.quality.overrides import Override
 from skinrisk.quality.records import QualityQuarantineRecord, ScoreRecord
 from skinrisk.reasons import Reason
 from skinrisk.storage.rawrecords import ImageRecord
-from skinrisk.storage.rawzone import IMAGES_TABLE, RawZone
+from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import joined_schema, records_table, schema_of, write_arrow
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 SCORES = "quality_scores.parquet"
 JUDGED = "quality_judged.parquet"
 NEAR_DUPLICATES = "near_duplicates.npz"
-MANIFEST = "manifest.parquet"
-QUARANTINE = "quality_quarantine.parquet"
 _THRESHOLDS_KEY = b"skinrisk.thresholds_sha256"
 _CHECKS_KEY = b"skinrisk.checks_version"
 _SCORING_CODE = ("checks.py", "planes.py", "hair.py", "exudate.py", "faces.py", "modality.py",
@@ -89,7 +88,7 @@ def dataset_images(raw: RawZone) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = [pq.read_table(raw.batch_dir(b) / IMAGES_TABLE)
+    tables = [pq.read_table(raw.batch_dir(b) / RAW_IMAGES)
               for b in raw.batches_in_ingest_order()]
     schema = schema_of(ImageRecord)
     return pa.concat_tables([t.cast(schema) for t in tables]) if tables else schema.empty_table()
@@ -104,7 +103,7 @@ def score_bytes(image_id: str, data: bytes) -> ScoreRecord:
     return ScoreRecord(image_id, True, None, **asdict(scores))
 
 
-def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
+def run_quality(raw: RawZone, images: pa.Table, cache: Path, workspace: Path,
                 params: QualityParams, advance: Callable[[], None] = lambda: None,
                 overrides: Sequence[Override] = (), expect: Expectations | None = None
                 ) -> QualityOutcome:
@@ -141,8 +140,8 @@ def run_quality(raw: RawZone, images: pa.Table, cache: Path, curated: Path,
                              pa.array(~decided.kept))
     if manifest.num_rows + quarantine.num_rows != images.num_rows:
         raise AssertionError("quality: accepted + quarantined != images in")
-    write_arrow(curated / MANIFEST, manifest)
-    write_arrow(curated / QUARANTINE, quarantine)
+    write_arrow(workspace / CURATED_MANIFEST, manifest)
+    write_arrow(workspace / QUALITY_QUARANTINE, quarantine)
     codes = pc.value_counts(pc.list_flatten(pc.split_pattern(quarantine["reasons"], ";")))
     by_reason = {c["values"]: c["counts"] for c in codes.to_pylist()}
     flagged = manifest.filter(pc.not_equal(manifest["quality_flags"], ""))

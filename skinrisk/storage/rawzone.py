@@ -24,14 +24,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from skinrisk.catalog import RAW_IMAGES, RAW_QUARANTINE, RAW_REPORT
 from skinrisk.localfs import atomic_write
 from skinrisk.permissions import make_private_dir, require_private, tighten_files
 from skinrisk.storage.rawrecords import ImageRecord, QuarantineRecord
 from skinrisk.storage.tables import read_table, write_table
 
-REPORT = "report.json"
-IMAGES_TABLE = "images.parquet"
-QUARANTINE_TABLE = "quarantine.parquet"
 SUFFIX = {"jpeg": ".jpg", "png": ".png"}
 
 
@@ -45,11 +43,11 @@ class RawZone:
         return self.root / batch_id
 
     def report(self, batch_id: str) -> dict[str, Any] | None:
-        path = self.batch_dir(batch_id) / REPORT
+        path = self.batch_dir(batch_id) / RAW_REPORT
         return json.loads(path.read_text()) if path.is_file() else None
 
     def committed_batches(self) -> list[str]:
-        return sorted(p.parent.name for p in self.root.glob(f"*/{REPORT}"))
+        return sorted(p.parent.name for p in self.root.glob(f"*/{RAW_REPORT}"))
 
     def batches_in_ingest_order(self) -> list[str]:
         """Committed batches, oldest first: the order near-duplicates and baselines follow."""
@@ -91,7 +89,7 @@ class RawZone:
         """image_id -> surrogate patient, over every committed batch."""
         known: dict[str, str] = {}
         for batch_id in self.committed_batches():
-            table = read_table(self.batch_dir(batch_id) / IMAGES_TABLE, ["image_id", "patient"])
+            table = read_table(self.batch_dir(batch_id) / RAW_IMAGES, ["image_id", "patient"])
             known.update(zip(table["image_id"], table["patient"], strict=True))
         return known
 
@@ -103,7 +101,7 @@ class RawZone:
         tighten_files(self.quarantine_root / batch_id)
         os.sync()  # every image and quarantined file reaches the disk before anything names it
         folder = self.batch_dir(batch_id)
-        write_table(folder / IMAGES_TABLE, accepted, ImageRecord)
-        write_table(folder / QUARANTINE_TABLE, quarantined, QuarantineRecord)
-        atomic_write(folder / REPORT, (json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_table(folder / RAW_IMAGES, accepted, ImageRecord)
+        write_table(folder / RAW_QUARANTINE, quarantined, QuarantineRecord)
+        atomic_write(folder / RAW_REPORT, (json.dumps(report, indent=2, sort_keys=True) + "\n")
                      .encode())

@@ -22,9 +22,9 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SHARDS, VALIDATION
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.versioning.current import SHARDS_DIR, SPLITS_FILE
 from skinrisk.versioning.tools import dvc, git, run
 from skinrisk.versioning.workspace import BRANCH, configure_dvc, dvc_remote, git_remote
 
@@ -32,8 +32,8 @@ DATA_VERSION_VARIABLE = "SKINRISK_DATA_VERSION"
 # Set in a worker's task processes when it could not empty its folders (celery_worker.py).
 WIPE_FAILED_VARIABLE = "SKINRISK_WIPE_FAILED"
 # What each reader of a data version pulls (dvc.yaml outputs, workspace-relative).
-TRAINING_INPUTS = (SHARDS_DIR, SPLITS_FILE)
-EVALUATION_INPUTS = (*TRAINING_INPUTS, "data/curated/manifest.parquet", "data/curated/validation")
+TRAINING_INPUTS = (SHARDS, ASSIGNMENTS)
+EVALUATION_INPUTS = (*TRAINING_INPUTS, CURATED_MANIFEST, VALIDATION)
 _TAG = re.compile(r"data-v(\d+)")
 
 

@@ -12,14 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from skinrisk.catalog import ASSIGNMENTS, SHARD_INDEX, SHARDS
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.versioning.remote import tracked_outputs
 from skinrisk.versioning.tools import git, run
 from skinrisk.versioning.workspace import dvc_object_cache
-
-SPLITS_FILE = "data/splits/assignments.parquet"
-SHARDS_DIR = "data/shards"
 
 
 @dataclass(frozen=True)
@@ -30,11 +28,11 @@ class DataVersion:
 
     @property
     def splits_md5(self) -> str:
-        return self.hashes[SPLITS_FILE]
+        return self.hashes[ASSIGNMENTS]
 
     @property
     def shards_md5(self) -> str:
-        return self.hashes[SHARDS_DIR]
+        return self.hashes[SHARDS]
 
 
 def current_version(layout: StateLayout) -> DataVersion:
@@ -47,7 +45,7 @@ def current_version(layout: StateLayout) -> DataVersion:
     if described.returncode != 0:
         raise SkinriskError("the workspace has no data-vN tag: run `skinrisk version` first")
     hashes = {path: md5 for md5, path in tracked_outputs(workspace)}
-    missing = [p for p in (SPLITS_FILE, SHARDS_DIR) if p not in hashes]
+    missing = [p for p in (ASSIGNMENTS, SHARDS) if p not in hashes]
     if missing:
         raise SkinriskError(f"the dataset version does not track {', '.join(missing)}: run "
                             "`skinrisk pack` and `skinrisk version`")
@@ -58,14 +56,14 @@ def current_version(layout: StateLayout) -> DataVersion:
 
 def _check_unchanged(workspace: Path, version: DataVersion) -> None:
     """The files training reads are the versioned ones (the split table, the shard index)."""
-    actual = hashlib.md5((workspace / SPLITS_FILE).read_bytes()).hexdigest()
-    index_md5 = _dir_member(workspace, version.shards_md5, "index.parquet")
-    index = workspace / SHARDS_DIR / "index.parquet"
+    actual = hashlib.md5((workspace / ASSIGNMENTS).read_bytes()).hexdigest()
+    index_md5 = _dir_member(workspace, version.shards_md5, SHARD_INDEX.rpartition("/")[2])
+    index = workspace / SHARD_INDEX
     changed = []
     if actual != version.splits_md5:
-        changed.append(SPLITS_FILE)
+        changed.append(ASSIGNMENTS)
     if not index.is_file() or hashlib.md5(index.read_bytes()).hexdigest() != index_md5:
-        changed.append(f"{SHARDS_DIR}/index.parquet")
+        changed.append(SHARD_INDEX)
     if changed:
         raise SkinriskError(f"{', '.join(changed)} in the workspace differ from {version.tag}: "
                             "run `skinrisk version` so the data a model trains on is a "

@@ -29,12 +29,13 @@ from pathlib import Path
 
 import yaml
 
+from skinrisk.catalog import RAW_QUARANTINE
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.permissions import make_private_dir, require_private
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.objects import open_store
-from skinrisk.storage.rawzone import QUARANTINE_TABLE, RawZone
+from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
 from skinrisk.versioning.checkout import fetch, local_path, require_off_disk
 from skinrisk.versioning.tools import dvc, git
@@ -141,7 +142,7 @@ def keep_quarantine(layout: StateLayout, url: str, batches: list[str]) -> None:
     store = open_store(url)
     raw = RawZone(layout.raw, layout.quarantine)
     for batch in batches:
-        for record in read_rows(raw.batch_dir(batch) / QUARANTINE_TABLE):
+        for record in read_rows(raw.batch_dir(batch) / RAW_QUARANTINE):
             if record["stored_as"] and record["received_sha256"]:
                 path = layout.quarantine / record["stored_as"]
                 store.put_if_absent(quarantine_key(batch, record), path.read_bytes())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from skinrisk.catalog import SHARD_INDEX, SPLIT_SUMMARY
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.storage.rawzone import RawZone
@@ -36,9 +37,9 @@ class VersionResult:
 
 def raw_batches(layout: StateLayout) -> list[Path]:
     """Committed raw batches only: a folder a killed ingest left behind has no report.json."""
-    if not (layout.splits / "summary.json").is_file():
+    if not (layout.workspace / SPLIT_SUMMARY).is_file():
         raise SkinriskError("no split yet: run `skinrisk split` before `skinrisk version`")
-    if not (layout.data / "shards" / "index.parquet").is_file():
+    if not (layout.workspace / SHARD_INDEX).is_file():
         raise SkinriskError("no image store yet: run `skinrisk pack` before `skinrisk version`")
     raw = RawZone(layout.raw, layout.quarantine)
     batches = [raw.batch_dir(b) for b in raw.committed_batches()]
@@ -110,12 +111,12 @@ def _data_tags(workspace: Path) -> list[int]:
 
 
 def _headline(layout: StateLayout) -> str:
-    summary = json.loads((layout.splits / "summary.json").read_text())
+    summary = json.loads((layout.workspace / SPLIT_SUMMARY).read_text())
     return ", ".join(f"{k} {v}" for k, v in summary["images"].items())
 
 
 def _tag_message(tag: str, layout: StateLayout, workspace: Path, paths: list[str]) -> str:
-    summary = json.loads((layout.splits / "summary.json").read_text())
+    summary = json.loads((layout.workspace / SPLIT_SUMMARY).read_text())
     lines = [f"{tag}: {_headline(layout)}", "",
              "patients: " + ", ".join(f"{k} {v}" for k, v in summary["patients"].items()),
              "held-out share by grade: " + json.dumps(summary["heldout_share_by_grade"]),

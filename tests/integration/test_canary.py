@@ -13,8 +13,8 @@ import pytest
 from pipelines.cli import main
 from skinrisk.batch import COLUMN_NAMES
 from skinrisk.batch_marker import make_ready_marker
+from skinrisk.catalog import CURATED_MANIFEST
 from skinrisk.layout import StateLayout
-from skinrisk.quality.runner import MANIFEST
 from skinrisk.storage.tables import read_rows
 from tests.conftest import REPO
 from tests.helpers import images
@@ -65,7 +65,7 @@ def test_canaries_never_leave_ingest(tmp_path: Path, state_home: Path,
                   ["pack", *PARAMS], ["version"]):
         assert main(stage) == 0, stage
     said = capsys.readouterr()
-    curated = [r for r in read_rows(StateLayout.from_env().curated / MANIFEST)
+    curated = [r for r in read_rows(StateLayout.from_env().workspace / CURATED_MANIFEST)
                if r["batch_id"] == "h1"]
     assert curated and all(r["device"].startswith("dev-") for r in curated)
     planted = {canary(n) for n in range(80)}

@@ -84,19 +84,20 @@ def test_a_cloned_workspace_checks_out_the_version_and_pulls_only_what_it_reads(
     """SKINRISK_WORKSPACE=clone (a GPU worker whose disk is wiped around every task): the task
     finds the newest version on the git remote, or the one the DAG pinned, and gets exactly the
     versioned bytes of the outputs it names, and nothing else."""
+    from skinrisk.catalog import ASSIGNMENTS
     from skinrisk.errors import SkinriskError
     from skinrisk.layout import StateLayout
     from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
-    from skinrisk.versioning.current import SPLITS_FILE, current_version
+    from skinrisk.versioning.current import current_version
     from skinrisk.versioning.version import make_version
 
     landing = tmp_path / "landing"
     add_batch(state_home, landing, "b1", seed=1)
     assert main(["version"]) == 0
-    first = (state_home / "workspace" / SPLITS_FILE).read_bytes()
+    first = (state_home / "workspace" / ASSIGNMENTS).read_bytes()
     add_batch(state_home, landing, "b2", seed=2)
     assert main(["version"]) == 0
-    second = (state_home / "workspace" / SPLITS_FILE).read_bytes()
+    second = (state_home / "workspace" / ASSIGNMENTS).read_bytes()
     assert first != second
     assert checkout_version(StateLayout.from_env(), TRAINING_INPUTS) is None  # keep: untouched
 
@@ -112,7 +113,7 @@ def test_a_cloned_workspace_checks_out_the_version_and_pulls_only_what_it_reads(
     layout = StateLayout.from_env()
     assert checkout_version(layout, TRAINING_INPUTS) == "data-v2"
     assert current_version(layout).tag == "data-v2"  # the split and shard index it checks
-    assert (layout.workspace / SPLITS_FILE).read_bytes() == second
+    assert (layout.workspace / ASSIGNMENTS).read_bytes() == second
     assert list((layout.workspace / "data" / "shards").rglob("*.tfrecord*"))
     # Not named, not pulled: the raw photos and the curated manifest stay on the remote.
     assert not (layout.raw / "b1").exists() and not (layout.curated / "manifest.parquet").exists()
@@ -120,7 +121,7 @@ def test_a_cloned_workspace_checks_out_the_version_and_pulls_only_what_it_reads(
     monkeypatch.setenv("SKINRISK_DATA_VERSION", "data-v1")  # pinned by the DAG: an older one
     assert checkout_version(layout, TRAINING_INPUTS) == "data-v1"
     assert current_version(layout).tag == "data-v1"
-    assert (layout.workspace / SPLITS_FILE).read_bytes() == first
+    assert (layout.workspace / ASSIGNMENTS).read_bytes() == first
 
     monkeypatch.setenv("SKINRISK_DATA_VERSION", "data-v9")
     with pytest.raises(SkinriskError, match="data-v9 is not in the data repository"):
