@@ -7,7 +7,6 @@ records disagree, or a reproduction outside its tolerance, exits 1.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import typer
 from pipelines.common import fail, out, run_app, working
 from skinrisk import ledger
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, write_json
 from skinrisk.permissions import require_private_zones
 from skinrisk.versioning.checkout import checkout_version
 
@@ -154,7 +153,7 @@ def _write(layout: StateLayout, folder: Path | None, trace: dict[str, Any], mark
            ) -> tuple[Path, Path]:
     subject = re.sub(r"[^A-Za-z0-9._-]+", "-", trace["audit"]["subject"])
     target = folder or layout.home / "audits" / f"{trace['audit']['kind']}-{subject}"
-    atomic_write(target / "audit.json", (json.dumps(trace, indent=2) + "\n").encode())
+    write_json(target / "audit.json", trace)
     atomic_write(target / "audit.md", (markdown + "\n").encode())
     return target / "audit.json", target / "audit.md"
 

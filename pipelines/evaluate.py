@@ -27,7 +27,7 @@ from skinrisk.errors import SkinriskError
 from skinrisk.evaluation.report import Predictions, evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import write_json
 from skinrisk.metrics import GRADES
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, dvc_source, log_dataset
@@ -114,7 +114,7 @@ def write_outputs(folder: Path, report: dict[str, Any], sets: dict[str, Predicti
                     f"{name}_roc.png")
             confusion_png(figures, name, folder / PLOTS / f"{name}_confusion.png")
     write_rows(folder / PREDICTIONS, _prediction_rows(sets), _prediction_schema())
-    atomic_write(folder / REPORT, (json.dumps(report, indent=2) + "\n").encode())
+    write_json(folder / REPORT, report)
 
 
 def _prediction_rows(sets: dict[str, Predictions]) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from skinrisk.audit.archive import ledger_archive, require_intact
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, write_json
 from skinrisk.promotion import kept
 from skinrisk.records.locks import named_lock
 from skinrisk.tracking import CHALLENGER, CHAMPION, MODEL_NAME, connect, context_tags
@@ -175,7 +174,7 @@ def _write(layout: StateLayout, rec: dict[str, Any]) -> tuple[Path, Path]:
     from skinrisk.promotion.record import markdown
 
     base = layout.decisions / rec["decision_id"]
-    atomic_write(base.with_suffix(".json"), (json.dumps(rec, indent=2) + "\n").encode())
+    write_json(base.with_suffix(".json"), rec)
     atomic_write(base.with_suffix(".md"), markdown(rec).encode())
     for path in (base.with_suffix(".json"), base.with_suffix(".md")):
         kept.keep(layout, path)
@@ -211,8 +210,7 @@ def rollback_command(reason: str = REASON_OPTION) -> None:
         rec = {"decision_id": f"{now:%Y%m%dT%H%M%SZ}-rollback", "kind": "rollback",
                "decided_at": now.isoformat(timespec="seconds"), "triggered_by": by,
                "reason": reason, "rolled_back": rolled_back, "restored": restored}
-        atomic_write(layout.decisions / f"{rec['decision_id']}.json",
-                     (json.dumps(rec, indent=2) + "\n").encode())
+        write_json(layout.decisions / f"{rec['decision_id']}.json", rec)
         ledger.record(layout, Event.ROLLBACK, rec)  # first: a retried promote reads the ledger
         kept.keep(layout, layout.decisions / f"{rec['decision_id']}.json")
     out.print(f"rollback: champion {rolled_back} -> {restored} ({reason})")

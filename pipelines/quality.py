@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from skinrisk.config import QualityParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.ledger import Event
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import write_json
 from skinrisk.quality.decide import expectations
 from skinrisk.quality.overrides import Override, parse_overrides
 from skinrisk.quality.review import measure_items, review_items, write_review
@@ -53,8 +52,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
         report = _report(outcome, params)
         report["expectations"] = {"min_side_px": expect.min_side_px,
                                   "non_clinical_sources": sorted(expect.non_clinical_sources)}
-        atomic_write(layout.workspace / QUALITY_REPORT,
-                     (json.dumps(report, indent=2) + "\n").encode())
+        write_json(layout.workspace / QUALITY_REPORT, report)
         ledger.record(layout, Event.QUALITY, {"images_in": outcome.images_in,
                                           "accepted": outcome.accepted,
                                           "quarantined": outcome.quarantined.num_rows,

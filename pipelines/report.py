@@ -13,7 +13,7 @@ from pipelines.common import out, run_app
 from skinrisk.audit.archive import ledger_archive, publish_ledger
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, write_json
 from skinrisk.reports import decisions_of_run, failures, keep_report, render, run_folder
 from skinrisk.splitting.assign import CROSS_ETHNIC, HELDOUT
 from skinrisk.training.checkpoint_mirror import trained_mirror
@@ -52,7 +52,7 @@ def command(dag_id: str | None = DAG_OPTION, run_id: str | None = RUN_OPTION,
     report["outcome"] = ("failed" if report["failures"] else
                          decisions[-1]["verdict"] if decisions else
                          "skipped: " + check["why"] if check and not check["retrain"] else "done")
-    atomic_write(folder / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+    write_json(folder / "report.json", report)
     atomic_write(folder / "report.md", render(report).encode())
     keep_report(layout, dag_id, run_id, report)
     # Every DAG run ends with the ledger archived beside the data, its events included.

@@ -12,7 +12,7 @@ from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SPLIT_SUMMARY, VALID
 from skinrisk.config import SplitParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import write_json
 from skinrisk.splitting.assign import SPLITS, SplitRule, assign_all, summarize
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.versioning.session import data_session
@@ -40,7 +40,7 @@ def _split(layout: StateLayout, params: SplitParams) -> None:
     rows = assign_all([r for r in curated if r["batch_id"] in usable], rule)
     summary = {**summarize(rows, rule), "excluded_batches": excluded}
     write_rows(layout.workspace / ASSIGNMENTS, rows, _schema())
-    atomic_write(layout.workspace / SPLIT_SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    write_json(layout.workspace / SPLIT_SUMMARY, summary)
     out.print(_table(summary))
     for modality, count in summary["left_out_by_modality"].items():
         out.print(f"split: left out of train (and every test set) {count} image(s) of modality "

@@ -33,7 +33,7 @@ from skinrisk.digest import canonical_sha256, lock_hashes
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.ledger import Event
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, write_json
 from skinrisk.records.locks import named_lock
 from skinrisk.splitting.assign import TRAIN
 from skinrisk.storage.tables import read_rows
@@ -107,8 +107,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
                 "environment_locks": lock_hashes(project_root())})
         # Last: from here on a rerun of this run key only republishes the model.
         lock.confirm()
-        atomic_write(done, (json.dumps({**record, "best_model": best.name}, indent=2) + "\n")
-                     .encode())
+        write_json(done, {**record, "best_model": best.name})
         mirror.keep(done)
     best_auc = record["best_val_macro_auc"]
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
@@ -201,7 +200,7 @@ def _publish(layout: StateLayout, best: Path, record: dict[str, Any]) -> None:
         shutil.copyfile(best, tmp)
     tmp.replace(layout.models / MODEL_FILE)
     published = {k: v for k, v in record.items() if k != "best_model"}
-    atomic_write(layout.models / RUN_FILE, (json.dumps(published, indent=2) + "\n").encode())
+    write_json(layout.models / RUN_FILE, published)
 
 
 def _best(progress) -> tuple[int, float | None]:

@@ -19,7 +19,7 @@ from skinrisk.config import ValidateParams
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.ledger import Event
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, write_json
 from skinrisk.records.locks import named_lock
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
@@ -76,7 +76,7 @@ def _validate(layout: StateLayout, params: ValidateParams, batch: list[str] | No
                 reasons = {r: n for (b, r), n in quality.items() if b == batch_id}
                 atomic_write(root / batch_id / "report.md", render_report(
                     verdict, raw.report(batch_id) or {}, reasons).encode())
-                atomic_write(previous, (json.dumps(asdict(verdict), indent=2) + "\n").encode())
+                write_json(previous, asdict(verdict))
                 _record(layout, asdict(verdict))
                 verdicts.append(verdict)
                 status = verdict.status

@@ -22,6 +22,7 @@ from skinrisk.batch import (
     Problem,
     parse_manifest,
 )
+from skinrisk.localfs import json_bytes
 from skinrisk.vocabulary import ETHNICITY_GROUPS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -36,7 +37,7 @@ class ReadyMarker:
 
 def make_ready_marker(manifest_bytes: bytes, image_count: int) -> bytes:
     marker = ReadyMarker(FORMAT_VERSION, hashlib.sha256(manifest_bytes).hexdigest(), image_count)
-    return (json.dumps(asdict(marker), indent=2) + "\n").encode()
+    return json_bytes(asdict(marker))
 
 
 def parse_ready_marker(data: bytes, where: str = READY_MARKER) -> ReadyMarker:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from skinrisk.errors import SkinriskError
 
@@ -24,6 +26,16 @@ class DiskFullError(SkinriskError):
         super().__init__(f"no space left on the device{where}. Nothing was left half-written "
                          "(outputs are written to a temporary file, then renamed). Free space "
                          "there, then rerun: the stage goes on from what it had finished")
+
+
+def json_bytes(value: Any, sort_keys: bool = False) -> bytes:
+    """The house form of a JSON record on disk: two-space indent, a final newline."""
+    return (json.dumps(value, indent=2, sort_keys=sort_keys) + "\n").encode()
+
+
+def write_json(path: Path, value: Any, sort_keys: bool = False) -> None:
+    """``value`` as JSON (json_bytes), atomically (atomic_write)."""
+    atomic_write(path, json_bytes(value, sort_keys))
 
 
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:

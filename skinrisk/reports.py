@@ -22,6 +22,7 @@ from typing import Any
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
+from skinrisk.localfs import json_bytes
 from skinrisk.promotion.kept import decision_records
 from skinrisk.storage.objects import open_store
 
@@ -86,7 +87,7 @@ def keep_report(layout: StateLayout, dag_id: str, run_id: str, report: dict[str,
     store = open_store(layout.work_url)
     stamp = re.sub(r"[^0-9TZ]", "", report["written_at"].replace("+00:00", "Z"))
     base = f"reports/{_safe(dag_id)}/{_safe(run_id)}/{stamp}-{uuid.uuid4().hex[:8]}-report"
-    store.put_if_absent(f"{base}.json", (json.dumps(report, indent=2) + "\n").encode())
+    store.put_if_absent(f"{base}.json", json_bytes(report))
     store.put_if_absent(f"{base}.md", render(report).encode())
 
 

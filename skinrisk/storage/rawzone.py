@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from skinrisk.catalog import RAW_IMAGES, RAW_QUARANTINE, RAW_REPORT
-from skinrisk.localfs import atomic_write
+from skinrisk.localfs import atomic_write, write_json
 from skinrisk.permissions import make_private_dir, require_private, tighten_files
 from skinrisk.storage.rawrecords import ImageRecord, QuarantineRecord
 from skinrisk.storage.tables import read_table, write_table
@@ -103,5 +103,4 @@ class RawZone:
         folder = self.batch_dir(batch_id)
         write_table(folder / RAW_IMAGES, accepted, ImageRecord)
         write_table(folder / RAW_QUARANTINE, quarantined, QuarantineRecord)
-        atomic_write(folder / RAW_REPORT, (json.dumps(report, indent=2, sort_keys=True) + "\n")
-                     .encode())
+        write_json(folder / RAW_REPORT, report, sort_keys=True)
