@@ -173,9 +173,9 @@ def dye_mask(rgb: np.ndarray, whole_lines: bool = False) -> np.ndarray:
 def score_gloss(hsv: np.ndarray) -> float:
     """Specular glints anywhere: small, white, unsaturated spots brighter than around.
 
-    No longer the exudate check (it fired on pearly and keratotic surfaces of dry lesions; see
-    exudate.py), but glare is what sets a dermoscopy set apart from clinical photos, so it stays
-    a drift measure (validate's `glare` band).
+    Not a test of wetness: glints fire on the pearly and keratotic surfaces of dry lesions too
+    (exudate.py judges wetness). Glare is what sets a dermoscopy set apart from clinical photos,
+    so it is a drift measure (validate's `glare` band).
     """
     import cv2
 

@@ -1,6 +1,6 @@
 """One holder at a time of a named lock, on whichever backend this installation uses.
 
-Embedded: flock on ``<home>/locks/<name>.lock`` (skinrisk.localfs.exclusive_lock), as before.
+Embedded: flock on ``<home>/locks/<name>.lock`` (skinrisk.localfs.exclusive_lock).
 With SKINRISK_DATABASE_URL: a session-level PostgreSQL advisory lock on the name's key, held by
 a connection opened for it alone, so workers that share no disk still exclude each other. As
 with flock, a holder that dies drops the lock: the server ends its session. A holder whose

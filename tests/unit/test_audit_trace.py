@@ -98,7 +98,7 @@ def test_a_reproduction_is_judged_figure_by_figure_against_the_tolerance() -> No
 def test_an_undefined_confidence_interval_renders_as_a_dash_not_a_crash() -> None:
     from skinrisk.audit.render import _ci
 
-    # CI caught `audit model` failing on a test set that lacked a grade: bounds [None, None].
+    # A test set that lacks a grade has no interval for it: bounds [None, None].
     assert _ci([None, None]) == _ci([0.5, None]) == _ci(None) == "—"
     assert _ci([0.81234, 0.9]) == "[0.812, 0.900]"
 
