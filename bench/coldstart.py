@@ -51,8 +51,8 @@ def _pipeline(root: Path, images: int) -> Path:
 def _start(params: Path) -> tuple[float, int, int]:
     """Seconds to get evaluation's inputs and the model; the data's and the model's bytes."""
     from pipelines.common import load_params
-    from pipelines.train import trained_record
     from skinrisk.layout import StateLayout
+    from skinrisk.training.runs import trained_record
     from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
     from skinrisk.versioning.current import current_version
 

@@ -20,9 +20,8 @@ import typer
 from rich.table import Table
 
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app, working
-from pipelines.train import MODEL_FILE, RUN_FILE, trained_record
 from skinrisk import ledger
-from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SHARDS, VALIDATION
+from skinrisk.catalog import ASSIGNMENTS, SHARDS, VALIDATION
 from skinrisk.errors import SkinriskError
 from skinrisk.evaluation.report import Predictions, evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
@@ -31,6 +30,7 @@ from skinrisk.localfs import write_json
 from skinrisk.metrics import GRADES
 from skinrisk.storage.tables import read_rows, write_rows
 from skinrisk.tracking import CHALLENGER, MODEL_NAME, connect, dvc_source, log_dataset
+from skinrisk.training.runs import MODEL_FILE, RUN_FILE, trained_record
 from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.workspace import git_remote
@@ -59,6 +59,8 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
         return run(params_path, model_ref, batches)
     import keras
 
+    from skinrisk.evaluation.predict import predict_version
+
     params = load_params(params_path)
     layout = StateLayout.from_env()
     checkout_version(layout, EVALUATION_INPUTS)
@@ -67,7 +69,7 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
     record = trained_record(layout, params, version) if layout.clones else _last_trained(layout)
     model = keras.models.load_model(layout.models / MODEL_FILE)
     with working("evaluate: predicting every test set"):
-        sets = load_predictions(model, layout, record["image_size"])
+        sets = predict_version(model, layout.workspace, record["image_size"])
     ev = params.evaluate
     with working(f"evaluate: {ev.bootstrap_resamples} bootstrap resamples by patient"):
         report = evaluate_sets(sets, ev.bootstrap_resamples, ev.confidence, ev.seed,
@@ -93,16 +95,6 @@ def _last_trained(layout: StateLayout) -> dict[str, Any]:
     if not run_file.is_file():
         raise SkinriskError(f"no trained model at {layout.models}: run `skinrisk train` first")
     return json.loads(run_file.read_text())
-
-
-def load_predictions(model: Any, layout: StateLayout, image_size: int
-                     ) -> dict[str, Predictions]:
-    from skinrisk.evaluation.predict import predict_sets
-
-    assignments = read_rows(layout.workspace / ASSIGNMENTS)
-    manifest = read_rows(layout.workspace / CURATED_MANIFEST)
-    sites = {r["image_id"]: r.get("body_site") for r in manifest}
-    return predict_sets(model, layout.workspace / SHARDS, assignments, sites, image_size)
 
 
 def write_outputs(folder: Path, report: dict[str, Any], sets: dict[str, Predictions]) -> None:

@@ -130,14 +130,14 @@ def _decide(params, layout: StateLayout, client, version: DataVersion, candidate
             champion: str | None) -> dict[str, Any]:
     import mlflow
 
-    from pipelines.evaluate import load_predictions
+    from skinrisk.evaluation.predict import predict_version
     from skinrisk.promotion.decide import decide
     from skinrisk.promotion.record import record
     from skinrisk.promotion.spending import Look, earlier_decisions, looks
 
     def predictions(number: str):
         model = mlflow.keras.load_model(f"models:/{MODEL_NAME}/{number}")
-        return load_predictions(model, layout, int(model.input_shape[1]))
+        return predict_version(model, layout.workspace, int(model.input_shape[1]))
 
     challenger_sets = predictions(candidate)
     champion_sets = predictions(champion) if champion else None

@@ -86,7 +86,7 @@ def _trained_elsewhere(layout: StateLayout, key: str
     """The run key's finished training on the working prefix and its MLflow run's figures; an
     outage of either makes that part "unavailable" (with why), not a failed report: the report
     is what should tell of an outage."""
-    from pipelines.train import DONE_FILE
+    from skinrisk.training.runs import DONE_FILE
 
     try:
         mirror = trained_mirror(layout.work_url or "", key)

@@ -14,7 +14,6 @@ key: the run key stays the one hash of params, data and code that MLflow and the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,6 @@ from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 from skinrisk.catalog import ASSIGNMENTS, SHARDS
 from skinrisk.config import Params
 from skinrisk.digest import canonical_sha256, lock_hashes
-from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.ledger import Event
 from skinrisk.localfs import atomic_write, write_json
@@ -49,17 +47,19 @@ from skinrisk.training.checkpoint_mirror import (
     CheckpointMirror,
     LocalCheckpoints,
     open_mirror,
-    trained_mirror,
 )
 from skinrisk.training.plan import FIT, VALIDATION, Roles, assign_roles
+from skinrisk.training.runs import (
+    DONE_FILE,
+    LOGGED_FILE,
+    MODEL_FILE,
+    publish_model,
+    run_key,
+)
 from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
 from skinrisk.versioning.current import DataVersion, current_version
 from skinrisk.versioning.workspace import git_remote
 
-RUN_FILE = "train.json"
-DONE_FILE = "done.json"  # in the run key's checkpoint folder: trained, logged, recorded
-LOGGED_FILE = "logged.json"  # the model this run key logged to MLflow
-MODEL_FILE = "model.keras"
 FRESH_OPTION = typer.Option(False, "--fresh", help="Discard this run key's local checkpoints "
                             "and MLflow run link; train from epoch 0 (on the working prefix, a "
                             "new generation: nothing there is deleted).")
@@ -87,7 +87,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         done = checkpoints / DONE_FILE
         if done.is_file():
             record = json.loads(done.read_text())
-            _publish(layout, checkpoints / record["best_model"], record)
+            publish_model(layout, checkpoints / record["best_model"], record)
             out.print(f"train: run key {key} was trained already (MLflow run "
                       f"{record['run_id']}); its model is in place, nothing retrained")
             _result(record)
@@ -95,7 +95,7 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         checkpoints.mkdir(parents=True, exist_ok=True)
         record, best = _train_and_log(params, params_path, layout, version, code, key, roles,
                                       rows, checkpoints, mirror)
-        _publish(layout, best, record)
+        publish_model(layout, best, record)
         if not ledger.recorded(layout, Event.TRAINING_RUN, "run_id", record["run_id"]):
             ledger.record(layout, Event.TRAINING_RUN, {
                 **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
@@ -166,43 +166,6 @@ def _train_and_log(params: Params, params_path: Path, layout: StateLayout, versi
     return record, result.best_model
 
 
-class NotTrained(SkinriskError):
-    """No finished training of a run key on the working prefix."""
-
-
-def trained_record(layout: StateLayout, params: Params, version: DataVersion,
-                   with_model: bool = True) -> dict[str, Any]:
-    """The finished training of (params, data version, code) on the working prefix, for a task
-    on a disk the training never saw; ``with_model``: its best model put where `skinrisk
-    evaluate` reads it (else only the record is read)."""
-    commit = code_version()["code.commit"]
-    key = run_key(params, version, commit)
-    mirror = trained_mirror(layout.work_url, key) if layout.work_url else None
-    record = mirror.record(DONE_FILE) if mirror else None
-    if mirror is None or record is None:
-        raise NotTrained(
-            f"no finished training of run key {key} ({version.tag}, these params, code "
-            f"{commit[:12]}) on the working prefix {layout.work_url}: run `skinrisk train` "
-            "first with the same params, data version and code")
-    if with_model:
-        _publish(layout, mirror.best_model(mirror.folder(layout.checkpoints / key)), record)
-    return {k: v for k, v in record.items() if k != "best_model"}
-
-
-def _publish(layout: StateLayout, best: Path, record: dict[str, Any]) -> None:
-    """The model and its run record where `skinrisk evaluate` reads them."""
-    layout.models.mkdir(parents=True, exist_ok=True)
-    tmp = layout.models / f"tmp-{MODEL_FILE}"
-    tmp.unlink(missing_ok=True)
-    try:  # the checkpoint's bytes once on disk: files are replaced, never written in place
-        os.link(best, tmp)
-    except OSError:  # another file system, or no hard links there
-        shutil.copyfile(best, tmp)
-    tmp.replace(layout.models / MODEL_FILE)
-    published = {k: v for k, v in record.items() if k != "best_model"}
-    write_json(layout.models / RUN_FILE, published)
-
-
 def _best(progress) -> tuple[int, float | None]:
     """The kept epoch and its validation AUC; the last epoch when no AUC was computable (a
     validation set too small to hold every grade)."""
@@ -218,13 +181,6 @@ def _params_hash(params: Params) -> str:
 def image_lists(roles: Roles) -> dict[str, list[str]]:
     """The exact images a run fits on and validates on (logged; its digest is in the ledger)."""
     return {FIT: roles.ids(FIT), VALIDATION: roles.ids(VALIDATION)}
-
-
-def run_key(params: Params, version: DataVersion, commit: str) -> str:
-    material = json.dumps({"train": params.train.model_dump(mode="json"),
-                           "shards": version.shards_md5, "splits": version.splits_md5,
-                           "code": commit}, sort_keys=True)
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 def _train(params: Params, layout: StateLayout, roles: Roles, checkpoints: Path,
@@ -300,7 +256,6 @@ class _KerasFlavor:
 
     @staticmethod
     def save_model(path: str, **kwargs):
-        import os
 
         import mlflow.keras
 

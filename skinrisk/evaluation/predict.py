@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from skinrisk.catalog import ASSIGNMENTS, CURATED_MANIFEST, SHARDS
 from skinrisk.errors import SkinriskError
 from skinrisk.evaluation.report import Predictions, skin_type
 from skinrisk.splitting.assign import CROSS_ETHNIC, HELDOUT, OOD
@@ -23,6 +24,16 @@ _GRADE = {g.value: i for i, g in enumerate(RiskGrade)}
 def slice_values(row: dict[str, Any], body_site: str | None) -> dict[str, str]:
     return {"skin_type": skin_type(row.get("fitzpatrick")), "source": row["source"],
             "body_site": body_site or "unknown"}
+
+
+def predict_version(model: Any, workspace: Path, image_size: int) -> dict[str, Predictions]:
+    """predict_sets on the data version checked out in ``workspace``: its splits, curated
+    manifest (body sites) and shards. Evaluate and promote grade models on exactly this."""
+    from skinrisk.storage.tables import read_rows
+
+    assignments = read_rows(workspace / ASSIGNMENTS)
+    sites = {r["image_id"]: r.get("body_site") for r in read_rows(workspace / CURATED_MANIFEST)}
+    return predict_sets(model, workspace / SHARDS, assignments, sites, image_size)
 
 
 def predict_sets(model: Any, shards: Path, assignments: list[dict[str, Any]],
