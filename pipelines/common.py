@@ -92,9 +92,10 @@ def load_params(path: Path, overrides: dict[str, dict[str, Any]] | None = None,
     where the name differs from ``--key`` (``{"synth.width": "--size"}``)."""
     overrides = overrides or {}
     data = merge_sections(read_params_data(path), overrides)
-    command_line = {f"{section}.{key}": f"--{key.replace('_', '-')}"
-                    for section, values in overrides.items() for key in values}
-    return parse_params(data, str(path), {**command_line, **(options or {})})
+    given = {f"{section}.{key}" for section, values in overrides.items() for key in values}
+    named = {key: option for key, option in (options or {}).items() if key in given}
+    command_line = {key: f"--{key.partition('.')[2].replace('_', '-')}" for key in given}
+    return parse_params(data, str(path), {**command_line, **named})
 
 
 def fail(message: str) -> None:

@@ -84,8 +84,9 @@ def _work_unit(item: pytest.Item) -> str:
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {unit: n for n, unit in enumerate(HEAVIEST_FIRST)}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_work_unit(item)))
+    if config.pluginmanager.hasplugin("xdist"):  # the marker is xdist's (--strict-markers)
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(_work_unit(item)))
     # Stable: the rest keep their collection order, and every worker sorts alike.
     items.sort(key=lambda item: rank.get(_work_unit(item), len(rank)))
 

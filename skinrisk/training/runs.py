@@ -69,5 +69,6 @@ def publish_model(layout: StateLayout, best: Path, record: dict[str, Any]) -> No
     except OSError:  # another file system, or no hard links there
         shutil.copyfile(best, tmp)
     tmp.replace(layout.models / MODEL_FILE)
+    tmp.unlink(missing_ok=True)  # a rename onto a link to the same file leaves the source
     published = {k: v for k, v in record.items() if k != "best_model"}
     write_json(layout.models / RUN_FILE, published)

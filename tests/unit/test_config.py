@@ -74,3 +74,9 @@ def test_load_params_names_the_option_that_set_a_key(tmp_path: Path) -> None:
     with pytest.raises(ParamsError, match=r"--size \(sets synth.width\)"):
         load_params(path, {"synth": {"width": 1}}, {"synth.width": "--size"})
     assert load_params(path, {"synth": {"images": 12}}).synth.images == 12
+    # An option that was not given is never blamed: the file's own bad value is the file's.
+    path.write_text("synth:\n  width: 5\n")
+    with pytest.raises(ParamsError) as caught:
+        load_params(path, {"synth": {"images": 12}}, {"synth.width": "--size"})
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not valid") and "--size" not in message
