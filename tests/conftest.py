@@ -59,11 +59,13 @@ def current_env() -> str:
 
 # The heaviest work units first (seconds on 2 cores, from the --durations CI prints), so the
 # two pytest-xdist workers end together instead of one running a long test alone at the end.
-# A unit is a file, except the reliability tests that copy the `stages` snapshots: one group,
-# so those are built once (in one worker) rather than once per worker.
+# A unit is a file, except the reliability files whose tests copy the `stages` snapshots: one
+# unit, so those are built once (in one worker) rather than once per worker.
 STAGES_GROUP = "reliability-stages"
+STAGES_FILES = ("tests/reliability/test_crashes.py", "tests/reliability/test_mlflow_down.py",
+                "tests/reliability/test_tampered_ledger.py")
 HEAVIEST_FIRST = (
-    STAGES_GROUP,                                     # ~900 s: the snapshots, then ~25 tests
+    STAGES_GROUP,                                     # ~900 s: the snapshots, then ~12 tests
     "tests/integration/test_train_evaluate.py",       # ~590 s: 10 epochs, a reproduction
     "tests/integration/test_dags_e2e.py",             # ~350 s: both DAGs through Airflow
     "tests/integration/test_checkpoint_store.py",     # ~320 s
@@ -75,18 +77,27 @@ HEAVIEST_FIRST = (
 )
 
 
-def _work_unit(item: pytest.Item) -> str:
-    if "stages" in getattr(item, "fixturenames", ()):
-        return STAGES_GROUP
-    return item.nodeid.split("::", 1)[0]
+def work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return STAGES_GROUP if path in STAGES_FILES else path
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {unit: n for n, unit in enumerate(HEAVIEST_FIRST)}
-    if config.pluginmanager.hasplugin("xdist"):  # the marker is xdist's (--strict-markers)
-        for item in items:
-            item.add_marker(pytest.mark.xdist_group(_work_unit(item)))
     # Stable: the rest keep their collection order, and every worker sorts alike.
-    items.sort(key=lambda item: rank.get(_work_unit(item), len(rank)))
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
 
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` by work_unit, in collection order (with --no-loadscope-reorder).
+    xdist 3.8's loadgroup cannot be used: it renames test ids through an attribute pytest 9
+    no longer reads, so its groups fall apart into single tests."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnits(config, log)
