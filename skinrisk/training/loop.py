@@ -4,7 +4,7 @@ One `fit` call per epoch on a pipeline built for that epoch, then validation mac
 (skinrisk.metrics, the same code that grades the test sets), then a checkpoint: the
 model with its optimizer state as epoch-NNNN.keras (only the newest is kept), and state.json
 naming it, written in that order so a kill between the two leaves the previous, consistent pair;
-the best epoch's model, without optimizer state, as best.keras. Seeds are reset from
+the best epoch's model as best.keras. Seeds are reset from
 (seed, epoch) at each epoch start, so a resumed run continues exactly as an uninterrupted one.
 """
 
@@ -165,7 +165,7 @@ def train(params: TrainParams, files: list[str], roles: Roles, checkpoints: Path
                    **{f"val_{k}": v for k, v in scores.items()}}
         progress, improved = after_epoch(progress, params, epoch, scores["macro_auc"])
         if improved or progress.best_epoch < 0:  # no computable validation AUC yet: the latest
-            _save_bare(model, checkpoints / BEST)
+            _save_model(model, checkpoints / BEST)
         history.append({"epoch": epoch, **metrics})
         _checkpoint(model, checkpoints, progress, history)
         on_epoch(epoch, metrics)
@@ -176,17 +176,6 @@ def _save_model(model: Any, path: Path) -> None:
     tmp = path.with_name(f"tmp-{path.name}")  # Keras wants the .keras suffix
     model.save(tmp)
     os.replace(tmp, path)
-
-
-def _save_bare(model: Any, path: Path) -> None:
-    """The model without its optimizer state, a third of the bytes (Xception: ~90 MB against
-    ~250 MB with RMSprop's two slots per weight): the best model is only ever predicted with
-    (evaluation, MLflow, serving), never trained on; resuming reads the epoch checkpoint."""
-    import keras
-
-    bare = keras.models.clone_model(model)  # uncompiled: Keras then saves no optimizer
-    bare.set_weights(model.get_weights())
-    _save_model(bare, path)
 
 
 def _checkpoint(model: Any, folder: Path, progress: Progress, history: list[dict]) -> None:
