@@ -37,6 +37,37 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(_SKIPPED[0], red=True, bold=True)
 
 
+# What a failure report carries: the tail of each long-running process's log and of the newest
+# task attempts, so a CI failure (where the stack's folder is gone) can be read from CI's output.
+_LOG_TAIL_LINES = 15
+_STACK_LOGS = ("scheduler", "worker-gpu", "worker-default", "mlflow")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    state = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and call.when == "call" and isinstance(state, Topology):
+        report.sections.append(("topology logs (tails)", log_tails(state.state)))
+    return report
+
+
+def log_tails(state: Path) -> str:
+    tails = [(state / "logs" / f"{name}.log") for name in _STACK_LOGS]
+    newest: dict[str, Path] = {}  # per task id, its newest attempt in any run
+    for log in sorted((state / "airflow" / "logs").glob("dag_id=*/run_id=*/task_id=*/*.log"),
+                      key=lambda log: log.stat().st_mtime):
+        newest[log.parent.name] = log
+    out = []
+    for log in [*tails, *newest.values()]:
+        if not log.is_file():
+            continue
+        lines = log.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+        out.append(f"==> {log.relative_to(state)} <==")
+        out.extend(line[:240] for line in lines)
+    return "\n".join(out)
+
+
 def tiny_params(folder: Path) -> Path:
     """Small enough to train in seconds; enough held-out images that every grade is there; a
     gate that promotes the first model (floors 0); 3 epochs so a training can die mid-way."""

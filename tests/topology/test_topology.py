@@ -177,12 +177,26 @@ def one_at_a_time(api: AirflowApi, dag_id: str) -> str:
     return first
 
 
-def _wait_for(what: str, ready, timeout: float = 300, every: float = 0.5):
+def _wait_for(what: str, ready, timeout: float = 300, every: float = 0.5, hopeless=None):
+    """Poll `ready` until it returns something true. `hopeless` (optional) returns why waiting
+    on is pointless (e.g. the run already failed), which fails the wait at once, with that."""
     deadline = time.monotonic() + timeout
     while not (value := ready()):
+        if hopeless and (why := hopeless()):
+            pytest.fail(f"gave up waiting for {what}: {why}")
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(every)
     return value
+
+
+def _run_ended(api: AirflowApi, dag_id: str, run_id: str) -> str:
+    """Why a wait on the run is pointless: it has ended (with its tasks' states), else ''."""
+    run = api.run(dag_id, run_id)
+    if run["state"] not in ("success", "failed"):
+        return ""
+    states = {t["task_id"]: f"{t['state']} (try {t['try_number']})"
+              for t in api.tasks(dag_id, run_id)}
+    return f"run {run_id} ended {run['state']}; tasks: {states}"
 
 
 def _mirrored(top: Topology) -> list[str]:
@@ -222,7 +236,8 @@ def test_retrain_on_the_gpu_worker_survives_a_killed_worker_and_an_mlflow_outage
     start_worker(stack, "worker-gpu")
 
     # Fault 2: the MLflow server killed just before the alias move; the task fails.
-    _wait_for("the MLflow server killed at the alias move", once.exists, timeout=600)
+    _wait_for("the MLflow server killed at the alias move", once.exists, timeout=600,
+              every=2, hopeless=lambda: _run_ended(api, RETRAIN, run_id))
     _wait_for("promote failing while MLflow is down", lambda: api.task(
         RETRAIN, run_id, "promote")["state"] in ("up_for_retry", "failed"), timeout=120)
     back = datetime.now(UTC)  # nothing can reach MLflow before this: it is still down
