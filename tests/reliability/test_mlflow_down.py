@@ -20,7 +20,11 @@ from tests.reliability.conftest import copy_stage, ok
 
 pytestmark = [pytest.mark.ml, pytest.mark.slow]
 # Fail fast while the server is down (MLflow's defaults retry for minutes).
-FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# Fail within seconds while the server is down (MLflow's defaults retry for minutes), but
+# retry twice: with none, a request on a pooled connection the server has just closed (its
+# keep-alive timeout) fails as if the server were down, and the rerun under test with it.
+FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 def _client(server: MlflowServer):
@@ -46,8 +50,8 @@ def test_mlflow_down_before_the_model_is_logged_then_the_rerun_completes_the_run
     server = MlflowServer(tmp_path / "mlflow.db", tmp_path / "artifacts").start()
     try:
         env = {**FAST, "MLFLOW_TRACKING_URI": server.uri}
-        failed = run_skinrisk(home, ["train", *p], crash="pipelines.train:_log_model:before",
-                              kill=server.group, extra=env)
+        failed = run_skinrisk(home, ["train", *p], kill=server.group, extra=env,
+                              crash="skinrisk.training.tracked:log_model:before")
         server.stop()
         assert failed.returncode == 1, failed.stderr[-3000:]
         err = failed.stderr.replace("\n", " ")

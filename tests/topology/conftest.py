@@ -1,4 +1,4 @@
-"""The production topology, run for real (pipelines/topology): one stack for the module, on the
+"""The production topology, run for real (infra/topology): one stack for the module, on the
 machine's PostgreSQL and Redis. Without them the suite is skipped, and the run's summary says so
 in capitals: a green `make test` must not hide that the topology was never exercised."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.topology.processes import Topology, plan
-from pipelines.topology.stack import down, up
+from infra.topology.processes import Topology, plan
+from infra.topology.stack import down, up
 from tests.conftest import REPO
 from tests.helpers.crash import CRASHPOINT
 
@@ -101,8 +101,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
              "PYTHONPATH": str(CRASHPOINT)}
     # Retries after 10-20 s (production: 30 s, doubling), so the faults cost little time.
     top = plan(state, str(tiny_params(state)), heartbeat_timeout=20, retry_delay_s=10,
-               # fail fast while the MLflow server is down (MLflow retries for minutes)
-               worker_env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+               # fail within seconds while the MLflow server is down (MLflow's defaults retry
+               # for minutes), yet retry a request on a connection the server just closed
+               worker_env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                           "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
                            "MLFLOW_HTTP_REQUEST_TIMEOUT": "10", **crash})
     try:
         up(top)
