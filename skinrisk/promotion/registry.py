@@ -1,4 +1,5 @@
-"""Applying a decision in the MLflow registry: compare-and-set on `champion`, rollback.
+"""The gate's side of the MLflow registry: reading the aliases, loading a version, logging a
+decision to the challenger's run, and applying it: compare-and-set on `champion`, rollback.
 
 MLflow moves aliases last-writer-wins. Here every move happens under the promotion lock (one
 promotion or rollback at a time on this host; the Airflow `promote` pool of one slot does the
@@ -9,10 +10,11 @@ version the decision was made against, the move is refused.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from skinrisk.errors import SkinriskError
-from skinrisk.tracking import CHALLENGER, CHAMPION, MODEL_NAME, PREVIOUS
+from skinrisk.tracking import CHALLENGER, CHAMPION, MODEL_NAME, PREVIOUS, load_keras
 
 
 class AliasConflict(SkinriskError):
@@ -32,6 +34,28 @@ def alias_version(client: Any, alias: str) -> str | None:
 
 def model_version(client: Any, version: str) -> Any:
     return client.get_model_version(MODEL_NAME, version)
+
+
+def describe(client: Any, number: str) -> dict[str, Any]:
+    """A version as a decision record names it: its training run and data version."""
+    mv = model_version(client, number)
+    return {"name": MODEL_NAME, "version": str(number), "run_id": mv.run_id,
+            "data_version": (mv.tags or {}).get("data.version")}
+
+
+def load_model(number: str) -> Any:
+    """The Keras model of a registered version."""
+    return load_keras(f"models:/{MODEL_NAME}/{number}")
+
+
+def log_decision(client: Any, rec: dict[str, Any], paths: tuple[Path, ...]) -> None:
+    """The decision's record files, verdict and id on the challenger's training run."""
+    run_id = rec["challenger"]["run_id"]
+    for path in paths:
+        client.log_artifact(run_id, str(path), "promotion")
+    client.set_tag(run_id, "gate.verdict", rec["verdict"])
+    client.set_tag(run_id, "gate.decision", rec["decision_id"])
+    client.log_metric(run_id, "gate_promoted", 1.0 if rec["verdict"] == "promote" else 0.0)
 
 
 def apply_promotion(client: Any, challenger: str, expected_champion: str | None,
@@ -84,6 +108,10 @@ def rollback(client: Any, reason: str, by: str) -> tuple[str, str]:
 
 def challenger_version(client: Any) -> str | None:
     return alias_version(client, CHALLENGER)
+
+
+def champion_version(client: Any) -> str | None:
+    return alias_version(client, CHAMPION)
 
 
 def _now() -> str:

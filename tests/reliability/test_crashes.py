@@ -76,7 +76,7 @@ def test_version_killed_before_its_push_then_rerun_completes_the_same_version(
 
 @pytest.mark.parametrize("crash, where", [
     ("skinrisk.promotion.registry:apply_promotion:before", "after the decision, before the move"),
-    ("pipelines.promote:_moved:before", "after the move, before it is recorded"),
+    ("skinrisk.promotion.pending:record_move:before", "after the move, before it is recorded"),
 ])
 def test_promote_killed_mid_way_then_rerun_ends_as_an_uninterrupted_promotion(
         stages: dict[str, Path], tmp_path: Path, crash: str, where: str) -> None:
