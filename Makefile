@@ -67,18 +67,18 @@ test-unit: setup  ## fast, pure tests only (both environments)
 test-reliability: setup  ## the fault-injection suite only (docs/reliability.md; make test runs it too)
 	$(ML_PY) -m pytest tests/reliability
 
-# The production topology on this machine, as real processes (pipelines/topology): Airflow 3 on
+# The production topology on this machine, as real processes (infra/topology): Airflow 3 on
 # PostgreSQL with Celery workers on `default` and `gpu`, MLflow on PostgreSQL, S3 (moto) for the
 # landing zone, the DVC remote and MLflow's artifacts. Needs PostgreSQL on 127.0.0.1:5432 and
 # Redis on 127.0.0.1:6379 (POSTGRES=..., REDIS=... to point elsewhere). Ctrl-C tears it down.
 POSTGRES ?= postgresql://postgres@127.0.0.1:5432
 REDIS ?= redis://127.0.0.1:6379/0
 topology: setup  ## production topology (Postgres, Celery, gpu queue, MLflow server, S3) in the foreground
-	$(AF_PY) -m pipelines.topology up --state-dir "$(SKINRISK_HOME)/topology" \
+	$(AF_PY) -m infra.topology up --state-dir "$(SKINRISK_HOME)/topology" \
 	  --postgres "$(POSTGRES)" --redis "$(REDIS)"
 
 topology-down:  ## tear down a stack `make topology` left behind (processes, databases)
-	$(AF_PY) -m pipelines.topology down --state-dir "$(SKINRISK_HOME)/topology"
+	$(AF_PY) -m infra.topology down --state-dir "$(SKINRISK_HOME)/topology"
 
 bench: setup  ## run benchmarks, write BENCHMARKS.md
 	$(ML_PY) -m bench

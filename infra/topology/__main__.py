@@ -1,4 +1,4 @@
-"""`python -m pipelines.topology up|down` (orchestrator environment): `make topology` and
+"""`python -m infra.topology up|down` (orchestrator environment): `make topology` and
 `make topology-down`."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.topology.processes import Topology, plan
-from pipelines.topology.stack import describe, down, up
+from infra.topology.processes import Topology, plan
+from infra.topology.stack import describe, down, up
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import state_home
 
@@ -31,7 +31,7 @@ def _fresh(state: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.topology", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.topology", description=__doc__)
     parser.add_argument("action", choices=["up", "down"])
     parser.add_argument("--state-dir", type=Path, default=state_home() / "topology",
                         help="where the stack keeps its state, logs and secrets")

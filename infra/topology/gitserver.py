@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from skinrisk.versioning.workspace import BRANCH
 
 if TYPE_CHECKING:
-    from pipelines.topology.processes import Topology
+    from infra.topology.processes import Topology
 
 REPOSITORY = "skinrisk-data.git"
 

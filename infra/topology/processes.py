@@ -4,9 +4,9 @@ triggerer, a worker on queue `default` and one on `gpu`; an MLflow server on Pos
 artifacts on an S3 API; the DVC remote, the landing zone and the working prefix
 (SKINRISK_WORK_URL: training checkpoints) on that S3 API too; skinrisk's metadata database
 (identity map, ledger, locks: SKINRISK_DATABASE_URL) on that PostgreSQL, one login per worker;
-the data repository behind a git server (pipelines/topology/gitserver.py: SKINRISK_GIT_REMOTE).
+the data repository behind a git server (infra/topology/gitserver.py: SKINRISK_GIT_REMOTE).
 
-`make topology` (`python -m pipelines.topology up`) brings it up in the foreground; Ctrl-C or
+`make topology` (`python -m infra.topology up`) brings it up in the foreground; Ctrl-C or
 `make topology-down` tears it down. The tests in tests/topology/ drive the same code.
 
 Everything one stack owns carries one random suffix: its databases (skinrisk_airflow_<suffix>,
@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipelines.topology import gitserver
+from infra.topology import gitserver
 from skinrisk.errors import SkinriskError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ BUCKETS = {"landing": "skinrisk-landing", "dvc": "skinrisk-dvc", "mlflow": "skin
 WORK_URL = f"s3://{BUCKETS['work']}/pipeline"  # compose's SKINRISK_WORK_URL
 QUEUES = {"worker-default": "default", "worker-gpu": "gpu"}  # worker -> its Celery queue
 # worker -> the group role its database login joins: the default worker runs ingest, which
-# reads the identity map; the gpu worker's login may not (pipelines/topology/records.py).
+# reads the identity map; the gpu worker's login may not (infra/topology/records.py).
 LOGIN_GROUPS = {"worker-default": "skinrisk_ingest", "worker-gpu": "skinrisk_pipeline"}
 AIRFLOW = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Variables of the calling shell that would point the stack at another store.
@@ -262,7 +262,7 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
                # Task instances record this worker's name as their hostname (compose: the
                # container's hostname, which differs per worker already).
                "AIRFLOW__CORE__HOSTNAME_CALLABLE":
-                   "pipelines.topology.processes.worker_hostname",
+                   "pipelines.hostname.worker_hostname",
                "SKINRISK_WORKER_NAME": top.worker_name(worker),
                "SKINRISK_DATABASE_URL": top.records_url(top.login(worker))}
         if wiped := top.wiped(worker):  # a disk of its own, a cache only: tasks clone
@@ -276,11 +276,6 @@ def commands(top: Topology) -> dict[str, tuple[list[str], dict[str, str]]]:
                           "1" if wiped else "2", "--celery-hostname",
                           top.worker_name(worker), "--without-mingle", "--without-gossip"], env)
     return procs
-
-
-def worker_hostname() -> str:
-    """[core] hostname_callable of the stack's workers: the worker's Celery name."""
-    return os.environ.get("SKINRISK_WORKER_NAME") or socket.getfqdn()
 
 
 def start(top: Topology, name: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import subprocess
 
-from pipelines.topology.processes import AF_BIN, LOGIN_GROUPS, ML_BIN, REPO, Topology, base_env
+from infra.topology.processes import AF_BIN, LOGIN_GROUPS, ML_BIN, REPO, Topology, base_env
 from skinrisk.errors import SkinriskError
 
 # Run in the orchestrator environment (psycopg2), as the stack's other admin statements.

@@ -14,8 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.topology import gitserver, records
-from pipelines.topology.processes import (
+from infra.topology import gitserver, records
+from infra.topology.processes import (
     AF_BIN,
     AIRFLOW,
     BUCKETS,

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from pipelines.topology.processes import Topology
-from pipelines.topology.stack import token
+from infra.topology.processes import Topology
+from infra.topology.stack import token
 
 FINISHED = {"success", "failed"}
 

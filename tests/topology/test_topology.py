@@ -1,4 +1,4 @@
-"""Both DAGs on the production topology (pipelines/topology): Airflow 3 on PostgreSQL with Celery
+"""Both DAGs on the production topology (infra/topology): Airflow 3 on PostgreSQL with Celery
 workers on queues `default` and `gpu`, an MLflow server on PostgreSQL with S3 artifacts, the DVC
 remote, the landing zone and the working prefix (training checkpoints) on an S3 API, the
 identity map and the ledger in PostgreSQL with one login per worker, the data repository behind
@@ -32,10 +32,10 @@ import boto3
 import psycopg
 import pytest
 
+from infra.topology import gitserver
+from infra.topology.processes import BUCKETS, WORK_URL, Topology, commands, kill, s3_env
+from infra.topology.stack import restart_mlflow, start_worker
 from pipelines.cli import main
-from pipelines.topology import gitserver
-from pipelines.topology.processes import BUCKETS, WORK_URL, Topology, commands, kill, s3_env
-from pipelines.topology.stack import restart_mlflow, start_worker
 from skinrisk.ledger import verify_entries
 from skinrisk.records.ledger import read_entries
 from tests.helpers.airflow_api import AirflowApi

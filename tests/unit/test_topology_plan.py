@@ -1,4 +1,4 @@
-"""The local stack (pipelines/topology) speaks compose's language: the same variable names, queue
+"""The local stack (infra/topology) speaks compose's language: the same variable names, queue
 names and pools; names unique per stack; secrets generated, never fixed. Nothing is started."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.topology.processes import QUEUES, airflow_env, commands, plan, skinrisk_env
+from infra.topology.processes import QUEUES, airflow_env, commands, plan, skinrisk_env
 from tests.conftest import REPO
 
 COMPOSE = yaml.safe_load((REPO / "infra" / "compose" / "compose.yaml").read_text())
