@@ -69,18 +69,16 @@ def publish_command() -> None:
 
 def model_command(ref: str = MODEL_ARGUMENT, folder: Path | None = OUT_OPTION) -> int:
     """A model's whole chain: data version, images per set, params, metrics, decisions."""
-    import mlflow
-
     from skinrisk.audit.model import trace_model
     from skinrisk.audit.render import model_markdown
-    from skinrisk.tracking import connect
+    from skinrisk.tracking import client
     from skinrisk.versioning.workspace import dvc_remote
 
     layout = StateLayout.from_env()
     checkout_version(layout, ())  # clone mode: every data tag, from the git server
-    connect(layout)
+    registry = client(layout)
     with working(f"audit: tracing {ref} through the ledger, MLflow and every data version"):
-        trace = trace_model(layout, mlflow.MlflowClient(), ref, dvc_remote(layout))
+        trace = trace_model(layout, registry, ref, dvc_remote(layout))
     paths = _write(layout, folder, trace, model_markdown(trace))
     promo = trace["promotion"]
     out.print(f"audit: {trace['audit']['subject']} trained on {trace['data']['version']} "
@@ -91,19 +89,16 @@ def model_command(ref: str = MODEL_ARGUMENT, folder: Path | None = OUT_OPTION) -
 
 def image_command(query: str = IMAGE_ARGUMENT, folder: Path | None = OUT_OPTION) -> int:
     """An image's batch, quality verdict, dataset versions and the models that used it."""
-    import mlflow
-
     from skinrisk.audit.image import check_query, trace_image
     from skinrisk.audit.render import image_markdown
-    from skinrisk.tracking import connect
+    from skinrisk.tracking import client
     from skinrisk.versioning.workspace import dvc_remote
 
     check_query(query)
     layout = StateLayout.from_env()
     require_private_zones(layout)  # a file name is looked up in the private store
     checkout_version(layout, ())  # clone mode: every data tag, from the git server
-    connect(layout)
-    trace = trace_image(layout, mlflow.MlflowClient(), query, dvc_remote(layout))
+    trace = trace_image(layout, client(layout), query, dvc_remote(layout))
     paths = _write(layout, folder, trace, image_markdown(trace))
     for image in trace["images"]:
         used = sorted({f"{m['model']} ({m['role']})" for m in image["models"]})
@@ -120,20 +115,17 @@ def reproduce_command(ref: str = MODEL_ARGUMENT, tolerance: float = TOLERANCE_OP
     import importlib.util
     import time
 
-    import mlflow
-
     from skinrisk.audit.render import reproduce_markdown
     from skinrisk.audit.reproduce import default_source, reproduce
     from skinrisk.errors import SkinriskError
-    from skinrisk.tracking import connect
+    from skinrisk.tracking import client as tracking_client
     from skinrisk.versioning.workspace import dvc_remote, git_remote
 
     if importlib.util.find_spec("tensorflow") is None:
         raise SkinriskError("audit reproduce trains a model: run it from the ml environment "
                             "(.venvs/ml/bin/skinrisk)")
     layout = StateLayout.from_env()
-    connect(layout)
-    client = mlflow.MlflowClient()
+    client = tracking_client(layout)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", ref)
     scratch = workdir or layout.home / "reproduce" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}"
     if scratch.exists() and any(scratch.iterdir()):

@@ -136,10 +136,11 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
         fail(str(DiskFullError(exc.filename)))
         return 1
     except Exception as exc:
-        module = type(exc).__module__
-        if module.startswith("mlflow."):
+        from skinrisk.tracking import is_tracking_error
+
+        if is_tracking_error(exc):
             fail(_tracking_failure(exc))
-        elif module.startswith("psycopg"):
+        elif type(exc).__module__.startswith("psycopg"):
             fail(_database_failure(exc))
         else:
             raise

@@ -62,18 +62,15 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
 
 def _audit(layout: StateLayout) -> None:
     """The auditor's view of what the demo made: the ledger verified, the model traced."""
-    import mlflow
-
     from pipelines.audit import model_command, verify_command
     from skinrisk.promotion.registry import alias_version
-    from skinrisk.tracking import CHALLENGER, CHAMPION, connect
+    from skinrisk.tracking import CHALLENGER, CHAMPION, client
 
     out.rule("the audit trail")
     if verify_command() != 0:
         raise SkinriskError("the audit ledger does not verify; see `skinrisk audit verify`")
-    connect(layout)
-    client = mlflow.MlflowClient()
-    ref = next((a for a in (CHAMPION, CHALLENGER) if alias_version(client, a)), None)
+    registry = client(layout)
+    ref = next((a for a in (CHAMPION, CHALLENGER) if alias_version(registry, a)), None)
     if ref is not None and model_command(ref, None) != 0:
         raise SkinriskError(f"`skinrisk audit model {ref}` found records that disagree")
 

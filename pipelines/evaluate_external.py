@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.common import load_params, out
-from pipelines.evaluate import PLOTS, PREDICTIONS, REPORT, summary_table, write_outputs
+from pipelines.evaluation_table import summary_table
 from skinrisk import ledger
 from skinrisk.batch import check_batch_id
 from skinrisk.catalog import CURATED_MANIFEST, QUALITY_QUARANTINE
@@ -30,31 +30,38 @@ from skinrisk.evaluation.external import (
     shared_patients,
     trained_images,
 )
+from skinrisk.evaluation.outputs import PLOTS, PREDICTIONS, REPORT, write_outputs
 from skinrisk.evaluation.report import evaluate_sets, flat_metrics
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
-from skinrisk.tracking import code_version, connect, context_tags, log_evaluation_run
+from skinrisk.tracking import (
+    client,
+    code_version,
+    connect,
+    context_tags,
+    load_keras,
+    log_evaluation_run,
+)
 
 
 def run(params_path: Path, ref: str, batch_ids: list[str]) -> None:
-    import mlflow
-
-    from skinrisk.audit.model import IMAGES_ARTIFACT, PARAMS_ARTIFACT, RunArtifacts, resolve
+    from skinrisk.audit.model import RunArtifacts, resolve
+    from skinrisk.tracking import IMAGES_ARTIFACT, PARAMS_ARTIFACT
 
     params = load_params(params_path)
     layout = StateLayout.from_env()
     batches = [check_batch_id(b) for b in batch_ids]
     experiment = connect(layout)
-    version = resolve(mlflow.MlflowClient(), ref)
+    version = resolve(client(layout), ref)
     subject = f"{version.name}/{version.version}"
     raw = RawZone(layout.raw, layout.quarantine)
     cohort = _cohort(layout, raw, batches)
     recorded = RunArtifacts(version.run_id)
     trained = trained_images(recorded.json(IMAGES_ARTIFACT), subject)
     check_unseen(cohort, trained, subject)
-    model = mlflow.keras.load_model(f"models:/{subject}")
+    model = load_keras(f"models:/{subject}")
     pack = pack_settings(recorded.json(PARAMS_ARTIFACT), params.pack.image_size,
                          params.pack.jpeg_quality)
     formats = {r["image_id"]: r["format"] for r in cohort.rows}

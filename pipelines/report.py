@@ -105,12 +105,9 @@ def _trained_elsewhere(layout: StateLayout, key: str
 
 def _evaluated(layout: StateLayout, run_id: str) -> dict[str, Any] | None:
     """The figures `skinrisk evaluate` logged for the run (its `sets`: held-out, cross-ethnic)."""
-    import mlflow
+    from skinrisk.tracking import client
 
-    from skinrisk.tracking import connect
-
-    connect(layout)
-    metrics = mlflow.MlflowClient().get_run(run_id).data.metrics
+    metrics = client(layout).get_run(run_id).data.metrics
     sets = {name: {"n": int(metrics[f"{name}_n"]), "macro_auc": metrics.get(f"{name}_macro_auc")}
             for name in (HELDOUT, CROSS_ETHNIC) if f"{name}_n" in metrics}
     return sets or None

@@ -11,7 +11,8 @@ from pathlib import Path
 from pipelines.common import PARAMS_OPTION, load_params, out, run_app
 from skinrisk.layout import StateLayout
 from skinrisk.retrain import check
-from skinrisk.tracking import CHAMPION, MODEL_NAME, connect
+from skinrisk.tracking import CHAMPION, MODEL_NAME
+from skinrisk.tracking import client as tracking_client
 from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
 from skinrisk.versioning.current import current_version
 from skinrisk.versioning.tools import git
@@ -19,8 +20,6 @@ from skinrisk.versioning.tools import git
 
 def command(params_path: Path = PARAMS_OPTION) -> None:
     """Compare training images now with those of the champion's dataset version."""
-    import mlflow
-
     from skinrisk.promotion.registry import alias_version
 
     params = load_params(params_path).retrain
@@ -29,8 +28,7 @@ def command(params_path: Path = PARAMS_OPTION) -> None:
     # DVC pulls a directory output whole); every tag's git files.
     checkout_version(layout, TRAINING_INPUTS)
     version = current_version(layout)
-    connect(layout)
-    client = mlflow.MlflowClient()
+    client = tracking_client(layout)
     number = alias_version(client, CHAMPION)
     champion_tag = None
     if number is not None:

@@ -20,6 +20,9 @@ EXPERIMENT = "skinrisk"
 MODEL_NAME = "skinrisk-xception"
 CHALLENGER, CHAMPION, PREVIOUS = "challenger", "champion", "previous-champion"
 DATASET_COLUMNS = ("image_id", "grade", "patient", "source")  # surrogate patient ids only
+# A training run's artifacts that audit and external evaluation read back.
+IMAGES_ARTIFACT = "data/images.json"  # the image ids fitted on and validated on
+PARAMS_ARTIFACT = "params.json"  # the params whole (MLflow's params are flat strings)
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
 EXPERIMENT_VARIABLE = "SKINRISK_MLFLOW_EXPERIMENT"
 AIRFLOW_CONTEXT = {"AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
@@ -64,6 +67,27 @@ def connect(layout: StateLayout) -> str:
         return mlflow.create_experiment(name, artifact_location=location)
     except mlflow.exceptions.MlflowException:  # created by a concurrent run meanwhile
         return mlflow.get_experiment_by_name(name).experiment_id
+
+
+def client(layout: StateLayout) -> Any:
+    """An MLflow client on this installation's tracking server and registry."""
+    import mlflow
+
+    connect(layout)
+    return mlflow.MlflowClient()
+
+
+def load_keras(model_uri: str) -> Any:
+    """The Keras model logged at ``model_uri`` (models:/<name>/<version>, runs:/..., ...)."""
+    import mlflow.keras
+
+    return mlflow.keras.load_model(model_uri)
+
+
+def is_tracking_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from MLflow (a server down, a timeout, a refused request). Its
+    errors share no base class beyond Exception, so they are known by the module raising them."""
+    return type(exc).__module__.startswith("mlflow.")
 
 
 def code_version() -> dict[str, str]:
@@ -151,6 +175,20 @@ def _dvc_source_class() -> type:
             return cls(source_dict)
 
     return DvcDatasetSource
+
+
+def register_once(run_id: str, model_uri: str, tags: dict[str, str], alias: str) -> str:
+    """The registered version of ``run_id``'s model, given ``alias``: registered now (tagged)
+    unless a version of that run exists already (a rerun), which then gets the alias again."""
+    import mlflow
+
+    existing = mlflow.MlflowClient().search_model_versions(
+        f"name='{MODEL_NAME}' and run_id='{run_id}'")
+    if not existing:
+        return register(model_uri, tags, alias)
+    number = str(existing[0].version)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, alias, number)
+    return number
 
 
 def register(model_uri: str, tags: dict[str, str], alias: str) -> str:

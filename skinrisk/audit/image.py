@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from skinrisk import ledger
-from skinrisk.audit.model import IMAGES_ARTIFACT, PREDICTIONS_ARTIFACT, TRAIN_ROLES, RunArtifacts
+from skinrisk.audit.model import PREDICTIONS_ARTIFACT, TRAIN_ROLES, RunArtifacts
 from skinrisk.audit.versions import DataVersions
 from skinrisk.catalog import ASSIGNMENTS, QUALITY_QUARANTINE, RAW, RAW_IMAGES
 from skinrisk.errors import SkinriskError
@@ -24,6 +24,7 @@ from skinrisk.ledger import Event
 from skinrisk.records import has_private_store, open_private_store
 from skinrisk.storage.rawzone import RawZone
 from skinrisk.storage.tables import read_rows
+from skinrisk.tracking import IMAGES_ARTIFACT
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 

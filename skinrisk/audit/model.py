@@ -32,10 +32,8 @@ from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
 from skinrisk.promotion.kept import decision_record
-from skinrisk.tracking import MODEL_NAME
+from skinrisk.tracking import IMAGES_ARTIFACT, MODEL_NAME, PARAMS_ARTIFACT
 
-IMAGES_ARTIFACT = "data/images.json"  # written by `skinrisk train`
-PARAMS_ARTIFACT = "params.json"
 EVALUATION_ARTIFACT = "evaluation/evaluate.json"
 PREDICTIONS_ARTIFACT = "evaluation/predictions.parquet"
 TRAIN_ROLES = ("fit", "validation")

@@ -23,12 +23,13 @@ from typing import Any
 import yaml
 
 from skinrisk import ledger
-from skinrisk.audit.model import EVALUATION_ARTIFACT, PARAMS_ARTIFACT, RunArtifacts, resolve
+from skinrisk.audit.model import EVALUATION_ARTIFACT, RunArtifacts, resolve
 from skinrisk.audit.trace import Check
 from skinrisk.digest import canonical_sha256, lock_hashes
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout, project_root
 from skinrisk.ledger import Event
+from skinrisk.tracking import PARAMS_ARTIFACT
 from skinrisk.versioning.tools import dvc, git, run
 from skinrisk.versioning.workspace import configure_dvc
 

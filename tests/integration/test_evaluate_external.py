@@ -139,7 +139,8 @@ def test_a_registered_model_is_graded_on_a_new_batch_and_nothing_in_the_registry
 
 def test_a_batch_the_model_trained_on_is_refused_naming_the_overlap(
         in_home: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    from skinrisk.audit.model import IMAGES_ARTIFACT, RunArtifacts
+    from skinrisk.audit.model import RunArtifacts
+    from skinrisk.tracking import IMAGES_ARTIFACT
 
     home, params = in_home
     version_run = json.loads((home / "workspace" / "models" / "train.json").read_text())
