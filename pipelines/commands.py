@@ -1,80 +1,87 @@
 """The `skinrisk` command tree: every stage and tool as a subcommand (each also runs on its own).
 
-Importing this imports every stage's command module; the entry point (pipelines.cli) does that
-under its Ctrl-C guard.
+Commands are registered lazily: `build_app(argv)` imports only the command module(s) the
+arguments name (`skinrisk train ...` imports pipelines.train, not the other 17 stages), and every
+one when the arguments name none (`skinrisk --help`, a typo, which click then answers with the
+full list). The entry point (pipelines.cli) builds the tree under its Ctrl-C guard.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
-from pipelines import (
-    audit,
-    batch_check,
-    data_status,
-    db,
-    demo,
-    evaluate,
-    import_pad,
-    ingest,
-    pack,
-    promote,
-    quality,
-    report,
-    retrain_check,
-    split,
-    synth,
-    taxonomy,
-    train,
-    validate,
-    version,
-)
 from pipelines.common import out
 from skinrisk import __version__
 
-app = typer.Typer(
-    name="skinrisk", no_args_is_help=True, add_completion=False,
-    help="Keeps a skin-tumor risk grader current: ingest, validate, version, retrain, gate, audit.",
-)
-batch_app = typer.Typer(no_args_is_help=True, help="Hospital batches in the landing zone.")
-app.add_typer(batch_app, name="batch")
-data_app = typer.Typer(no_args_is_help=True, help="Dataset versions.")
-app.add_typer(data_app, name="data")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify the ledger, trace "
-                        "models and images, reproduce a model.")
-app.add_typer(audit_app, name="audit")
-db_app = typer.Typer(no_args_is_help=True, help="The metadata database (PostgreSQL, when "
-                     "SKINRISK_DATABASE_URL is set).")
-app.add_typer(db_app, name="db")
+HELP = "Keeps a skin-tumor risk grader current: ingest, validate, version, retrain, gate, audit."
+# Subcommand groups: name -> help.
+GROUPS = {
+    "batch": "Hospital batches in the landing zone.",
+    "data": "Dataset versions.",
+    "audit": "The audit trail: verify the ledger, trace models and images, reproduce a model.",
+    "db": "The metadata database (PostgreSQL, when SKINRISK_DATABASE_URL is set).",
+}
+# Command path -> "pipelines module:function", in the order `skinrisk --help` lists them.
+COMMANDS: dict[tuple[str, ...], str] = {
+    ("taxonomy",): "taxonomy:command",
+    ("synth",): "synth:command",
+    ("import-pad",): "import_pad:command",
+    ("ingest",): "ingest:command",
+    ("quality",): "quality:command",
+    ("validate",): "validate:command",
+    ("split",): "split:command",
+    ("pack",): "pack:command",
+    ("version",): "version:command",
+    ("train",): "train:command",
+    ("evaluate",): "evaluate:command",
+    ("promote",): "promote:command",
+    ("retrain-check",): "retrain_check:command",
+    ("report",): "report:command",
+    ("rollback",): "promote:rollback_command",
+    ("data", "status"): "data_status:command",
+    ("demo",): "demo:command",
+    ("batch", "check"): "batch_check:command",
+    ("batch", "pending"): "ingest:pending_command",
+    ("audit", "verify"): "audit:verify_command",
+    ("audit", "model"): "audit:model_command",
+    ("audit", "image"): "audit:image_command",
+    ("audit", "reproduce"): "audit:reproduce_command",
+    ("audit", "publish"): "audit:publish_command",
+    ("db", "setup"): "db:setup_command",
+    ("db", "import-embedded"): "db:import_command",
+}
 
-app.command("taxonomy")(taxonomy.command)
-app.command("synth")(synth.command)
-app.command("import-pad")(import_pad.command)
-app.command("ingest")(ingest.command)
-app.command("quality")(quality.command)
-app.command("validate")(validate.command)
-app.command("split")(split.command)
-app.command("pack")(pack.command)
-app.command("version")(version.command)
-app.command("train")(train.command)
-app.command("evaluate")(evaluate.command)
-app.command("promote")(promote.command)
-app.command("retrain-check")(retrain_check.command)
-app.command("report")(report.command)
-app.command("rollback")(promote.rollback_command)
-data_app.command("status")(data_status.command)
-app.command("demo")(demo.command)
-batch_app.command("check")(batch_check.command)
-batch_app.command("pending")(ingest.pending_command)
-audit_app.command("verify")(audit.verify_command)
-audit_app.command("model")(audit.model_command)
-audit_app.command("image")(audit.image_command)
-audit_app.command("reproduce")(audit.reproduce_command)
-audit_app.command("publish")(audit.publish_command)
-db_app.command("setup")(db.setup_command)
-db_app.command("import-embedded")(db.import_command)
+
+def build_app(argv: Sequence[str] | None = None) -> typer.Typer:
+    """The command tree with the commands ``argv`` names registered (None: every one)."""
+    app = typer.Typer(name="skinrisk", no_args_is_help=True, add_completion=False, help=HELP)
+    app.callback()(_root)
+    paths = selected(argv)
+    groups = {name: typer.Typer(no_args_is_help=True, help=text) for name, text in GROUPS.items()
+              if any(path[0] == name for path in paths if len(path) == 2)}
+    for name, group in groups.items():
+        app.add_typer(group, name=name)
+    for path in paths:
+        module, _, function = COMMANDS[path].partition(":")
+        command = getattr(importlib.import_module(f"pipelines.{module}"), function)
+        (groups[path[0]] if len(path) == 2 else app).command(path[-1])(command)
+    return app
+
+
+def selected(argv: Sequence[str] | None) -> list[tuple[str, ...]]:
+    """The command paths ``argv`` names: one command, a group's commands, or all of them."""
+    words = [] if argv is None else [a for a in argv[:2] if not a.startswith("-")]
+    if words[:1] and (words[0],) in COMMANDS:
+        return [(words[0],)]
+    if words[:1] and words[0] in GROUPS:
+        if tuple(words[:2]) in COMMANDS:
+            return [tuple(words[:2])]
+        return [path for path in COMMANDS if path[0] == words[0]]
+    return list(COMMANDS)
 
 
 def _version(value: bool) -> None:
@@ -83,7 +90,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
@@ -91,4 +97,3 @@ def _root(
     """Exit codes: 0 ok, 1 failure (one line says why and what to do; a command that needs the
     ml environment says so), 2 usage error, 130 interrupted (Ctrl-C: nothing was left
     half-written; rerun the same command to continue)."""
-

@@ -34,7 +34,7 @@ def _commands() -> Iterator[tuple[list[str], object]]:
     """(path, click command) for every leaf command, in the order the app registers them."""
     import typer.main
 
-    from pipelines.commands import app
+    from pipelines.commands import build_app
 
     def walk(group: object, path: list[str]) -> Iterator[tuple[list[str], object]]:
         for name, command in group.commands.items():  # type: ignore[attr-defined]
@@ -43,7 +43,7 @@ def _commands() -> Iterator[tuple[list[str], object]]:
             else:
                 yield [*path, name], command
 
-    yield from walk(typer.main.get_command(app), [])
+    yield from walk(typer.main.get_command(build_app()), [])
 
 
 def _usage(command: object) -> str:

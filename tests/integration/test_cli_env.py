@@ -22,7 +22,7 @@ INTERRUPTED = ("interrupted: nothing was left half-written; rerun the same comma
 
 EVERY_HELP = r"""
 import contextlib, io, json
-from pipelines.commands import app
+from pipelines.commands import build_app
 from pipelines.cli import main
 import typer
 
@@ -33,7 +33,7 @@ def paths(command, prefix):
     return [p for name, sub in subs.items() for p in paths(sub, [*prefix, name])]
 
 codes = {}
-for path in paths(typer.main.get_command(app), []):
+for path in paths(typer.main.get_command(build_app()), []):
     with contextlib.redirect_stdout(io.StringIO()):
         codes[" ".join(path)] = main([*path, "--help"])
 print(json.dumps(codes))
