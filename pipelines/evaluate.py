@@ -13,9 +13,7 @@ evaluation, pipelines.evaluate_external): nothing registered, no alias moved.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -28,7 +26,7 @@ from skinrisk.evaluation.report import evaluate_sets
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
 from skinrisk.tracking import CHALLENGER, MODEL_NAME
-from skinrisk.training.runs import MODEL_FILE, RUN_FILE, trained_record
+from skinrisk.training.runs import MODEL_FILE, RUN_FILE, TrainingRecord, trained_record
 from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
 from skinrisk.versioning.current import current_version
 
@@ -64,18 +62,18 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
     record = trained_record(layout, params, version) if layout.clones else _last_trained(layout)
     model = keras.models.load_model(layout.models / MODEL_FILE)
     with working("evaluate: predicting every test set"):
-        sets = predict_version(model, layout.workspace, record["image_size"])
+        sets = predict_version(model, layout.workspace, record.image_size)
     ev = params.evaluate
     with working(f"evaluate: {ev.bootstrap_resamples} bootstrap resamples by patient"):
         report = evaluate_sets(sets, ev.bootstrap_resamples, ev.confidence, ev.seed,
                                ev.slices)
-    report.update(model_run=record["run_id"], trained_on=record["data_version"],
+    report.update(model_run=record.run_id, trained_on=record.data_version,
                   evaluated_on=version.tag, shards_md5=version.shards_md5,
                   splits_md5=version.splits_md5)
     write_outputs(layout.metrics, report, sets)
     model_version = log_evaluation(layout, record, report, version)
     ledger.record(layout, Event.EVALUATION, {
-        "run_id": record["run_id"], "model": f"{MODEL_NAME}/{model_version}",
+        "run_id": record.run_id, "model": f"{MODEL_NAME}/{model_version}",
         "data_version": version.tag, "shards_md5": version.shards_md5,
         "report_sha256": hashlib.sha256((layout.metrics / REPORT).read_bytes()).hexdigest(),
         **{f"{name}_macro_auc": figures.get("macro_auc")
@@ -85,11 +83,11 @@ def command(params_path: Path = PARAMS_OPTION, model_ref: str | None = MODEL_OPT
               f"the `{CHALLENGER}`")
 
 
-def _last_trained(layout: StateLayout) -> dict[str, Any]:
+def _last_trained(layout: StateLayout) -> TrainingRecord:
     run_file = layout.models / RUN_FILE
     if not run_file.is_file():
         raise SkinriskError(f"no trained model at {layout.models}: run `skinrisk train` first")
-    return json.loads(run_file.read_text())
+    return TrainingRecord.read(run_file)
 
 
 def main(argv: list[str] | None = None) -> int:

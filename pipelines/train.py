@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -32,7 +31,7 @@ from skinrisk.storage.tables import read_rows
 from skinrisk.tracking import code_version
 from skinrisk.training.checkpoint_mirror import open_mirror
 from skinrisk.training.plan import assign_roles
-from skinrisk.training.runs import DONE_FILE, MODEL_FILE, publish_model, run_key
+from skinrisk.training.runs import DONE_FILE, MODEL_FILE, TrainingRecord, publish_model, run_key
 from skinrisk.training.tracked import TrainingRun, ledger_entry, train_and_log
 from skinrisk.versioning.checkout import TRAINING_INPUTS, checkout_version
 from skinrisk.versioning.current import current_version
@@ -63,34 +62,36 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         mirror.restore(checkpoints)
         done = checkpoints / DONE_FILE
         if done.is_file():
-            record = json.loads(done.read_text())
-            publish_model(layout, checkpoints / record["best_model"], record)
+            record = TrainingRecord.read(done)
+            publish_model(layout, checkpoints / json.loads(done.read_text())["best_model"],
+                          record)
             out.print(f"train: run key {run.key} was trained already (MLflow run "
-                      f"{record['run_id']}); its model is in place, nothing retrained")
+                      f"{record.run_id}); its model is in place, nothing retrained")
             _result(record)
             return
         checkpoints.mkdir(parents=True, exist_ok=True)
         record, best = train_and_log(run, layout, checkpoints, mirror, out.print)
         publish_model(layout, best, record)
-        if not ledger.recorded(layout, Event.TRAINING_RUN, "run_id", record["run_id"]):
+        if not ledger.recorded(layout, Event.TRAINING_RUN, "run_id", record.run_id):
             ledger.record(layout, Event.TRAINING_RUN, ledger_entry(run, record))
         # Last: from here on a rerun of this run key only republishes the model.
         lock.confirm()
-        write_json(done, {**record, "best_model": best.name})
+        write_json(done, {**record.to_json(), "best_model": best.name})
         mirror.keep(done)
-    best_auc = record["best_val_macro_auc"]
+    best_auc = record.best_val_macro_auc
     shown = "not computable (a grade missing)" if best_auc is None else f"{best_auc:.3f}"
     # Epochs are counted from 1 where people read them, as the per-epoch progress lines do;
     # records keep MLflow's steps, from 0.
-    out.print(f"train: best epoch {record['best_epoch'] + 1} of {params.train.epochs} "
+    out.print(f"train: best epoch {record.best_epoch + 1} of {params.train.epochs} "
               f"(validation macro AUC {shown}); model "
-              f"{layout.models / MODEL_FILE}; MLflow run {record['run_id']}")
+              f"{layout.models / MODEL_FILE}; MLflow run {record.run_id}")
     _result(record)
 
 
-def _result(record: dict[str, Any]) -> None:
+def _result(record: TrainingRecord) -> None:
     """The last stdout line, JSON: the DAG's XCom, by which the report finds this training."""
-    print(json.dumps({k: record[k] for k in ("run_key", "run_id", "data_version")}))
+    print(json.dumps({"run_key": record.run_key, "run_id": record.run_id,
+                      "data_version": record.data_version}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from skinrisk.tracking import (
 )
 from skinrisk.training.checkpoint_mirror import CheckpointMirror, LocalCheckpoints
 from skinrisk.training.plan import FIT, VALIDATION, Roles
-from skinrisk.training.runs import LOGGED_FILE
+from skinrisk.training.runs import LOGGED_FILE, TrainingRecord
 from skinrisk.versioning.current import DataVersion
 from skinrisk.versioning.workspace import git_remote
 
@@ -60,7 +60,7 @@ def image_lists(roles: Roles) -> dict[str, list[str]]:
 
 
 def train_and_log(run: TrainingRun, layout: StateLayout, checkpoints: Path, mirror: Mirror,
-                  say: Callable[[str], None]) -> tuple[dict[str, Any], Path]:
+                  say: Callable[[str], None]) -> tuple[TrainingRecord, Path]:
     """Train (or resume) in the run key's MLflow run; (the training's record, its best model).
     ``say`` shows progress lines."""
     import mlflow
@@ -93,22 +93,24 @@ def train_and_log(run: TrainingRun, layout: StateLayout, checkpoints: Path, mirr
                             "stopped_early": int(result.progress.stopped_early),
                             **({"best_val_macro_auc": best_auc} if best_auc is not None
                                else {})})
-        record = {"run_id": active.info.run_id, "model_uri": model_uri, "run_key": run.key,
-                  "data_version": version.tag, "data_commit": version.commit,
-                  "shards_md5": version.shards_md5, "splits_md5": version.splits_md5,
-                  "image_size": run.params.train.image_size, "best_epoch": best_epoch,
-                  "best_val_macro_auc": best_auc,
-                  "resumed_at_epoch": result.resumed_at, **run.code}
+        record = TrainingRecord(
+            run_id=active.info.run_id, model_uri=model_uri, run_key=run.key,
+            data_version=version.tag, data_commit=version.commit,
+            shards_md5=version.shards_md5, splits_md5=version.splits_md5,
+            image_size=run.params.train.image_size, best_epoch=best_epoch,
+            best_val_macro_auc=best_auc, resumed_at_epoch=result.resumed_at, code=run.code)
     return record, result.best_model
 
 
-def ledger_entry(run: TrainingRun, record: dict[str, Any]) -> dict[str, Any]:
+def ledger_entry(run: TrainingRun, record: TrainingRecord) -> dict[str, Any]:
     """The ledger's `training_run` event: what was trained on, with what, from which code."""
     lists = image_lists(run.roles)
     return {
-        **{k: record[k] for k in ("run_id", "model_uri", "run_key", "data_version",
-                                  "data_commit", "shards_md5", "splits_md5", "best_epoch")},
-        "code_commit": record.get("code.commit"), "code_dirty": record.get("code.dirty"),
+        "run_id": record.run_id, "model_uri": record.model_uri, "run_key": record.run_key,
+        "data_version": record.data_version, "data_commit": record.data_commit,
+        "shards_md5": record.shards_md5, "splits_md5": record.splits_md5,
+        "best_epoch": record.best_epoch, "code_commit": record.code.get("code.commit"),
+        "code_dirty": record.code.get("code.dirty"),
         "params_sha256": canonical_sha256(run.params.model_dump(mode="json", by_alias=True)),
         "params_file": run.params_file,
         "images_sha256": canonical_sha256(lists),
