@@ -54,7 +54,7 @@ def run(params_path: Path, ref: str, batch_ids: list[str]) -> None:
     layout = StateLayout.from_env()
     batches = [check_batch_id(b) for b in batch_ids]
     experiment = connect(layout)
-    version = resolve(client(layout), ref)
+    version = resolve(client(None), ref)  # connected above
     subject = f"{version.name}/{version.version}"
     raw = RawZone(layout.raw, layout.quarantine)
     cohort = _cohort(layout, raw, batches)

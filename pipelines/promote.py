@@ -20,8 +20,7 @@ from skinrisk.audit.archive import ledger_archive, require_intact
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import StateLayout
 from skinrisk.ledger import Event
-from skinrisk.promotion import gate, kept, registry
-from skinrisk.promotion.pending import pending_note, record_move, unapplied
+from skinrisk.promotion import gate, kept, pending, registry
 from skinrisk.records.locks import named_lock
 from skinrisk.tracking import CHALLENGER, MODEL_NAME
 from skinrisk.versioning.checkout import EVALUATION_INPUTS, checkout_version
@@ -50,26 +49,27 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             raise SkinriskError(f"no `{CHALLENGER}` version of {MODEL_NAME}: run `skinrisk "
                                 "train` and `skinrisk evaluate` first")
         champion = registry.champion_version(client)
-        pending = unapplied(ledger.read(layout), candidate, version.tag)
+        unapplied = pending.unapplied(ledger.read(layout), candidate, version.tag)
         if champion == candidate:
-            if pending is not None:  # moved by the killed run, which did not record it
-                record_move(layout, pending.decision_id, pending.champion_before, candidate,
-                            f"champion {pending.champion_before or 'none'} -> {candidate} "
-                            "(moved by an interrupted run; recorded now)")
+            if unapplied is not None:  # moved by the killed run, which did not record it
+                pending.record_move(layout, unapplied.decision_id, unapplied.champion_before,
+                                    candidate, f"champion {unapplied.champion_before or 'none'} "
+                                    f"-> {candidate} (moved by an interrupted run; recorded now)")
             out.print(f"promote: version {candidate} is already the champion; nothing to do")
             return
-        if pending is not None and pending.champion_before == champion and not dry_run:
+        if unapplied is not None and unapplied.champion_before == champion and not dry_run:
             lock.confirm()
-            applied = registry.apply_promotion(client, candidate, champion, pending.decision_id)
-            record_move(layout, pending.decision_id, champion, candidate, applied)
-            out.print(f"promote: applied decision {pending.decision_id}, which an "
+            applied = registry.apply_promotion(client, candidate, champion,
+                                               unapplied.decision_id)
+            pending.record_move(layout, unapplied.decision_id, champion, candidate, applied)
+            out.print(f"promote: applied decision {unapplied.decision_id}, which an "
                       f"interrupted run recorded but did not apply: {applied}")
             return
         with working("promote: predicting both models, paired bootstrap of every criterion"):
             rec = gate.judge(params, layout, client, version, candidate, champion)
         registry.tag_verdict(client, candidate, rec["verdict"], rec["decision_id"])
         moving = rec["verdict"] == "promote" and not dry_run
-        rec["applied"] = (pending_note(champion, candidate) if moving
+        rec["applied"] = (pending.pending_note(champion, candidate) if moving
                           else "dry run: no alias moved" if rec["verdict"] == "promote"
                           else "nothing moved (rejected)")
         paths = gate.write_record(layout, rec)
@@ -82,7 +82,8 @@ def command(params_path: Path = PARAMS_OPTION, challenger: str | None = CHALLENG
             lock.confirm()
             rec["applied"] = registry.apply_promotion(client, candidate, champion,
                                                       rec["decision_id"])
-            record_move(layout, rec["decision_id"], champion, candidate, rec["applied"])
+            pending.record_move(layout, rec["decision_id"], champion, candidate,
+                                rec["applied"])
     out.print(f"promote: [bold]{rec['verdict'].upper()}[/] {MODEL_NAME} version {candidate} "
               f"(champion before: {champion or 'none'}); {rec['applied']}")
     for reason in rec["reasons"]:

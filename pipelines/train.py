@@ -48,10 +48,10 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
     checkout_version(layout, TRAINING_INPUTS)
     version = current_version(layout)
     rows = read_rows(layout.workspace / ASSIGNMENTS)
+    roles = assign_roles(rows, params.train)
     code = code_version()
     run = TrainingRun(params, params_path.name, version, code,
-                      run_key(params, version, code["code.commit"]),
-                      assign_roles(rows, params.train), rows)
+                      run_key(params, version, code["code.commit"]), roles, rows)
     # One training per run key at a time: a second one (two DAG runs, a retry racing a worker
     # that is slow, not dead) waits here, then finds the training done and reuses it.
     with named_lock(layout, f"train-{run.key}") as lock:

@@ -69,11 +69,13 @@ def connect(layout: StateLayout) -> str:
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def client(layout: StateLayout) -> Any:
-    """An MLflow client on this installation's tracking server and registry."""
+def client(layout: StateLayout | None) -> Any:
+    """An MLflow client on this installation's tracking server and registry (connected first;
+    None: connect() was called already)."""
     import mlflow
 
-    connect(layout)
+    if layout is not None:
+        connect(layout)
     return mlflow.MlflowClient()
 
 

@@ -19,7 +19,6 @@ from tests.helpers.mlflow_server import MlflowServer
 from tests.reliability.conftest import copy_stage, ok
 
 pytestmark = [pytest.mark.ml, pytest.mark.slow]
-# Fail fast while the server is down (MLflow's defaults retry for minutes).
 # Fail within seconds while the server is down (MLflow's defaults retry for minutes), but
 # retry twice: with none, a request on a pooled connection the server has just closed (its
 # keep-alive timeout) fails as if the server were down, and the rerun under test with it.

@@ -54,15 +54,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def log_tails(state: Path) -> str:
     tails = [(state / "logs" / f"{name}.log") for name in _STACK_LOGS]
-    newest: dict[str, Path] = {}  # per task id, its newest attempt in any run
-    for log in sorted((state / "airflow" / "logs").glob("dag_id=*/run_id=*/task_id=*/*.log"),
-                      key=lambda log: log.stat().st_mtime):
-        newest[log.parent.name] = log
+    newest: dict[str, tuple[float, Path]] = {}  # per task id, its newest attempt in any run
+    for log in (state / "airflow" / "logs").glob("dag_id=*/run_id=*/task_id=*/*.log"):
+        with contextlib.suppress(OSError):
+            stamp = log.stat().st_mtime
+            if stamp >= newest.get(log.parent.name, (0.0, log))[0]:
+                newest[log.parent.name] = (stamp, log)
     out = []
-    for log in [*tails, *newest.values()]:
-        if not log.is_file():
+    for log in [*tails, *(log for _, log in sorted(newest.values()))]:
+        try:
+            lines = log.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+        except OSError:  # not written (a process that never started) or gone
             continue
-        lines = log.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
         out.append(f"==> {log.relative_to(state)} <==")
         out.extend(line[:240] for line in lines)
     return "\n".join(out)

@@ -34,7 +34,7 @@ POOLS_FILE = INFRA / "airflow" / "pools.json"
 ENV_DOC = REPO / "docs" / "environment.md"
 DOCKERFILES = {"airflow": INFRA / "images" / "airflow.Dockerfile",
                "trainer": INFRA / "images" / "trainer.Dockerfile"}
-CODE_DIRS = ("skinrisk", "pipelines", "dags")
+CODE_DIRS = ("skinrisk", "pipelines", "dags", "infra/topology")
 INIT_SERVICES = {"airflow-init", "minio-init", "skinrisk-db-setup"}
 WORKERS = ("airflow-worker-cpu", "airflow-worker-gpu")
 # Set on every worker, to a value of its own: each worker holds its own database login and S3
