@@ -18,29 +18,46 @@ from pathlib import Path
 from typing import Any
 
 VOLATILE_KEYS = {
-    "run_id", "model_uri", "model_run", "code.commit", "code.dirty", "code_commit", "code_dirty",
-    "run_key", "decision_id", "decided_at", "at", "by", "triggered_by", "hash", "prev_hash",
-    "record_sha256", "report_sha256", "seq", "started_at", "finished_at", "created_at",
-    "environment_locks", "ledger_sha256", "received_at", "ingested_at",
+    # MLflow's ids, times and who ran it
+    "run_id", "model_uri", "model_run", "decision_id", "decided_at", "at", "by", "triggered_by",
+    "started_at", "ended_at", "finished_at", "created_at", "registered_at", "generated_at",
+    "received_at", "ingested_at", "gate.decision",
+    # the code commit, what hashes it (run key), and the data repository's commits (it holds
+    # the checkout's files beside the data, so its commits differ with the code)
+    "code.commit", "code.dirty", "code_commit", "code_dirty", "run_key", "commit",
+    "data_commit", "environment_locks", "uncommitted_changes",
+    # the ledger's chain and digests of records that hold the values above
+    "hash", "prev_hash", "seq", "record_sha256", "report_sha256", "ledger_sha256",
 }
-# Values of any key: run ids, timestamps, temporary paths.
 VOLATILE_TEXT = [
-    (re.compile(r"\b[0-9a-f]{32}\b"), "<mlflow-id>"),
+    (re.compile(r"runs:/[0-9a-f]{32}"), "runs:/<run>"),
+    (re.compile(r"\bm-[0-9a-f]{32}\b"), "<logged-model>"),
     (re.compile(r"\d{8}T\d{6}Z"), "<time>"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?"), "<time>"),
     (re.compile(r"/tmp/compare-outputs-[^/\s\"']+/[ab]"), "<home>"),
-    (re.compile(r"\bm-[0-9a-f]{32}\b"), "<model-id>"),
 ]
-# Under SKINRISK_HOME: the data repository (data, models, metrics), what was refused, the gate's
-# records, the audit's.
-FOLDERS = ("workspace", "quarantine", "decisions", "audits")
+# Under SKINRISK_HOME: the data (raw, curated, splits, shards), the model's record and the
+# evaluation, what was refused, the gate's records (in time order), the audit's.
+FOLDERS = ("workspace/data", "workspace/models", "workspace/metrics", "quarantine",
+           "decisions", "audits")
 # Files that embed a time or a random id in their bytes by design.
-SKIP_BYTES = {".keras", ".db", ".db-journal", ".lock", ".log", ".png", ".html", ".md"}
+# (.dvc: a raw batch's pointer, its hash covers the ingest time.)
+SKIP_BYTES = {".keras", ".png", ".html", ".md", ".dvc"}
+
+
+# Data whose files hold the ingest time (a raw batch's report, the curated manifest's rows):
+# their DVC hashes differ with it. The files themselves are compared, the time masked.
+TIMED_DATA = re.compile(r"^data/raw/[^/]+$|^data/curated/manifest\.parquet$")
+# An audit check whose detail is the code commit, or the digest of a record holding a run id.
+VOLATILE_CHECKS = re.compile(r"^code commit|sha256")
 
 
 def masked(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "<masked>" if k in VOLATILE_KEYS else masked(v) for k, v in value.items()}
+        if VOLATILE_CHECKS.search(str(value.get("what", ""))) and "detail" in value:
+            value = {**value, "detail": "<masked>"}
+        return {k: "<masked>" if k in VOLATILE_KEYS or TIMED_DATA.match(k) else masked(v)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v) for v in value]
     if isinstance(value, str):
@@ -70,22 +87,34 @@ def compare(a: Path, b: Path) -> list[str]:
     out: list[str] = []
     for folder in FOLDERS:
         left, right = files(a, folder), files(b, folder)
+        if folder == "decisions":  # named by the time of the decision: pair them in order
+            left, right = dict(enumerate(left.values())), dict(enumerate(right.values()))
         if set(left) != set(right):
             out.append(f"{folder}: only in a {sorted(set(left) - set(right))[:5]}, only in b "
                        f"{sorted(set(right) - set(left))[:5]}")
-        for name in sorted(set(left) & set(right)):
+        for name in sorted(set(left) & set(right), key=str):
             out.extend(_same(f"{folder}/{name}", left[name], right[name]))
-    if ledger(a) != ledger(b):
-        out.append(f"ledger: events differ\n  a: {ledger(a)}\n  b: {ledger(b)}")
+    out.extend(diff("ledger", ledger(a), ledger(b)))
     return out
+
+
+def diff(where: str, a: Any, b: Any) -> list[str]:
+    """Where two JSON values differ, by path."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [line for k in sorted(set(a) | set(b), key=str)
+                for line in diff(f"{where}.{k}", a.get(k, "<absent>"), b.get(k, "<absent>"))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [line for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for line in diff(f"{where}[{i}]", x, y)]
+    return [] if a == b else [f"{where}: {str(a)[:160]} != {str(b)[:160]}"]
 
 
 def _same(name: str, a: Path, b: Path) -> list[str]:
     if a.suffix == ".parquet":
-        return [] if table(a) == table(b) else [f"{name}: tables differ"]
+        return diff(name, table(a), table(b))
     if a.suffix == ".json":
         left, right = masked(json.loads(a.read_text())), masked(json.loads(b.read_text()))
-        return [] if left == right else [f"{name}: differs\n  a: {left}\n  b: {right}"]
+        return diff(name, left, right)
     if a.suffix in SKIP_BYTES or a.name.startswith("."):
         return []
     same = hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
