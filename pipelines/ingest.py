@@ -23,11 +23,13 @@ from skinrisk.ingest.refusals import (
     entry_fingerprint,
     ingested_batches,
     listing_fingerprint,
+    outcome_event,
     refused_batches,
+    scan,
+    still_refused,
 )
 from skinrisk.ingest.runner import Arrivals, BatchOutcome, BatchRefused, ingest_batch
 from skinrisk.layout import StateLayout
-from skinrisk.ledger import Event
 from skinrisk.permissions import require_private_zones
 from skinrisk.records import IdentityStore, open_private_store
 from skinrisk.records.locks import named_lock
@@ -94,37 +96,22 @@ def pending_command(
                  else set(RawZone(layout.raw, layout.quarantine).committed_batches()))
     refused = refused_batches(ledger.read(layout))
     pending = [b for b in _ready(zone, None) if b not in committed
-               and not _still_refused(zone, b, refused.get(b, set()))]
+               and not still_refused(zone, b, refused.get(b, set()))]
     out.print(f"pending in {zone.uri}: {', '.join(pending) or 'none'}")
     print(json.dumps(pending))
 
 
-def _still_refused(zone: Landing, batch_id: str, fingerprints: set[str]) -> bool:
-    if not fingerprints:
-        return False
-    try:
-        return listing_fingerprint(zone.open_batch(batch_id).files()) in fingerprints
-    except NotABatchFolder as exc:
-        return entry_fingerprint(exc.entry) in fingerprints
-    except SkinriskError:  # removed since the listing, ...: ingest says why
-        return False
-
-
 def _ready(zone: Landing, wanted: list[str] | None) -> list[str]:
-    entries = zone.batch_ids()
-    invalid = [name for name, _ in entries if not is_batch_id(name)]
-    if invalid:  # named by shape only: an entry's name is text the sender chose
-        err.print(f"warning: {len(invalid)} landing entr(y/ies) in {zone.uri} are not valid batch "
-                  f"ids and were not read ({'; '.join(describe_value(n) for n in invalid[:5])}). "
-                  f"Rename each to {BATCH_ID_RULE}")
-    listing = {name: ready for name, ready in entries if is_batch_id(name)}
-    for batch_id in wanted or []:
-        if batch_id not in listing:
-            raise SkinriskError(f"--batch {batch_id}: no such batch in {zone.uri}")
-    waiting = [b for b, ready in listing.items() if not ready and (not wanted or b in wanted)]
-    if waiting:
-        err.print(f"waiting for {len(waiting)} batch(es) without _READY: {', '.join(waiting)}")
-    return [b for b, ready in listing.items() if ready and (not wanted or b in wanted)]
+    found = scan(zone, wanted)
+    if found.invalid:  # named by shape only: an entry's name is text the sender chose
+        names = "; ".join(describe_value(n) for n in found.invalid[:5])
+        err.print(f"warning: {len(found.invalid)} landing entr(y/ies) in {zone.uri} are not "
+                  f"valid batch ids and were not read ({names}). Rename each to "
+                  f"{BATCH_ID_RULE}")
+    if found.waiting:
+        err.print(f"waiting for {len(found.waiting)} batch(es) without _READY: "
+                  f"{', '.join(found.waiting)}")
+    return found.ready
 
 
 def _one(zone: Landing, raw: RawZone, private: IdentityStore, batch_id: str,
@@ -172,24 +159,15 @@ def _skipped(batch_id: str) -> BatchOutcome:
 
 
 def _announce(outcome: BatchOutcome, landing: str, fingerprint: str, logged: bool) -> None:
-    """Print what happened and write its ledger event (a refusal once per batch state).
-    ``logged``: the batch's batch_ingested event is in the ledger already. A committed batch
-    without one (a run cut between the commit and the append: killed, or its database lost)
-    gets it now, so the ledger names every batch in the raw zone."""
-    layout = StateLayout.from_env()
+    """Print what happened and write its ledger event (skinrisk.ingest.refusals.outcome_event;
+    ``logged``: the batch's batch_ingested event is in the ledger already)."""
     if outcome.status in ("refused", "failed"):
         fail(outcome.message)
     elif outcome.status == "waiting":
         err.print(f"warning: {outcome.message}")
-    if outcome.status == "refused":
-        ledger.record(layout, Event.BATCH_REFUSED, {"batch_id": outcome.batch_id,
-                                                "landing": landing, "fingerprint": fingerprint})
-    if outcome.status == "ingested" or (outcome.status == "unchanged" and not logged):
-        report = outcome.report
-        ledger.record(layout, Event.BATCH_INGESTED, {
-            "batch_id": outcome.batch_id, "landing": landing,
-            **{k: report.get(k) for k in ("files_in", "accepted", "quarantined_files",
-                                          "by_reason", "manifest_sha256", "images_sha256")}})
+    event = outcome_event(outcome, landing, fingerprint, logged)
+    if event is not None:
+        ledger.record(StateLayout.from_env(), *event)
 
 
 def _table(outcomes: list[BatchOutcome], uri: str) -> Table:
