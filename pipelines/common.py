@@ -24,6 +24,7 @@ from skinrisk.config import Params, parse_params
 from skinrisk.errors import SkinriskError
 from skinrisk.layout import project_root
 from skinrisk.localfs import DISK_FULL, DiskFullError
+from skinrisk.tracking import is_tracking_error
 
 out = Console()
 err = Console(stderr=True)
@@ -136,8 +137,6 @@ def run_app(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = 
         fail(str(DiskFullError(exc.filename)))
         return 1
     except Exception as exc:
-        from skinrisk.tracking import is_tracking_error
-
         if is_tracking_error(exc):
             fail(_tracking_failure(exc))
         elif type(exc).__module__.startswith("psycopg"):

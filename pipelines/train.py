@@ -62,9 +62,9 @@ def command(params_path: Path = PARAMS_OPTION, fresh: bool = FRESH_OPTION) -> No
         mirror.restore(checkpoints)
         done = checkpoints / DONE_FILE
         if done.is_file():
-            record = TrainingRecord.read(done)
-            publish_model(layout, checkpoints / json.loads(done.read_text())["best_model"],
-                          record)
+            kept = json.loads(done.read_text())  # the record, and the checkpoint it names
+            record = TrainingRecord.from_json(kept, str(done))
+            publish_model(layout, checkpoints / kept["best_model"], record)
             out.print(f"train: run key {run.key} was trained already (MLflow run "
                       f"{record.run_id}); its model is in place, nothing retrained")
             _result(record)

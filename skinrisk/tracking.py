@@ -184,12 +184,12 @@ def register_once(run_id: str, model_uri: str, tags: dict[str, str], alias: str)
     unless a version of that run exists already (a rerun), which then gets the alias again."""
     import mlflow
 
-    existing = mlflow.MlflowClient().search_model_versions(
-        f"name='{MODEL_NAME}' and run_id='{run_id}'")
+    registry = mlflow.MlflowClient()
+    existing = registry.search_model_versions(f"name='{MODEL_NAME}' and run_id='{run_id}'")
     if not existing:
         return register(model_uri, tags, alias)
     number = str(existing[0].version)
-    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, alias, number)
+    registry.set_registered_model_alias(MODEL_NAME, alias, number)
     return number
 
 
